@@ -1,0 +1,15 @@
+/*
+ * libidm - card production for identity management.
+ *
+ * The umbrella header: include this one.  Link with the flags of
+ * `pkg-config --cflags --libs idm`.
+ */
+#ifndef IDM_IDM_H
+#define IDM_IDM_H
+
+#include <idm/types.h>
+#include <idm/version.h>
+#include <idm/error.h>
+#include <idm/context.h>
+
+#endif /* IDM_IDM_H */

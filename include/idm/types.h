@@ -1,0 +1,38 @@
+/*
+ * libidm - opaque handle types shared by every public header.
+ *
+ * Every object of the library is reached through a pointer to one of these
+ * incomplete types.  Their layout is private to the library, so it can change
+ * without breaking the ABI; hosts create them with the matching
+ * idm_<noun>_new() or idm_<noun>_open() and release them with
+ * idm_<noun>_free(&p), which is NULL-safe and sets *p to NULL.
+ */
+#ifndef IDM_TYPES_H
+#define IDM_TYPES_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Library context: options, log sink, clock, random source and store. */
+typedef struct idm_ctx idm_ctx_t;
+/** A person, or a named function or room for non-personal cards. */
+typedef struct idm_identity idm_identity_t;
+/** A physical or digital card and its production state. */
+typedef struct idm_card idm_card_t;
+/** A production order: a batch of cards moving through one workflow. */
+typedef struct idm_order idm_order_t;
+/** A certificate authority backend (built-in OpenSSL CA or host-supplied). */
+typedef struct idm_ca idm_ca_t;
+/** A card encoder backend (built-in PC/SC encoder or host-supplied). */
+typedef struct idm_encoder idm_encoder_t;
+/** An external card producer (production bureau) backend. */
+typedef struct idm_producer idm_producer_t;
+/** A notifier backend that delivers e-mails such as "card ordered". */
+typedef struct idm_notifier idm_notifier_t;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IDM_TYPES_H */

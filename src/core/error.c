@@ -1,0 +1,84 @@
+#include "core/error_impl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/export.h"
+
+/* Large enough for a card number, two state names and a backend's words. */
+#define IDM_ERROR_MESSAGE_MAX 1024
+
+static _Thread_local char last_message[IDM_ERROR_MESSAGE_MAX];
+
+struct error_entry {
+    int code;
+    const char *name;
+    const char *text;
+};
+
+/* One row per idm_err value; the order follows the enum. */
+static const struct error_entry error_table[] = {
+    {IDM_OK, "IDM_OK", "success"},
+    {IDM_ERR_INVALID_ARG, "IDM_ERR_INVALID_ARG", "invalid argument"},
+    {IDM_ERR_NO_MEMORY, "IDM_ERR_NO_MEMORY", "out of memory"},
+    {IDM_ERR_STATE, "IDM_ERR_STATE", "operation not allowed in the current state"},
+    {IDM_ERR_NOT_FOUND, "IDM_ERR_NOT_FOUND", "not found"},
+    {IDM_ERR_EXISTS, "IDM_ERR_EXISTS", "already exists"},
+    {IDM_ERR_CANCELLED, "IDM_ERR_CANCELLED", "cancelled by a host callback"},
+    {IDM_ERR_BACKEND, "IDM_ERR_BACKEND", "backend failure"},
+    {IDM_ERR_STORE, "IDM_ERR_STORE", "store failure"},
+    {IDM_ERR_CRYPTO, "IDM_ERR_CRYPTO", "cryptographic failure"},
+    {IDM_ERR_CARD, "IDM_ERR_CARD", "smart card or reader failure"},
+    {IDM_ERR_IO, "IDM_ERR_IO", "input/output failure"},
+    {IDM_ERR_PARSE, "IDM_ERR_PARSE", "malformed input"},
+    {IDM_ERR_UNSUPPORTED, "IDM_ERR_UNSUPPORTED", "not supported"},
+    {IDM_ERR_TIMEOUT, "IDM_ERR_TIMEOUT", "timed out"},
+    {IDM_ERR_DISABLED, "IDM_ERR_DISABLED", "disabled by an option"},
+    {IDM_ERR_INTERNAL, "IDM_ERR_INTERNAL", "internal error"},
+};
+
+static const struct error_entry *find_error(int code)
+{
+    for (size_t i = 0; i < sizeof error_table / sizeof error_table[0]; i++) {
+        if (error_table[i].code == code)
+            return &error_table[i];
+    }
+    return NULL;
+}
+
+IDM_EXPORT const char *idm_strerror(int code)
+{
+    const struct error_entry *e = find_error(code);
+    return e != NULL ? e->text : "unknown error code";
+}
+
+IDM_EXPORT const char *idm_strerror_name(int code)
+{
+    const struct error_entry *e = find_error(code);
+    return e != NULL ? e->name : "IDM_ERR_UNKNOWN";
+}
+
+IDM_EXPORT const char *idm_last_error_message(void)
+{
+    return last_message;
+}
+
+int idm_error_setv(const char *func, int code, const char *fmt, va_list ap)
+{
+    int prefix = snprintf(last_message, sizeof last_message, "%s: ", func);
+    if (prefix < 0 || (size_t)prefix >= sizeof last_message)
+        prefix = 0;
+    int n = vsnprintf(last_message + prefix, sizeof last_message - (size_t)prefix, fmt, ap);
+    if (n >= 0 && (size_t)n >= sizeof last_message - (size_t)prefix)
+        memcpy(last_message + sizeof last_message - 4, "...", 4);
+    return code;
+}
+
+int idm_error_set(const char *func, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    idm_error_setv(func, code, fmt, ap);
+    va_end(ap);
+    return code;
+}

@@ -1,0 +1,36 @@
+/*
+ * Internal error reporting: every failing path sets the thread-local detail
+ * message and returns the code in one statement, so the two cannot drift.
+ */
+#ifndef IDM_CORE_ERROR_IMPL_H
+#define IDM_CORE_ERROR_IMPL_H
+
+#include <stdarg.h>
+
+#include <idm/error.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define IDM_PRINTF(fmt_idx, args_idx) __attribute__((format(printf, fmt_idx, args_idx)))
+#else
+#define IDM_PRINTF(fmt_idx, args_idx)
+#endif
+
+/*
+ * Sets the calling thread's detail message to "<func>: <formatted text>"
+ * and returns code.  A message longer than the buffer is cut and ends
+ * in "...".
+ */
+int idm_error_set(const char *func, int code, const char *fmt, ...) IDM_PRINTF(3, 4);
+int idm_error_setv(const char *func, int code, const char *fmt, va_list ap) IDM_PRINTF(3, 0);
+
+/* Fails the enclosing public function with a message naming it. */
+#define IDM_FAIL(code, ...) idm_error_set(__func__, (code), __VA_ARGS__)
+
+/* Returns IDM_ERR_INVALID_ARG naming the argument when it is NULL. */
+#define IDM_CHECK_NOT_NULL(arg)                                                   \
+    do {                                                                          \
+        if ((arg) == NULL)                                                        \
+            return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument '%s' is NULL", #arg); \
+    } while (0)
+
+#endif /* IDM_CORE_ERROR_IMPL_H */
