@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Sets up this machine and runs every test of libidm: installs the Debian
+# packages, builds with warnings as errors, then runs
+#   1. every test in build/        (unit, tools, examples, Python, exports,
+#                                   headers, install, ABI)
+#   2. the unit tests with ASan+UBSan in build-asan/
+#   3. the unit tests under valgrind memcheck in build/
+# and prints one closing line "Tests: N passed, N failed, N skipped".
+# Usage: bash scripts/test.sh   (as root, or with sudo available)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+bash scripts/install-deps.sh
+
+# meson setup, or reconfigure an existing build dir with the same options.
+configure() {
+  local dir=$1
+  shift
+  if [ -e "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+status=0
+run() {
+  echo "== $*"
+  "$@" || status=1
+}
+
+configure build -Dwerror=true -Dbuildtype=debugoptimized
+run meson compile -C build
+run meson test -C build --print-errorlogs
+
+configure build-asan -Dwerror=true -Dbuildtype=debug \
+  -Db_sanitize=address,undefined -Db_lundef=false
+run meson compile -C build-asan
+run meson test -C build-asan --setup asan --print-errorlogs
+
+run meson test -C build --setup valgrind --print-errorlogs
+
+/usr/bin/python3 scripts/test-summary.py \
+  build/meson-logs/testlog.json \
+  build-asan/meson-logs/testlog-asan.json \
+  build/meson-logs/testlog-valgrind.json || status=1
+exit "$status"
