@@ -82,8 +82,10 @@ int idm_ctx_new(idm_ctx_t **out);
 
 /**
  * Releases a context and everything it owns, then sets *ctx to NULL.
- * Does nothing when ctx or *ctx is NULL.  Objects obtained from the context
- * must be freed before it.
+ * Does nothing when ctx or *ctx is NULL, or when *ctx does not point to a
+ * live context (memory that is not a context is left alone rather than
+ * handed to free()).  Objects obtained from the context must be freed
+ * before it.
  *
  * @param ctx  address of the caller's context pointer.
  */

@@ -42,8 +42,14 @@ IDM_EXPORT void idm_ctx_free(idm_ctx_t **ctx)
 {
     if (ctx == NULL || *ctx == NULL)
         return;
-    /* A stale copy of the pointer is then refused by idm_ctx_validate(). */
-    (*ctx)->magic = IDM_MAGIC_DEAD;
+    /* Freeing memory that is not a context would corrupt the host's heap;
+     * leaking it is the lesser harm. */
+    if ((*ctx)->magic != IDM_MAGIC_CTX)
+        return;
+    /* Volatile, so the store survives dead-store elimination: a stale copy of
+     * the pointer is then more likely refused than used (best effort; ASan
+     * catches every such use). */
+    *(volatile uint32_t *)&(*ctx)->magic = IDM_MAGIC_DEAD;
     free(*ctx);
     *ctx = NULL;
 }

@@ -132,6 +132,16 @@ START_TEST(test_ctx_free_accepts_null)
 }
 END_TEST
 
+START_TEST(test_ctx_free_leaves_garbage_alone)
+{
+    for (int which = 0; which < 2; which++) {
+        idm_ctx_t *not_a_ctx = garbage_ctx(which);
+        idm_ctx_free(&not_a_ctx); /* must not hand it to free() */
+        ck_assert_ptr_eq(not_a_ctx, garbage_ctx(which));
+    }
+}
+END_TEST
+
 START_TEST(test_set_log_level_refuses_out_of_range_levels)
 {
     const int bad[] = {-1, 4, 99, INT_MIN, INT_MAX};
@@ -208,6 +218,7 @@ Suite *idm_test_suite(void)
     tcase_add_loop_test(ctx, test_ctx_functions_accept_a_valid_ctx, 0, (int)N_CTX_CALLS);
     tcase_add_test(ctx, test_ctx_new_refuses_null_out);
     tcase_add_test(ctx, test_ctx_free_accepts_null);
+    tcase_add_test(ctx, test_ctx_free_leaves_garbage_alone);
     tcase_add_test(ctx, test_set_log_level_refuses_out_of_range_levels);
     tcase_add_test(ctx, test_now_refuses_null_out);
     tcase_add_test(ctx, test_random_bytes_refuses_null_buffer);
