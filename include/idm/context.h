@@ -166,6 +166,23 @@ int idm_ctx_now(idm_ctx_t *ctx, int64_t *out_ms);
  */
 int idm_ctx_random_bytes(idm_ctx_t *ctx, void *buf, size_t len);
 
+/**
+ * Opens the store the context works on, creating it if the file does not
+ * exist, and brings its schema up to this library's version.  The store is
+ * an SQLite database in WAL mode with synchronous=FULL: a committed change
+ * survives a crash or power loss.  Several processes may open the same file
+ * at once; their transactions wait for each other instead of failing.
+ *
+ * @param ctx   the context; it must not have a store open already.
+ * @param path  path of the database file, or ":memory:" for a private
+ *              in-memory store that ends with the context.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG for a bad ctx or path; IDM_ERR_STATE
+ *         if a store is already open; IDM_ERR_STORE if the file cannot be
+ *         opened or is not a libidm store; IDM_ERR_UNSUPPORTED if its schema
+ *         is newer than this library.
+ */
+int idm_ctx_open_store(idm_ctx_t *ctx, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -34,7 +34,8 @@ typedef enum idm_err {
     IDM_ERR_UNSUPPORTED = -13, /**< the operation or version is not supported */
     IDM_ERR_TIMEOUT = -14,     /**< the operation did not finish in time */
     IDM_ERR_DISABLED = -15,    /**< the use case is disabled by an option */
-    IDM_ERR_INTERNAL = -16     /**< an invariant of the library was violated */
+    IDM_ERR_INTERNAL = -16,    /**< an invariant of the library was violated */
+    IDM_ERR_INTEGRITY = -17    /**< stored data fails its integrity check (audit chain) */
 } idm_err;
 
 /**

@@ -11,5 +11,11 @@
 #include <idm/version.h>
 #include <idm/error.h>
 #include <idm/context.h>
+#include <idm/options.h>
+#include <idm/identity.h>
+#include <idm/card.h>
+#include <idm/certificate.h>
+#include <idm/order.h>
+#include <idm/audit.h>
 
 #endif /* IDM_IDM_H */

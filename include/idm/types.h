@@ -30,6 +30,16 @@ typedef struct idm_encoder idm_encoder_t;
 typedef struct idm_producer idm_producer_t;
 /** A notifier backend that delivers e-mails such as "card ordered". */
 typedef struct idm_notifier idm_notifier_t;
+/** A certificate record: DER, serial, validity and state, linked to a card. */
+typedef struct idm_cert idm_cert_t;
+/** One event of the audit trail. */
+typedef struct idm_audit_event idm_audit_event_t;
+/** Iterators over the store, each with its own filters. */
+typedef struct idm_identity_iter idm_identity_iter_t;
+typedef struct idm_card_iter idm_card_iter_t;
+typedef struct idm_cert_iter idm_cert_iter_t;
+typedef struct idm_order_iter idm_order_iter_t;
+typedef struct idm_audit_iter idm_audit_iter_t;
 
 #ifdef __cplusplus
 }

@@ -11,17 +11,9 @@
 #include "core/error_impl.h"
 #include "core/export.h"
 #include "core/log.h"
-
-int idm_ctx_validate(const idm_ctx_t *ctx, const char *func)
-{
-    if (ctx == NULL)
-        return idm_error_set(func, IDM_ERR_INVALID_ARG, "argument 'ctx' is NULL");
-    if (ctx->magic != IDM_MAGIC_CTX)
-        return idm_error_set(func, IDM_ERR_INVALID_ARG,
-                             "argument 'ctx' does not point to a live idm_ctx_t "
-                             "(freed, uninitialised or another handle type)");
-    return IDM_OK;
-}
+#include "model/options_impl.h"
+#include "model/states.h"
+#include "store/store.h"
 
 IDM_EXPORT int idm_ctx_new(idm_ctx_t **out)
 {
@@ -34,6 +26,13 @@ IDM_EXPORT int idm_ctx_new(idm_ctx_t **out)
                         sizeof *ctx);
     ctx->magic = IDM_MAGIC_CTX;
     ctx->log_level = IDM_LOG_INFO;
+
+    /* The state graphs are data; a broken table must not reach a store. */
+    int rc = idm_states_validate();
+    if (rc != IDM_OK) {
+        free(ctx);
+        return idm_error_prefix(__func__, rc);
+    }
     *out = ctx;
     return IDM_OK;
 }
@@ -44,12 +43,12 @@ IDM_EXPORT void idm_ctx_free(idm_ctx_t **ctx)
         return;
     /* Freeing memory that is not a context would corrupt the host's heap;
      * leaking it is the lesser harm. */
-    if ((*ctx)->magic != IDM_MAGIC_CTX)
+    if (!IDM_LIVE_HANDLE(ctx, IDM_MAGIC_CTX))
         return;
-    /* Volatile, so the store survives dead-store elimination: a stale copy of
-     * the pointer is then more likely refused than used (best effort; ASan
-     * catches every such use). */
-    *(volatile uint32_t *)&(*ctx)->magic = IDM_MAGIC_DEAD;
+    if ((*ctx)->store != NULL)
+        (*ctx)->store->ops->close((*ctx)->store);
+    idm_optset_free((*ctx)->options_view);
+    idm_handle_kill(*ctx);
     free(*ctx);
     *ctx = NULL;
 }
@@ -100,11 +99,16 @@ static int64_t system_clock_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t idm_ctx_clock_ms(const idm_ctx_t *ctx)
+{
+    return ctx->clock_fn != NULL ? ctx->clock_fn(ctx->clock_user_data) : system_clock_ms();
+}
+
 IDM_EXPORT int idm_ctx_now(idm_ctx_t *ctx, int64_t *out_ms)
 {
     IDM_CHECK_CTX(ctx);
     IDM_CHECK_NOT_NULL(out_ms);
-    *out_ms = ctx->clock_fn != NULL ? ctx->clock_fn(ctx->clock_user_data) : system_clock_ms();
+    *out_ms = idm_ctx_clock_ms(ctx);
     return IDM_OK;
 }
 
@@ -148,4 +152,30 @@ IDM_EXPORT int idm_ctx_random_bytes(idm_ctx_t *ctx, void *buf, size_t len)
     if (rc != IDM_OK)
         memset(buf, 0, len);
     return rc;
+}
+
+int idm_ctx_store(const idm_ctx_t *ctx, struct idm_store **out)
+{
+    if (ctx->store == NULL)
+        return IDM_ERR(IDM_ERR_STATE, "no store is open; call idm_ctx_open_store() first");
+    *out = ctx->store;
+    return IDM_OK;
+}
+
+IDM_EXPORT int idm_ctx_open_store(idm_ctx_t *ctx, const char *path)
+{
+    IDM_CHECK_CTX(ctx);
+    IDM_CHECK_NOT_NULL(path);
+    if (path[0] == '\0')
+        return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'path' is empty");
+    if (ctx->store != NULL)
+        return IDM_FAIL(IDM_ERR_STATE, "a store is already open on this context");
+
+    int rc = idm_sqlite_store_open(&ctx->store, path);
+    if (rc != IDM_OK) {
+        idm_log_error(ctx, "store", "%s", idm_last_error_message());
+        return idm_error_prefix(__func__, rc);
+    }
+    idm_log_info(ctx, "store", "opened store '%s' (%s)", path, ctx->store->ops->engine);
+    return IDM_OK;
 }

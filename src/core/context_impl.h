@@ -6,16 +6,13 @@
 
 #include <idm/context.h>
 
-/*
- * Each handle type starts with its own magic number, so a freed, zeroed or
- * wrongly cast handle is refused with IDM_ERR_INVALID_ARG instead of being
- * used.  The values spell the type in ASCII.
- */
-#define IDM_MAGIC_CTX 0x69646d43u  /* "idmC" */
-#define IDM_MAGIC_DEAD 0xdeadbeefu /* written into a handle as it is freed */
+#include "core/handle.h"
+
+struct idm_store;
+struct idm_optset;
 
 struct idm_ctx {
-    uint32_t magic;
+    uint32_t magic; /* IDM_MAGIC_CTX */
     idm_log_fn log_fn;
     void *log_user_data;
     idm_log_level log_level;
@@ -23,19 +20,19 @@ struct idm_ctx {
     void *clock_user_data;
     idm_random_fn random_fn;
     void *random_user_data;
+    struct idm_store *store;          /* NULL until idm_ctx_open_store() */
+    struct idm_optset *options_view;  /* what idm_options_get_string() pointed into */
 };
 
-/*
- * Returns IDM_OK if ctx is a live context; otherwise sets the detail message
- * (naming func) and returns IDM_ERR_INVALID_ARG.
- */
-int idm_ctx_validate(const idm_ctx_t *ctx, const char *func);
+#define IDM_CHECK_CTX(ctx) IDM_CHECK_HANDLE(ctx, IDM_MAGIC_CTX, "idm_ctx_t")
 
-#define IDM_CHECK_CTX(ctx)                                 \
-    do {                                                   \
-        int check_rc_ = idm_ctx_validate((ctx), __func__); \
-        if (check_rc_ != IDM_OK)                           \
-            return check_rc_;                              \
-    } while (0)
+/* The context's clock, in milliseconds since the Unix epoch. */
+int64_t idm_ctx_clock_ms(const idm_ctx_t *ctx);
+
+/*
+ * The open store of a context, or IDM_ERR_STATE (message without a function
+ * name) when none is open.
+ */
+int idm_ctx_store(const idm_ctx_t *ctx, struct idm_store **out);
 
 #endif /* IDM_CORE_CONTEXT_IMPL_H */

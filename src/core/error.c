@@ -35,6 +35,7 @@ static const struct error_entry error_table[] = {
     {IDM_ERR_TIMEOUT, "IDM_ERR_TIMEOUT", "timed out"},
     {IDM_ERR_DISABLED, "IDM_ERR_DISABLED", "disabled by an option"},
     {IDM_ERR_INTERNAL, "IDM_ERR_INTERNAL", "internal error"},
+    {IDM_ERR_INTEGRITY, "IDM_ERR_INTEGRITY", "integrity check failed"},
 };
 
 static const struct error_entry *find_error(int code)
@@ -65,7 +66,7 @@ IDM_EXPORT const char *idm_last_error_message(void)
 
 int idm_error_setv(const char *func, int code, const char *fmt, va_list ap)
 {
-    int prefix = snprintf(last_message, sizeof last_message, "%s: ", func);
+    int prefix = func != NULL ? snprintf(last_message, sizeof last_message, "%s: ", func) : 0;
     if (prefix < 0 || (size_t)prefix >= sizeof last_message)
         prefix = 0;
     int n = vsnprintf(last_message + prefix, sizeof last_message - (size_t)prefix, fmt, ap);
@@ -81,4 +82,25 @@ int idm_error_set(const char *func, int code, const char *fmt, ...)
     idm_error_setv(func, code, fmt, ap);
     va_end(ap);
     return code;
+}
+
+int idm_error_wrap(const char *func, int code, const char *fmt, ...)
+{
+    char inner[IDM_ERROR_MESSAGE_MAX];
+    memcpy(inner, last_message, sizeof inner);
+    char outer[IDM_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(outer, sizeof outer, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        outer[0] = '\0';
+    return idm_error_set(func, code, "%s: %s", outer, inner);
+}
+
+int idm_error_prefix(const char *func, int code)
+{
+    char inner[IDM_ERROR_MESSAGE_MAX];
+    memcpy(inner, last_message, sizeof inner);
+    return idm_error_set(func, code, "%s", inner);
 }

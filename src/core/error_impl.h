@@ -23,6 +23,22 @@
 int idm_error_set(const char *func, int code, const char *fmt, ...) IDM_PRINTF(3, 4);
 int idm_error_setv(const char *func, int code, const char *fmt, va_list ap) IDM_PRINTF(3, 0);
 
+/*
+ * For internal helpers whose caller knows the context: func may be NULL, and
+ * then the message is the formatted text alone.  idm_error_wrap() puts
+ * "<func>: <formatted text>: " in front of the current message, so a public
+ * function can say where (file, line) an inner failure happened.
+ */
+int idm_error_wrap(const char *func, int code, const char *fmt, ...) IDM_PRINTF(3, 4);
+
+/* Puts "<func>: " in front of the current message and returns code: how a
+ * public function passes on the failure of an internal helper. */
+int idm_error_prefix(const char *func, int code);
+
+/* Fails an internal helper: the message has no function name yet; the public
+ * function that called the helper adds its own with idm_error_prefix(). */
+#define IDM_ERR(code, ...) idm_error_set(NULL, (code), __VA_ARGS__)
+
 /* Fails the enclosing public function with a message naming it. */
 #define IDM_FAIL(code, ...) idm_error_set(__func__, (code), __VA_ARGS__)
 

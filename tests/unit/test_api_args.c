@@ -188,7 +188,7 @@ END_TEST
 
 START_TEST(test_string_functions_never_return_null)
 {
-    const int codes[] = {INT_MIN, -17, -1, 0, 1, INT_MAX};
+    const int codes[] = {INT_MIN, -18, -1, 0, 1, INT_MAX};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         ck_assert_ptr_nonnull(idm_strerror(codes[i]));
         ck_assert_ptr_nonnull(idm_strerror_name(codes[i]));

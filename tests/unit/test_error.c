@@ -12,7 +12,7 @@ static const int all_codes[] = {
     IDM_OK, IDM_ERR_INVALID_ARG, IDM_ERR_NO_MEMORY, IDM_ERR_STATE, IDM_ERR_NOT_FOUND,
     IDM_ERR_EXISTS, IDM_ERR_CANCELLED, IDM_ERR_BACKEND, IDM_ERR_STORE, IDM_ERR_CRYPTO,
     IDM_ERR_CARD, IDM_ERR_IO, IDM_ERR_PARSE, IDM_ERR_UNSUPPORTED, IDM_ERR_TIMEOUT,
-    IDM_ERR_DISABLED, IDM_ERR_INTERNAL,
+    IDM_ERR_DISABLED, IDM_ERR_INTERNAL, IDM_ERR_INTEGRITY,
 };
 
 START_TEST(test_every_code_has_a_distinct_name_and_text)
@@ -54,12 +54,13 @@ START_TEST(test_codes_keep_their_abi_values)
     ck_assert_int_eq(IDM_ERR_TIMEOUT, -14);
     ck_assert_int_eq(IDM_ERR_DISABLED, -15);
     ck_assert_int_eq(IDM_ERR_INTERNAL, -16);
+    ck_assert_int_eq(IDM_ERR_INTEGRITY, -17);
 }
 END_TEST
 
 START_TEST(test_unknown_codes_have_fallback_strings)
 {
-    const int unknown[] = {1, 42, -17, -1000, INT_MIN, INT_MAX};
+    const int unknown[] = {1, 42, -18, -1000, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         ck_assert_str_eq(idm_strerror(unknown[i]), "unknown error code");
         ck_assert_str_eq(idm_strerror_name(unknown[i]), "IDM_ERR_UNKNOWN");

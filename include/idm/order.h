@@ -1,0 +1,273 @@
+/*
+ * libidm - production orders.
+ *
+ * An order is a batch of cards of one type and option moving through one
+ * workflow: mass production or external ordering.  It takes a snapshot of
+ * the option set when it is created and answers option questions from that
+ * snapshot for its whole life.
+ *
+ * States: open -> running | aborted*;  running -> completed* | aborted* | open
+ * (* = final; running -> open pauses a run that will resume).
+ */
+#ifndef IDM_ORDER_H
+#define IDM_ORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <idm/card.h>
+#include <idm/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The workflow an order runs. */
+typedef enum idm_order_kind {
+    IDM_ORDER_MASS_PRODUCTION = 0, /**< local mass production */
+    IDM_ORDER_EXTERNAL = 1         /**< ordering from a production bureau */
+} idm_order_kind;
+
+/** Order states. */
+typedef enum idm_order_state {
+    IDM_ORDER_OPEN = 0,
+    IDM_ORDER_RUNNING = 1,
+    IDM_ORDER_COMPLETED = 2,
+    IDM_ORDER_ABORTED = 3
+} idm_order_state;
+
+/**
+ * Name of an order kind: "mass_production" or "external"; "unknown" otherwise.
+ *
+ * @param kind  any value.
+ * @return a static string; never NULL.
+ * Thread-safety: safe to call from any thread.
+ */
+const char *idm_order_kind_name(idm_order_kind kind);
+
+/**
+ * Name of an order state: "open", "running", "completed", "aborted";
+ * "unknown" otherwise.
+ *
+ * @param state  any value.
+ * @return a static string; never NULL.
+ * Thread-safety: safe to call from any thread.
+ */
+const char *idm_order_state_name(idm_order_state state);
+
+/**
+ * Creates an open order and snapshots the current option set into it.
+ *
+ * @param ctx          a context with an open store.
+ * @param actor        who creates it.
+ * @param kind         mass production or external.
+ * @param type         the type of the order's cards.
+ * @param option       the option of the order's cards.
+ * @param external_id  the host's key for the order, unique, or NULL.  Copied.
+ * @param out          receives the order, owned by the caller.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_EXISTS if external_id is
+ *         taken; IDM_ERR_STATE if no store is open; IDM_ERR_STORE.
+ */
+int idm_order_new(idm_ctx_t *ctx, const char *actor, idm_order_kind kind, idm_card_type type,
+                  idm_card_option option, const char *external_id, idm_order_t **out);
+
+/**
+ * Loads an order by its id.
+ *
+ * @param ctx  a context with an open store.
+ * @param id   the order's id.
+ * @param out  receives the order, owned by the caller.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_NOT_FOUND; IDM_ERR_STATE if
+ *         no store is open; IDM_ERR_STORE.
+ */
+int idm_order_open(idm_ctx_t *ctx, int64_t id, idm_order_t **out);
+
+/**
+ * Loads an order by the host's external id.
+ *
+ * @param ctx          a context with an open store.
+ * @param external_id  the external id given at creation.
+ * @param out          receives the order, owned by the caller.
+ * @return as idm_order_open().
+ */
+int idm_order_open_external(idm_ctx_t *ctx, const char *external_id, idm_order_t **out);
+
+/**
+ * Reloads an order from the store.
+ *
+ * @param order  the order.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_NOT_FOUND; IDM_ERR_STORE.
+ */
+int idm_order_refresh(idm_order_t *order);
+
+/**
+ * Releases an order handle and sets *order to NULL.  NULL-safe.
+ *
+ * @param order  address of the caller's pointer.
+ */
+void idm_order_free(idm_order_t **order);
+
+/**
+ * The order's id in the store.
+ *
+ * @param order  the order.
+ * @param out    receives the id (> 0).
+ * @return IDM_OK or IDM_ERR_INVALID_ARG.
+ */
+int idm_order_get_id(const idm_order_t *order, int64_t *out);
+
+/**
+ * The host's external id.
+ *
+ * @param order  the order.
+ * @param out    receives the external id or NULL; owned by the handle.
+ * @return IDM_OK or IDM_ERR_INVALID_ARG.
+ */
+int idm_order_get_external_id(const idm_order_t *order, const char **out);
+
+/**
+ * The order's kind.
+ *
+ * @param order  the order.
+ * @param out    receives the kind.
+ * @return IDM_OK or IDM_ERR_INVALID_ARG.
+ */
+int idm_order_get_kind(const idm_order_t *order, idm_order_kind *out);
+
+/**
+ * The type and option of the order's cards.
+ *
+ * @param order   the order.
+ * @param type    receives the card type; may be NULL.
+ * @param option  receives the card option; may be NULL.
+ * @return IDM_OK or IDM_ERR_INVALID_ARG.
+ */
+int idm_order_get_card_kind(const idm_order_t *order, idm_card_type *type,
+                            idm_card_option *option);
+
+/**
+ * The order's state.
+ *
+ * @param order  the order.
+ * @param out    receives the state.
+ * @return IDM_OK or IDM_ERR_INVALID_ARG.
+ */
+int idm_order_get_state(const idm_order_t *order, idm_order_state *out);
+
+/**
+ * Version of the option set the order snapshotted.
+ *
+ * @param order  the order.
+ * @param out    receives the version (see idm_options_get_version()).
+ * @return IDM_OK or IDM_ERR_INVALID_ARG.
+ */
+int idm_order_get_options_version(const idm_order_t *order, int64_t *out);
+
+/**
+ * Reads a boolean option from the order's snapshot.
+ *
+ * @param order  the order.
+ * @param key    the option's key (<idm/options.h>).
+ * @param out    receives 0 or 1.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG for bad arguments, an unknown key or
+ *         a key of another type.
+ */
+int idm_order_get_option_bool(const idm_order_t *order, const char *key, int *out);
+
+/**
+ * Reads an integer option from the order's snapshot.
+ *
+ * @param order  the order.
+ * @param key    the option's key.
+ * @param out    receives the value.
+ * @return as idm_order_get_option_bool().
+ */
+int idm_order_get_option_int(const idm_order_t *order, const char *key, int64_t *out);
+
+/**
+ * Reads a string option from the order's snapshot.
+ *
+ * @param order  the order.
+ * @param key    the option's key.
+ * @param out    receives the value, owned by the handle.
+ * @return as idm_order_get_option_bool().
+ */
+int idm_order_get_option_string(const idm_order_t *order, const char *key, const char **out);
+
+/**
+ * Moves the order to another state, in one transaction with its audit event.
+ *
+ * @param order   the order.
+ * @param actor   who makes the change.
+ * @param to      the new state.
+ * @param detail  a reason for the audit, or NULL.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_STATE if the move is not
+ *         legal (the message names the order, its state and the attempted
+ *         one); IDM_ERR_STORE.
+ */
+int idm_order_set_state(idm_order_t *order, const char *actor, idm_order_state to,
+                        const char *detail);
+
+/**
+ * Adds a card to an open order.  Audited.
+ *
+ * @param order    the order, in state open.
+ * @param actor    who adds it.
+ * @param card_id  a card of the order's type and option that is in no
+ *                 other order.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG if the card does not fit the order;
+ *         IDM_ERR_NOT_FOUND; IDM_ERR_STATE if the order is not open or the
+ *         card is in another order; IDM_ERR_STORE.
+ */
+int idm_order_add_card(idm_order_t *order, const char *actor, int64_t card_id);
+
+/**
+ * Starts an iteration over the stored orders, in id order.
+ *
+ * @param ctx  a context with an open store.
+ * @param out  receives the iterator, owned by the caller.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_STATE if no store is open;
+ *         IDM_ERR_NO_MEMORY.
+ */
+int idm_order_iter_new(idm_ctx_t *ctx, idm_order_iter_t **out);
+
+/**
+ * Keeps only orders in one state.
+ *
+ * @param iter   the iterator, not yet started.
+ * @param state  the state.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_STATE once iteration began.
+ */
+int idm_order_iter_set_state(idm_order_iter_t *iter, idm_order_state state);
+
+/**
+ * Keeps only orders whose cards have one type.
+ *
+ * @param iter  the iterator, not yet started.
+ * @param type  the card type.
+ * @return as idm_order_iter_set_state().
+ */
+int idm_order_iter_set_type(idm_order_iter_t *iter, idm_card_type type);
+
+/**
+ * Loads the next order.
+ *
+ * @param iter  the iterator.
+ * @param out   receives the next order (owned by the caller), or NULL when
+ *              there are no more.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_STORE.
+ */
+int idm_order_iter_next(idm_order_iter_t *iter, idm_order_t **out);
+
+/**
+ * Releases an iterator and sets *iter to NULL.  NULL-safe.
+ *
+ * @param iter  address of the caller's pointer.
+ */
+void idm_order_iter_free(idm_order_iter_t **iter);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IDM_ORDER_H */

@@ -1,0 +1,101 @@
+#include "store/sqlite_schema.h"
+
+/*
+ * States and kinds are stored as the numeric values of the public enums,
+ * which the ABI already fixes.  Times are milliseconds since the Unix epoch.
+ */
+static const char migration_1[] =
+    "CREATE TABLE meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "INSERT INTO meta (key, value) VALUES ('card_seq', 0), ('options_version', 0);"
+
+    "CREATE TABLE identities ("
+    "  id INTEGER PRIMARY KEY,"
+    "  external_id TEXT UNIQUE,"
+    "  state INTEGER NOT NULL,"
+    "  common_name TEXT,"
+    "  upn TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX identities_state ON identities (state);"
+
+    "CREATE TABLE identity_attributes ("
+    "  identity_id INTEGER NOT NULL REFERENCES identities (id),"
+    "  key TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (identity_id, key)"
+    ") WITHOUT ROWID;"
+
+    "CREATE TABLE orders ("
+    "  id INTEGER PRIMARY KEY,"
+    "  external_id TEXT UNIQUE,"
+    "  kind INTEGER NOT NULL,"
+    "  card_type INTEGER NOT NULL,"
+    "  card_option INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  options_version INTEGER NOT NULL,"
+    "  options_snapshot TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX orders_state ON orders (state);"
+
+    "CREATE TABLE cards ("
+    "  id INTEGER PRIMARY KEY,"
+    "  number TEXT NOT NULL UNIQUE,"
+    "  type INTEGER NOT NULL,"
+    "  option INTEGER NOT NULL,"
+    "  production INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  identity_id INTEGER REFERENCES identities (id),"
+    "  name TEXT,"
+    "  chip_serial TEXT UNIQUE,"
+    "  order_id INTEGER REFERENCES orders (id),"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX cards_state ON cards (state);"
+    "CREATE INDEX cards_identity ON cards (identity_id);"
+    "CREATE INDEX cards_order ON cards (order_id);"
+
+    "CREATE TABLE certificates ("
+    "  id INTEGER PRIMARY KEY,"
+    "  card_id INTEGER NOT NULL REFERENCES cards (id),"
+    "  serial TEXT NOT NULL UNIQUE,"
+    "  der BLOB NOT NULL,"
+    "  not_before_ms INTEGER NOT NULL,"
+    "  not_after_ms INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  created_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX certificates_card ON certificates (card_id);"
+
+    "CREATE TABLE options ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+
+    "CREATE TABLE audit ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  time_ms INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  object_type INTEGER NOT NULL,"
+    "  object_id INTEGER NOT NULL,"
+    "  from_state TEXT,"
+    "  to_state TEXT,"
+    "  detail TEXT NOT NULL,"
+    "  prev_hash BLOB NOT NULL,"
+    "  hash BLOB NOT NULL"
+    ");"
+    "CREATE INDEX audit_object ON audit (object_type, object_id);"
+    "CREATE INDEX audit_time ON audit (time_ms);";
+
+const char *const idm_sqlite_migrations[] = {
+    migration_1,
+};
+
+const size_t idm_sqlite_schema_version =
+    sizeof idm_sqlite_migrations / sizeof idm_sqlite_migrations[0];

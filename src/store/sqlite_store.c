@@ -1,0 +1,1038 @@
+/*
+ * The store on SQLite.  WAL with synchronous=FULL so that a committed
+ * transaction survives a crash, foreign keys on, and a busy timeout so that
+ * two processes writing the same file wait for each other instead of
+ * failing.  Write transactions are BEGIN IMMEDIATE: the write lock is taken
+ * up front, so a transaction never fails half-way with SQLITE_BUSY.
+ */
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error_impl.h"
+#include "store/sqlite_schema.h"
+#include "store/store.h"
+
+/* How long a writer waits for another one before giving up. */
+#define BUSY_TIMEOUT_MS 60000
+
+/* Statements are prepared once and kept; the SQL text pointer is the key. */
+#define STMT_CACHE_SIZE 48
+
+struct cached_stmt {
+    const char *sql;
+    sqlite3_stmt *stmt;
+};
+
+struct sqlite_store {
+    struct idm_store base;
+    sqlite3 *db;
+    struct cached_stmt cache[STMT_CACHE_SIZE];
+    size_t ncached;
+};
+
+static struct sqlite_store *impl(struct idm_store *s)
+{
+    return (struct sqlite_store *)s;
+}
+
+/* Maps an SQLite failure to an idm error with SQLite's own words. */
+static int db_fail(struct sqlite_store *st, int rc, const char *what)
+{
+    const char *msg = st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return idm_error_set(NULL, IDM_ERR_EXISTS, "%s: %s", what, msg);
+    case SQLITE_NOMEM:
+        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "%s: %s", what, msg);
+    default:
+        return idm_error_set(NULL, IDM_ERR_STORE, "%s: SQLite error %d: %s", what, rc, msg);
+    }
+}
+
+/* A prepared statement for sql, reset and with no bindings, or NULL. */
+static sqlite3_stmt *stmt(struct sqlite_store *st, const char *sql, int *rc)
+{
+    for (size_t i = 0; i < st->ncached; i++) {
+        if (st->cache[i].sql == sql) {
+            sqlite3_reset(st->cache[i].stmt);
+            sqlite3_clear_bindings(st->cache[i].stmt);
+            *rc = SQLITE_OK;
+            return st->cache[i].stmt;
+        }
+    }
+    sqlite3_stmt *s = NULL;
+    *rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    if (*rc != SQLITE_OK)
+        return NULL;
+    if (st->ncached < STMT_CACHE_SIZE) {
+        st->cache[st->ncached].sql = sql;
+        st->cache[st->ncached].stmt = s;
+        st->ncached++;
+    }
+    return s;
+}
+
+/* Statements that did not fit the cache are finalized after use. */
+static void release(struct sqlite_store *st, sqlite3_stmt *s)
+{
+    for (size_t i = 0; i < st->ncached; i++) {
+        if (st->cache[i].stmt == s) {
+            sqlite3_reset(s);
+            return;
+        }
+    }
+    sqlite3_finalize(s);
+}
+
+#define PREPARE(st, var, sql, what)                 \
+    int var##_rc_;                                  \
+    sqlite3_stmt *var = stmt((st), (sql), &var##_rc_); \
+    if (var == NULL)                                \
+        return db_fail((st), var##_rc_, (what))
+
+static void bind_text_or_null(sqlite3_stmt *s, int idx, const char *text)
+{
+    if (text != NULL)
+        sqlite3_bind_text(s, idx, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, idx);
+}
+
+static void bind_id_or_null(sqlite3_stmt *s, int idx, int64_t id)
+{
+    if (id > 0)
+        sqlite3_bind_int64(s, idx, id);
+    else
+        sqlite3_bind_null(s, idx);
+}
+
+/* A copy of a text column; NULL stays NULL.  *ok = 0 when out of memory. */
+static char *column_text(sqlite3_stmt *s, int col, int *ok)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    if (t == NULL)
+        return NULL;
+    char *copy = strdup((const char *)t);
+    if (copy == NULL)
+        *ok = 0;
+    return copy;
+}
+
+/* Runs a statement that returns no rows. */
+static int exec_done(struct sqlite_store *st, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    int result = rc == SQLITE_DONE ? IDM_OK : db_fail(st, rc, what);
+    release(st, s);
+    return result;
+}
+
+/* Runs an UPDATE that must touch exactly one row. */
+static int exec_update_one(struct sqlite_store *st, sqlite3_stmt *s, const char *what,
+                           int64_t id)
+{
+    int rc = exec_done(st, s, what);
+    if (rc == IDM_OK && sqlite3_changes(st->db) != 1)
+        return idm_error_set(NULL, IDM_ERR_NOT_FOUND, "%s: no row with id %lld", what,
+                             (long long)id);
+    return rc;
+}
+
+/* Runs a query for one integer id; IDM_ERR_NOT_FOUND without a row. */
+static int query_id(struct sqlite_store *st, sqlite3_stmt *s, const char *what, const char *key,
+                    int64_t *id)
+{
+    int rc = sqlite3_step(s);
+    int result;
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        result = IDM_OK;
+    } else if (rc == SQLITE_DONE) {
+        result = idm_error_set(NULL, IDM_ERR_NOT_FOUND, "%s: '%s' not found", what, key);
+    } else {
+        result = db_fail(st, rc, what);
+    }
+    release(st, s);
+    return result;
+}
+
+static int exec_sql(struct sqlite_store *st, const char *sql, const char *what)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &err);
+    if (rc == SQLITE_OK)
+        return IDM_OK;
+    int result = idm_error_set(NULL, rc == SQLITE_NOMEM ? IDM_ERR_NO_MEMORY : IDM_ERR_STORE,
+                               "%s: SQLite error %d: %s", what, rc,
+                               err != NULL ? err : sqlite3_errstr(rc));
+    sqlite3_free(err);
+    return result;
+}
+
+/* ---- transactions ---------------------------------------------------- */
+
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_ROLLBACK[] = "ROLLBACK";
+
+static int store_begin(struct idm_store *s)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_BEGIN, "cannot begin a transaction");
+    return exec_done(st, q, "cannot begin a transaction");
+}
+
+static int store_commit(struct idm_store *s)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_COMMIT, "cannot commit");
+    int rc = exec_done(st, q, "cannot commit");
+    /* A failed COMMIT may leave the transaction open; never leave it so. */
+    if (rc != IDM_OK && !sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, SQL_ROLLBACK, NULL, NULL, NULL);
+    return rc;
+}
+
+static void store_rollback(struct idm_store *s)
+{
+    struct sqlite_store *st = impl(s);
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, SQL_ROLLBACK, NULL, NULL, NULL);
+}
+
+/* ---- identities ------------------------------------------------------ */
+
+static const char SQL_IDENTITY_INSERT[] =
+    "INSERT INTO identities (external_id, state, common_name, upn, created_ms, updated_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char SQL_ATTR_UPSERT[] =
+    "INSERT INTO identity_attributes (identity_id, key, value) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (identity_id, key) DO UPDATE SET value = excluded.value";
+static const char SQL_ATTR_DELETE[] =
+    "DELETE FROM identity_attributes WHERE identity_id = ?1 AND key = ?2";
+static const char SQL_IDENTITY_LOAD[] =
+    "SELECT external_id, state, common_name, upn, created_ms, updated_ms"
+    " FROM identities WHERE id = ?1";
+static const char SQL_ATTR_LOAD[] =
+    "SELECT key, value FROM identity_attributes WHERE identity_id = ?1 ORDER BY key";
+static const char SQL_ATTR_COUNT[] =
+    "SELECT count(*) FROM identity_attributes WHERE identity_id = ?1";
+static const char SQL_IDENTITY_FIND[] = "SELECT id FROM identities WHERE external_id = ?1";
+static const char SQL_IDENTITY_UPDATE[] =
+    "UPDATE identities SET state = ?2, common_name = ?3, upn = ?4, updated_ms = ?5"
+    " WHERE id = ?1";
+
+static int store_identity_set_attr(struct idm_store *s, int64_t id, const char *key,
+                                   const char *value)
+{
+    struct sqlite_store *st = impl(s);
+    if (value == NULL) {
+        PREPARE(st, q, SQL_ATTR_DELETE, "cannot remove an attribute");
+        sqlite3_bind_int64(q, 1, id);
+        sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+        return exec_done(st, q, "cannot remove an attribute");
+    }
+    PREPARE(st, q, SQL_ATTR_UPSERT, "cannot store an attribute");
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_text(q, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, value, -1, SQLITE_STATIC);
+    return exec_done(st, q, "cannot store an attribute");
+}
+
+static int store_identity_insert(struct idm_store *s, struct idm_identity_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_IDENTITY_INSERT, "cannot store an identity");
+    bind_text_or_null(q, 1, rec->external_id);
+    sqlite3_bind_int(q, 2, (int)rec->state);
+    bind_text_or_null(q, 3, rec->common_name);
+    bind_text_or_null(q, 4, rec->upn);
+    sqlite3_bind_int64(q, 5, rec->created_ms);
+    sqlite3_bind_int64(q, 6, rec->updated_ms);
+    int rc = exec_done(st, q, "cannot store an identity");
+    if (rc != IDM_OK)
+        return rc;
+    rec->id = sqlite3_last_insert_rowid(st->db);
+    for (size_t i = 0; i < rec->nattrs; i++) {
+        rc = store_identity_set_attr(s, rec->id, rec->attrs[i].key, rec->attrs[i].value);
+        if (rc != IDM_OK)
+            return rc;
+    }
+    return IDM_OK;
+}
+
+static int load_attributes(struct sqlite_store *st, int64_t id, struct idm_identity_rec *rec)
+{
+    PREPARE(st, c, SQL_ATTR_COUNT, "cannot count attributes");
+    sqlite3_bind_int64(c, 1, id);
+    int rc = sqlite3_step(c);
+    if (rc != SQLITE_ROW) {
+        int result = db_fail(st, rc, "cannot count attributes");
+        release(st, c);
+        return result;
+    }
+    size_t count = (size_t)sqlite3_column_int64(c, 0);
+    release(st, c);
+    if (count == 0)
+        return IDM_OK;
+
+    rec->attrs = calloc(count, sizeof *rec->attrs);
+    if (rec->attrs == NULL)
+        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load %zu attributes", count);
+    PREPARE(st, q, SQL_ATTR_LOAD, "cannot load attributes");
+    sqlite3_bind_int64(q, 1, id);
+    int ok = 1;
+    while (rec->nattrs < count && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct idm_attr *a = &rec->attrs[rec->nattrs++];
+        a->key = column_text(q, 0, &ok);
+        a->value = column_text(q, 1, &ok);
+    }
+    int result = IDM_OK;
+    if (!ok)
+        result = idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load attributes");
+    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        result = db_fail(st, rc, "cannot load attributes");
+    release(st, q);
+    return result;
+}
+
+static int store_identity_load(struct idm_store *s, int64_t id, struct idm_identity_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    memset(rec, 0, sizeof *rec);
+    PREPARE(st, q, SQL_IDENTITY_LOAD, "cannot load an identity");
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        int result = rc == SQLITE_DONE
+                         ? idm_error_set(NULL, IDM_ERR_NOT_FOUND, "identity %lld does not exist",
+                                         (long long)id)
+                         : db_fail(st, rc, "cannot load an identity");
+        release(st, q);
+        return result;
+    }
+    int ok = 1;
+    rec->id = id;
+    rec->external_id = column_text(q, 0, &ok);
+    rec->state = (idm_identity_state)sqlite3_column_int(q, 1);
+    rec->common_name = column_text(q, 2, &ok);
+    rec->upn = column_text(q, 3, &ok);
+    rec->created_ms = sqlite3_column_int64(q, 4);
+    rec->updated_ms = sqlite3_column_int64(q, 5);
+    release(st, q);
+    int result = ok ? load_attributes(st, id, rec)
+                    : idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load identity %lld",
+                                    (long long)id);
+    if (result != IDM_OK)
+        idm_identity_rec_clear(rec);
+    return result;
+}
+
+static int store_identity_find(struct idm_store *s, const char *external_id, int64_t *id)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_IDENTITY_FIND, "cannot look up an identity");
+    sqlite3_bind_text(q, 1, external_id, -1, SQLITE_STATIC);
+    return query_id(st, q, "identity with external id", external_id, id);
+}
+
+static int store_identity_update(struct idm_store *s, const struct idm_identity_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_IDENTITY_UPDATE, "cannot update an identity");
+    sqlite3_bind_int64(q, 1, rec->id);
+    sqlite3_bind_int(q, 2, (int)rec->state);
+    bind_text_or_null(q, 3, rec->common_name);
+    bind_text_or_null(q, 4, rec->upn);
+    sqlite3_bind_int64(q, 5, rec->updated_ms);
+    return exec_update_one(st, q, "cannot update an identity", rec->id);
+}
+
+/* ---- cards ----------------------------------------------------------- */
+
+static const char SQL_CARD_INSERT[] =
+    "INSERT INTO cards (number, type, option, production, state, identity_id, name,"
+    " chip_serial, order_id, created_ms, updated_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+static const char SQL_CARD_LOAD[] =
+    "SELECT number, type, option, production, state, identity_id, name, chip_serial,"
+    " order_id, created_ms, updated_ms FROM cards WHERE id = ?1";
+static const char SQL_CARD_FIND[] = "SELECT id FROM cards WHERE number = ?1";
+static const char SQL_CARD_UPDATE[] =
+    "UPDATE cards SET state = ?2, chip_serial = ?3, order_id = ?4, updated_ms = ?5"
+    " WHERE id = ?1";
+static const char SQL_CARD_SEQ[] =
+    "UPDATE meta SET value = value + 1 WHERE key = 'card_seq' RETURNING value";
+
+static int store_card_insert(struct idm_store *s, struct idm_card_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_CARD_INSERT, "cannot store a card");
+    sqlite3_bind_text(q, 1, rec->number, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, (int)rec->type);
+    sqlite3_bind_int(q, 3, (int)rec->option);
+    sqlite3_bind_int(q, 4, (int)rec->production);
+    sqlite3_bind_int(q, 5, (int)rec->state);
+    bind_id_or_null(q, 6, rec->identity_id);
+    bind_text_or_null(q, 7, rec->name);
+    bind_text_or_null(q, 8, rec->chip_serial);
+    bind_id_or_null(q, 9, rec->order_id);
+    sqlite3_bind_int64(q, 10, rec->created_ms);
+    sqlite3_bind_int64(q, 11, rec->updated_ms);
+    int rc = exec_done(st, q, "cannot store a card");
+    if (rc == IDM_OK)
+        rec->id = sqlite3_last_insert_rowid(st->db);
+    return rc;
+}
+
+static int store_card_load(struct idm_store *s, int64_t id, struct idm_card_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    memset(rec, 0, sizeof *rec);
+    PREPARE(st, q, SQL_CARD_LOAD, "cannot load a card");
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        int result = rc == SQLITE_DONE ? idm_error_set(NULL, IDM_ERR_NOT_FOUND,
+                                                       "card %lld does not exist", (long long)id)
+                                       : db_fail(st, rc, "cannot load a card");
+        release(st, q);
+        return result;
+    }
+    int ok = 1;
+    rec->id = id;
+    rec->number = column_text(q, 0, &ok);
+    rec->type = (idm_card_type)sqlite3_column_int(q, 1);
+    rec->option = (idm_card_option)sqlite3_column_int(q, 2);
+    rec->production = (idm_production)sqlite3_column_int(q, 3);
+    rec->state = (idm_card_state)sqlite3_column_int(q, 4);
+    rec->identity_id = sqlite3_column_int64(q, 5);
+    rec->name = column_text(q, 6, &ok);
+    rec->chip_serial = column_text(q, 7, &ok);
+    rec->order_id = sqlite3_column_int64(q, 8);
+    rec->created_ms = sqlite3_column_int64(q, 9);
+    rec->updated_ms = sqlite3_column_int64(q, 10);
+    release(st, q);
+    if (!ok) {
+        idm_card_rec_clear(rec);
+        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load card %lld", (long long)id);
+    }
+    return IDM_OK;
+}
+
+static int store_card_find(struct idm_store *s, const char *number, int64_t *id)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_CARD_FIND, "cannot look up a card");
+    sqlite3_bind_text(q, 1, number, -1, SQLITE_STATIC);
+    return query_id(st, q, "card number", number, id);
+}
+
+static int store_card_update(struct idm_store *s, const struct idm_card_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_CARD_UPDATE, "cannot update a card");
+    sqlite3_bind_int64(q, 1, rec->id);
+    sqlite3_bind_int(q, 2, (int)rec->state);
+    bind_text_or_null(q, 3, rec->chip_serial);
+    bind_id_or_null(q, 4, rec->order_id);
+    sqlite3_bind_int64(q, 5, rec->updated_ms);
+    return exec_update_one(st, q, "cannot update a card", rec->id);
+}
+
+static int store_card_next_seq(struct idm_store *s, int64_t *seq)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_CARD_SEQ, "cannot draw a card number");
+    return query_id(st, q, "card number counter", "card_seq", seq);
+}
+
+/* ---- certificates ---------------------------------------------------- */
+
+static const char SQL_CERT_INSERT[] =
+    "INSERT INTO certificates (card_id, serial, der, not_before_ms, not_after_ms, state,"
+    " created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+static const char SQL_CERT_LOAD[] =
+    "SELECT card_id, serial, der, not_before_ms, not_after_ms, state, created_ms"
+    " FROM certificates WHERE id = ?1";
+static const char SQL_CERT_FIND[] = "SELECT id FROM certificates WHERE serial = ?1";
+static const char SQL_CERT_STATE[] = "UPDATE certificates SET state = ?2 WHERE id = ?1";
+
+static int store_cert_insert(struct idm_store *s, struct idm_cert_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    if (rec->der_len > INT_MAX)
+        return idm_error_set(NULL, IDM_ERR_INVALID_ARG, "certificate of %zu bytes is too large",
+                             rec->der_len);
+    PREPARE(st, q, SQL_CERT_INSERT, "cannot store a certificate");
+    sqlite3_bind_int64(q, 1, rec->card_id);
+    sqlite3_bind_text(q, 2, rec->serial, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 3, rec->der, (int)rec->der_len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, rec->not_before_ms);
+    sqlite3_bind_int64(q, 5, rec->not_after_ms);
+    sqlite3_bind_int(q, 6, (int)rec->state);
+    sqlite3_bind_int64(q, 7, rec->created_ms);
+    int rc = exec_done(st, q, "cannot store a certificate");
+    if (rc == IDM_OK)
+        rec->id = sqlite3_last_insert_rowid(st->db);
+    return rc;
+}
+
+static int store_cert_load(struct idm_store *s, int64_t id, struct idm_cert_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    memset(rec, 0, sizeof *rec);
+    PREPARE(st, q, SQL_CERT_LOAD, "cannot load a certificate");
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        int result = rc == SQLITE_DONE
+                         ? idm_error_set(NULL, IDM_ERR_NOT_FOUND, "certificate %lld does not exist",
+                                         (long long)id)
+                         : db_fail(st, rc, "cannot load a certificate");
+        release(st, q);
+        return result;
+    }
+    int ok = 1;
+    rec->id = id;
+    rec->card_id = sqlite3_column_int64(q, 0);
+    rec->serial = column_text(q, 1, &ok);
+    const void *der = sqlite3_column_blob(q, 2);
+    rec->der_len = (size_t)sqlite3_column_bytes(q, 2);
+    rec->der = malloc(rec->der_len > 0 ? rec->der_len : 1);
+    if (rec->der == NULL)
+        ok = 0;
+    else if (rec->der_len > 0)
+        memcpy(rec->der, der, rec->der_len);
+    rec->not_before_ms = sqlite3_column_int64(q, 3);
+    rec->not_after_ms = sqlite3_column_int64(q, 4);
+    rec->state = (idm_cert_state)sqlite3_column_int(q, 5);
+    rec->created_ms = sqlite3_column_int64(q, 6);
+    release(st, q);
+    if (!ok) {
+        idm_cert_rec_clear(rec);
+        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load certificate %lld",
+                             (long long)id);
+    }
+    return IDM_OK;
+}
+
+static int store_cert_find(struct idm_store *s, const char *serial, int64_t *id)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_CERT_FIND, "cannot look up a certificate");
+    sqlite3_bind_text(q, 1, serial, -1, SQLITE_STATIC);
+    return query_id(st, q, "certificate serial", serial, id);
+}
+
+static int store_cert_set_state(struct idm_store *s, int64_t id, idm_cert_state state)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_CERT_STATE, "cannot update a certificate");
+    sqlite3_bind_int64(q, 1, id);
+    sqlite3_bind_int(q, 2, (int)state);
+    return exec_update_one(st, q, "cannot update a certificate", id);
+}
+
+/* ---- orders ---------------------------------------------------------- */
+
+static const char SQL_ORDER_INSERT[] =
+    "INSERT INTO orders (external_id, kind, card_type, card_option, state, options_version,"
+    " options_snapshot, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+static const char SQL_ORDER_LOAD[] =
+    "SELECT external_id, kind, card_type, card_option, state, options_version,"
+    " options_snapshot, created_ms, updated_ms FROM orders WHERE id = ?1";
+static const char SQL_ORDER_FIND[] = "SELECT id FROM orders WHERE external_id = ?1";
+static const char SQL_ORDER_UPDATE[] =
+    "UPDATE orders SET state = ?2, updated_ms = ?3 WHERE id = ?1";
+
+static int store_order_insert(struct idm_store *s, struct idm_order_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_ORDER_INSERT, "cannot store an order");
+    bind_text_or_null(q, 1, rec->external_id);
+    sqlite3_bind_int(q, 2, (int)rec->kind);
+    sqlite3_bind_int(q, 3, (int)rec->card_type);
+    sqlite3_bind_int(q, 4, (int)rec->card_option);
+    sqlite3_bind_int(q, 5, (int)rec->state);
+    sqlite3_bind_int64(q, 6, rec->options_version);
+    sqlite3_bind_text(q, 7, rec->options_snapshot, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 8, rec->created_ms);
+    sqlite3_bind_int64(q, 9, rec->updated_ms);
+    int rc = exec_done(st, q, "cannot store an order");
+    if (rc == IDM_OK)
+        rec->id = sqlite3_last_insert_rowid(st->db);
+    return rc;
+}
+
+static int store_order_load(struct idm_store *s, int64_t id, struct idm_order_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    memset(rec, 0, sizeof *rec);
+    PREPARE(st, q, SQL_ORDER_LOAD, "cannot load an order");
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        int result = rc == SQLITE_DONE ? idm_error_set(NULL, IDM_ERR_NOT_FOUND,
+                                                       "order %lld does not exist", (long long)id)
+                                       : db_fail(st, rc, "cannot load an order");
+        release(st, q);
+        return result;
+    }
+    int ok = 1;
+    rec->id = id;
+    rec->external_id = column_text(q, 0, &ok);
+    rec->kind = (idm_order_kind)sqlite3_column_int(q, 1);
+    rec->card_type = (idm_card_type)sqlite3_column_int(q, 2);
+    rec->card_option = (idm_card_option)sqlite3_column_int(q, 3);
+    rec->state = (idm_order_state)sqlite3_column_int(q, 4);
+    rec->options_version = sqlite3_column_int64(q, 5);
+    rec->options_snapshot = column_text(q, 6, &ok);
+    rec->created_ms = sqlite3_column_int64(q, 7);
+    rec->updated_ms = sqlite3_column_int64(q, 8);
+    release(st, q);
+    if (!ok || rec->options_snapshot == NULL) {
+        idm_order_rec_clear(rec);
+        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load order %lld", (long long)id);
+    }
+    return IDM_OK;
+}
+
+static int store_order_find(struct idm_store *s, const char *external_id, int64_t *id)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_ORDER_FIND, "cannot look up an order");
+    sqlite3_bind_text(q, 1, external_id, -1, SQLITE_STATIC);
+    return query_id(st, q, "order with external id", external_id, id);
+}
+
+static int store_order_update(struct idm_store *s, const struct idm_order_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_ORDER_UPDATE, "cannot update an order");
+    sqlite3_bind_int64(q, 1, rec->id);
+    sqlite3_bind_int(q, 2, (int)rec->state);
+    sqlite3_bind_int64(q, 3, rec->updated_ms);
+    return exec_update_one(st, q, "cannot update an order", rec->id);
+}
+
+/* ---- options --------------------------------------------------------- */
+
+static const char SQL_OPTIONS_LOAD[] = "SELECT key, value FROM options ORDER BY key";
+static const char SQL_OPTIONS_VERSION[] = "SELECT value FROM meta WHERE key = 'options_version'";
+static const char SQL_OPTION_UPSERT[] =
+    "INSERT INTO options (key, value) VALUES (?1, ?2)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+static const char SQL_OPTION_DELETE[] = "DELETE FROM options WHERE key = ?1";
+static const char SQL_OPTIONS_BUMP[] =
+    "UPDATE meta SET value = value + 1 WHERE key = 'options_version' RETURNING value";
+
+void idm_option_rows_free(struct idm_option_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].key);
+        free(rows[i].value);
+    }
+    free(rows);
+}
+
+static int store_options_load(struct idm_store *s, struct idm_option_row **rows, size_t *n,
+                              int64_t *version)
+{
+    struct sqlite_store *st = impl(s);
+    *rows = NULL;
+    *n = 0;
+    PREPARE(st, v, SQL_OPTIONS_VERSION, "cannot read the option set version");
+    int rc = query_id(st, v, "option set version", "options_version", version);
+    if (rc != IDM_OK)
+        return rc;
+
+    PREPARE(st, q, SQL_OPTIONS_LOAD, "cannot load options");
+    struct idm_option_row *list = NULL;
+    size_t count = 0, cap = 0;
+    int ok = 1;
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (count == cap) {
+            size_t ncap = cap == 0 ? 16 : cap * 2;
+            struct idm_option_row *grown = realloc(list, ncap * sizeof *grown);
+            if (grown == NULL) {
+                ok = 0;
+                break;
+            }
+            list = grown;
+            cap = ncap;
+        }
+        list[count].key = column_text(q, 0, &ok);
+        list[count].value = column_text(q, 1, &ok);
+        count++;
+    }
+    int result = IDM_OK;
+    if (!ok)
+        result = idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load options");
+    else if (step != SQLITE_ROW && step != SQLITE_DONE)
+        result = db_fail(st, step, "cannot load options");
+    release(st, q);
+    if (result != IDM_OK) {
+        idm_option_rows_free(list, count);
+        return result;
+    }
+    *rows = list;
+    *n = count;
+    return IDM_OK;
+}
+
+static int store_option_save(struct idm_store *s, const char *key, const char *value,
+                             int64_t *new_version)
+{
+    struct sqlite_store *st = impl(s);
+    int rc;
+    if (value == NULL) {
+        PREPARE(st, q, SQL_OPTION_DELETE, "cannot reset an option");
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+        rc = exec_done(st, q, "cannot reset an option");
+    } else {
+        PREPARE(st, q, SQL_OPTION_UPSERT, "cannot store an option");
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
+        rc = exec_done(st, q, "cannot store an option");
+    }
+    if (rc != IDM_OK)
+        return rc;
+    PREPARE(st, b, SQL_OPTIONS_BUMP, "cannot raise the option set version");
+    return query_id(st, b, "option set version", "options_version", new_version);
+}
+
+/* ---- audit ----------------------------------------------------------- */
+
+static const char SQL_AUDIT_LAST[] = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+static const char SQL_AUDIT_INSERT[] =
+    "INSERT INTO audit (seq, time_ms, actor, object_type, object_id, from_state, to_state,"
+    " detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+static const char SQL_AUDIT_READ[] =
+    "SELECT seq, time_ms, actor, object_type, object_id, from_state, to_state, detail,"
+    " prev_hash, hash FROM audit"
+    " WHERE seq > ?1"
+    "   AND (?2 IS NULL OR (object_type = ?2 AND object_id = ?3))"
+    "   AND (?4 IS NULL OR time_ms BETWEEN ?4 AND ?5)"
+    " ORDER BY seq LIMIT ?6";
+
+static int store_audit_last(struct idm_store *s, int64_t *seq, unsigned char hash[IDM_HASH_SIZE])
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_AUDIT_LAST, "cannot read the audit trail");
+    int rc = sqlite3_step(q);
+    int result = IDM_OK;
+    *seq = 0;
+    memset(hash, 0, IDM_HASH_SIZE);
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(q, 0);
+        const void *h = sqlite3_column_blob(q, 1);
+        if (h != NULL && sqlite3_column_bytes(q, 1) == IDM_HASH_SIZE)
+            memcpy(hash, h, IDM_HASH_SIZE);
+        else
+            result = idm_error_set(NULL, IDM_ERR_INTEGRITY,
+                                   "audit event %lld has a hash of %d bytes, not %d",
+                                   (long long)*seq, sqlite3_column_bytes(q, 1), IDM_HASH_SIZE);
+    } else if (rc != SQLITE_DONE) {
+        result = db_fail(st, rc, "cannot read the audit trail");
+    }
+    release(st, q);
+    return result;
+}
+
+static int store_audit_insert(struct idm_store *s, const struct idm_audit_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_AUDIT_INSERT, "cannot append to the audit trail");
+    sqlite3_bind_int64(q, 1, rec->seq);
+    sqlite3_bind_int64(q, 2, rec->time_ms);
+    sqlite3_bind_text(q, 3, rec->actor, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 4, (int)rec->object_type);
+    sqlite3_bind_int64(q, 5, rec->object_id);
+    bind_text_or_null(q, 6, rec->from_state);
+    bind_text_or_null(q, 7, rec->to_state);
+    sqlite3_bind_text(q, 8, rec->detail != NULL ? rec->detail : "", -1, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 9, rec->prev_hash, IDM_HASH_SIZE, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 10, rec->hash, IDM_HASH_SIZE, SQLITE_STATIC);
+    return exec_done(st, q, "cannot append to the audit trail");
+}
+
+/* Copies a hash column; a wrong size (a tampered row) is zero-filled and
+ * flagged so that verification reports it rather than crashes. */
+static void column_hash(sqlite3_stmt *q, int col, unsigned char out[IDM_HASH_SIZE], int *bad)
+{
+    const void *h = sqlite3_column_blob(q, col);
+    memset(out, 0, IDM_HASH_SIZE);
+    if (h != NULL && sqlite3_column_bytes(q, col) == IDM_HASH_SIZE)
+        memcpy(out, h, IDM_HASH_SIZE);
+    else
+        *bad = 1;
+}
+
+static int store_audit_read(struct idm_store *s, const struct idm_audit_filter *f,
+                            int64_t after_seq, size_t limit, struct idm_audit_rec *out, size_t *n)
+{
+    struct sqlite_store *st = impl(s);
+    *n = 0;
+    PREPARE(st, q, SQL_AUDIT_READ, "cannot read the audit trail");
+    sqlite3_bind_int64(q, 1, after_seq);
+    if (f != NULL && f->has_object) {
+        sqlite3_bind_int(q, 2, (int)f->object_type);
+        sqlite3_bind_int64(q, 3, f->object_id);
+    }
+    if (f != NULL && f->has_time) {
+        sqlite3_bind_int64(q, 4, f->from_ms);
+        sqlite3_bind_int64(q, 5, f->to_ms);
+    }
+    sqlite3_bind_int64(q, 6, (sqlite3_int64)limit);
+    int rc;
+    int ok = 1;
+    while (*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct idm_audit_rec *r = &out[(*n)++];
+        memset(r, 0, sizeof *r);
+        int bad_hash = 0;
+        r->seq = sqlite3_column_int64(q, 0);
+        r->time_ms = sqlite3_column_int64(q, 1);
+        r->actor = column_text(q, 2, &ok);
+        r->object_type = (idm_object_type)sqlite3_column_int(q, 3);
+        r->object_id = sqlite3_column_int64(q, 4);
+        r->from_state = column_text(q, 5, &ok);
+        r->to_state = column_text(q, 6, &ok);
+        r->detail = column_text(q, 7, &ok);
+        column_hash(q, 8, r->prev_hash, &bad_hash);
+        column_hash(q, 9, r->hash, &bad_hash);
+        /* A NULL where the schema forbids one can only come from tampering;
+         * keep the row readable and let verification find it. */
+        if (ok && r->actor == NULL)
+            ok = (r->actor = strdup("")) != NULL;
+        if (ok && r->detail == NULL)
+            ok = (r->detail = strdup("")) != NULL;
+        if (bad_hash)
+            r->hash[0] ^= 0xff; /* can never match a recomputed hash */
+        if (!ok)
+            break;
+    }
+    int result = IDM_OK;
+    if (!ok)
+        result = idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot read the audit trail");
+    else if (*n < limit && rc != SQLITE_DONE)
+        result = db_fail(st, rc, "cannot read the audit trail");
+    release(st, q);
+    if (result != IDM_OK) {
+        for (size_t i = 0; i < *n; i++)
+            idm_audit_rec_clear(&out[i]);
+        *n = 0;
+    }
+    return result;
+}
+
+/* ---- listing --------------------------------------------------------- */
+
+static const char SQL_LIST_IDENTITIES[] =
+    "SELECT id FROM identities WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
+    " ORDER BY id LIMIT ?3";
+static const char SQL_LIST_CARDS[] =
+    "SELECT id FROM cards WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
+    " AND (?4 IS NULL OR type = ?4) AND (?5 IS NULL OR order_id = ?5)"
+    " AND (?6 IS NULL OR identity_id = ?6) ORDER BY id LIMIT ?3";
+static const char SQL_LIST_ORDERS[] =
+    "SELECT id FROM orders WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
+    " AND (?4 IS NULL OR card_type = ?4) ORDER BY id LIMIT ?3";
+static const char SQL_LIST_CERTS[] =
+    "SELECT id FROM certificates WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
+    " AND (?7 IS NULL OR card_id = ?7) ORDER BY id LIMIT ?3";
+
+static int store_list_ids(struct idm_store *s, idm_object_type kind,
+                          const struct idm_list_filter *f, int64_t after_id, size_t limit,
+                          int64_t *ids, size_t *n)
+{
+    struct sqlite_store *st = impl(s);
+    const char *sql;
+    switch (kind) {
+    case IDM_OBJECT_IDENTITY: sql = SQL_LIST_IDENTITIES; break;
+    case IDM_OBJECT_CARD: sql = SQL_LIST_CARDS; break;
+    case IDM_OBJECT_ORDER: sql = SQL_LIST_ORDERS; break;
+    case IDM_OBJECT_CERTIFICATE: sql = SQL_LIST_CERTS; break;
+    default:
+        return idm_error_set(NULL, IDM_ERR_INTERNAL, "no listing for object type %d", (int)kind);
+    }
+    *n = 0;
+    PREPARE(st, q, sql, "cannot list objects");
+    int nparams = sqlite3_bind_parameter_count(q);
+    sqlite3_bind_int64(q, 1, after_id);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)limit);
+    if (f->has_state)
+        sqlite3_bind_int(q, 2, f->state);
+    if (nparams >= 4 && f->has_type)
+        sqlite3_bind_int(q, 4, f->type);
+    if (nparams >= 5)
+        bind_id_or_null(q, 5, f->order_id);
+    if (nparams >= 6)
+        bind_id_or_null(q, 6, f->identity_id);
+    if (nparams >= 7)
+        bind_id_or_null(q, 7, f->card_id);
+    int rc;
+    while (*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        ids[(*n)++] = sqlite3_column_int64(q, 0);
+    int result = (*n == limit || rc == SQLITE_DONE) ? IDM_OK : db_fail(st, rc, "cannot list objects");
+    release(st, q);
+    return result;
+}
+
+/* ---- open and close -------------------------------------------------- */
+
+static void store_close(struct idm_store *s)
+{
+    struct sqlite_store *st = impl(s);
+    if (st == NULL)
+        return;
+    for (size_t i = 0; i < st->ncached; i++)
+        sqlite3_finalize(st->cache[i].stmt);
+    sqlite3_close_v2(st->db);
+    free(st);
+}
+
+static const struct idm_store_ops sqlite_ops = {
+    .engine = "sqlite",
+    .close = store_close,
+    .begin = store_begin,
+    .commit = store_commit,
+    .rollback = store_rollback,
+    .identity_insert = store_identity_insert,
+    .identity_load = store_identity_load,
+    .identity_find = store_identity_find,
+    .identity_update = store_identity_update,
+    .identity_set_attr = store_identity_set_attr,
+    .card_insert = store_card_insert,
+    .card_load = store_card_load,
+    .card_find = store_card_find,
+    .card_update = store_card_update,
+    .card_next_seq = store_card_next_seq,
+    .cert_insert = store_cert_insert,
+    .cert_load = store_cert_load,
+    .cert_find = store_cert_find,
+    .cert_set_state = store_cert_set_state,
+    .order_insert = store_order_insert,
+    .order_load = store_order_load,
+    .order_find = store_order_find,
+    .order_update = store_order_update,
+    .options_load = store_options_load,
+    .option_save = store_option_save,
+    .audit_last = store_audit_last,
+    .audit_insert = store_audit_insert,
+    .audit_read = store_audit_read,
+    .list_ids = store_list_ids,
+};
+
+static int pragma_int(struct sqlite_store *st, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(q, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_OK ? IDM_OK : db_fail(st, rc, sql);
+}
+
+/*
+ * Creates the schema in a new file or brings an older one forward.  Runs in
+ * a write transaction, and reads the version inside it, so two processes
+ * opening a new store at once migrate it once.
+ */
+static int migrate(struct sqlite_store *st, const char *path)
+{
+    int rc = exec_sql(st, "BEGIN IMMEDIATE", "cannot lock the store for its schema check");
+    if (rc != IDM_OK)
+        return rc;
+    int64_t app_id = 0, version = 0, tables = 0;
+    if ((rc = pragma_int(st, "PRAGMA application_id", &app_id)) != IDM_OK ||
+        (rc = pragma_int(st, "PRAGMA user_version", &version)) != IDM_OK ||
+        (rc = pragma_int(st, "SELECT count(*) FROM sqlite_schema", &tables)) != IDM_OK)
+        goto fail;
+
+    if (app_id != IDM_SQLITE_APPLICATION_ID && (app_id != 0 || tables != 0)) {
+        rc = idm_error_set(NULL, IDM_ERR_STORE,
+                           "'%s' is an SQLite database but not a libidm store "
+                           "(application_id %lld, %lld tables)",
+                           path, (long long)app_id, (long long)tables);
+        goto fail;
+    }
+    if (version > (int64_t)idm_sqlite_schema_version) {
+        rc = idm_error_set(NULL, IDM_ERR_UNSUPPORTED,
+                           "store '%s' has schema version %lld; this library knows up to %zu",
+                           path, (long long)version, idm_sqlite_schema_version);
+        goto fail;
+    }
+    for (int64_t v = version; v < (int64_t)idm_sqlite_schema_version; v++) {
+        rc = exec_sql(st, idm_sqlite_migrations[v], "cannot migrate the store schema");
+        if (rc != IDM_OK)
+            goto fail;
+    }
+    if (version < (int64_t)idm_sqlite_schema_version) {
+        char pragmas[128];
+        snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %zu",
+                 IDM_SQLITE_APPLICATION_ID, idm_sqlite_schema_version);
+        if ((rc = exec_sql(st, pragmas, "cannot record the schema version")) != IDM_OK)
+            goto fail;
+    }
+    return exec_sql(st, "COMMIT", "cannot commit the store schema");
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int idm_sqlite_store_open(struct idm_store **out, const char *path)
+{
+    *out = NULL;
+    struct sqlite_store *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot allocate the store");
+    st->base.ops = &sqlite_ops;
+
+    int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        int result = idm_error_set(NULL, IDM_ERR_STORE, "cannot open store '%s': %s", path,
+                                   st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        store_close(&st->base);
+        return result;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+
+    int is_memory = strcmp(path, ":memory:") == 0;
+    int result = exec_sql(st, "PRAGMA foreign_keys = ON", "cannot enable foreign keys");
+    if (result == IDM_OK && !is_memory) {
+        /* journal_mode answers with the mode in force: a file that cannot
+         * do WAL (some network file systems) must not silently run without. */
+        sqlite3_stmt *q = NULL;
+        rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &q, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        if (rc != SQLITE_ROW) {
+            result = db_fail(st, rc, "cannot switch the store to WAL");
+        } else if (sqlite3_stricmp((const char *)sqlite3_column_text(q, 0), "wal") != 0) {
+            result = idm_error_set(NULL, IDM_ERR_STORE,
+                                   "store '%s' cannot use WAL journaling (got '%s'); is it on a "
+                                   "network file system?",
+                                   path, (const char *)sqlite3_column_text(q, 0));
+        }
+        sqlite3_finalize(q);
+    }
+    if (result == IDM_OK)
+        result = exec_sql(st, "PRAGMA synchronous = FULL", "cannot set synchronous=FULL");
+    if (result == IDM_OK)
+        result = migrate(st, path);
+    if (result != IDM_OK) {
+        store_close(&st->base);
+        return result;
+    }
+    *out = &st->base;
+    return IDM_OK;
+}

@@ -1,0 +1,112 @@
+/*
+ * The persistence interface.  The model calls these operations and nothing
+ * else; src/store/sqlite_store.c implements them on SQLite, and another
+ * engine (PostgreSQL, for several stations sharing one queue) can follow by
+ * filling the same table.
+ *
+ * Every operation returns IDM_OK or an idm_err code with the detail message
+ * set (func NULL, so the public function can wrap it): IDM_ERR_NOT_FOUND for
+ * a missing row, IDM_ERR_EXISTS for a unique key already taken, IDM_ERR_STORE
+ * for the engine's own failures in its own words.  Writes happen only
+ * between begin() and commit()/rollback().  Loaded records own their memory;
+ * the caller clears them with the idm_*_rec_clear() functions.
+ */
+#ifndef IDM_STORE_STORE_H
+#define IDM_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/records.h"
+
+struct idm_store;
+
+/* Which rows list_ids() returns; a zero field does not filter. */
+struct idm_list_filter {
+    int has_state;
+    int state;
+    int has_type;
+    int type;
+    int64_t order_id;
+    int64_t identity_id;
+    int64_t card_id;
+};
+
+struct idm_audit_filter {
+    int has_object;
+    idm_object_type object_type;
+    int64_t object_id;
+    int has_time;
+    int64_t from_ms;
+    int64_t to_ms;
+};
+
+struct idm_option_row {
+    char *key;
+    char *value;
+};
+
+struct idm_store_ops {
+    const char *engine;
+    void (*close)(struct idm_store *s);
+
+    /* A write transaction; waits for other writers (other processes too). */
+    int (*begin)(struct idm_store *s);
+    int (*commit)(struct idm_store *s);
+    void (*rollback)(struct idm_store *s);
+
+    int (*identity_insert)(struct idm_store *s, struct idm_identity_rec *rec); /* sets id */
+    int (*identity_load)(struct idm_store *s, int64_t id, struct idm_identity_rec *rec);
+    int (*identity_find)(struct idm_store *s, const char *external_id, int64_t *id);
+    /* state, explicit common name and UPN, updated_ms */
+    int (*identity_update)(struct idm_store *s, const struct idm_identity_rec *rec);
+    /* value NULL removes the attribute */
+    int (*identity_set_attr)(struct idm_store *s, int64_t id, const char *key, const char *value);
+
+    int (*card_insert)(struct idm_store *s, struct idm_card_rec *rec); /* sets id */
+    int (*card_load)(struct idm_store *s, int64_t id, struct idm_card_rec *rec);
+    int (*card_find)(struct idm_store *s, const char *number, int64_t *id);
+    /* state, chip serial, order, updated_ms */
+    int (*card_update)(struct idm_store *s, const struct idm_card_rec *rec);
+    /* the next value of the store-wide card number counter */
+    int (*card_next_seq)(struct idm_store *s, int64_t *seq);
+
+    int (*cert_insert)(struct idm_store *s, struct idm_cert_rec *rec); /* sets id */
+    int (*cert_load)(struct idm_store *s, int64_t id, struct idm_cert_rec *rec);
+    int (*cert_find)(struct idm_store *s, const char *serial, int64_t *id);
+    int (*cert_set_state)(struct idm_store *s, int64_t id, idm_cert_state state);
+
+    int (*order_insert)(struct idm_store *s, struct idm_order_rec *rec); /* sets id */
+    int (*order_load)(struct idm_store *s, int64_t id, struct idm_order_rec *rec);
+    int (*order_find)(struct idm_store *s, const char *external_id, int64_t *id);
+    int (*order_update)(struct idm_store *s, const struct idm_order_rec *rec); /* state, updated_ms */
+
+    /* Options that differ from their defaults, and the option set version. */
+    int (*options_load)(struct idm_store *s, struct idm_option_row **rows, size_t *n,
+                        int64_t *version);
+    /* value NULL deletes (back to default); raises the version */
+    int (*option_save)(struct idm_store *s, const char *key, const char *value,
+                       int64_t *new_version);
+
+    /* seq 0 and an all-zero hash for an empty trail */
+    int (*audit_last)(struct idm_store *s, int64_t *seq, unsigned char hash[IDM_HASH_SIZE]);
+    int (*audit_insert)(struct idm_store *s, const struct idm_audit_rec *rec);
+    /* up to limit events with seq > after_seq matching f (NULL: all), in seq order */
+    int (*audit_read)(struct idm_store *s, const struct idm_audit_filter *f, int64_t after_seq,
+                      size_t limit, struct idm_audit_rec *out, size_t *n);
+
+    /* up to limit ids > after_id of one kind of object matching f, ascending */
+    int (*list_ids)(struct idm_store *s, idm_object_type kind, const struct idm_list_filter *f,
+                    int64_t after_id, size_t limit, int64_t *ids, size_t *n);
+};
+
+struct idm_store {
+    const struct idm_store_ops *ops;
+};
+
+/* Opens (creating and migrating) an SQLite store.  *out NULL on failure. */
+int idm_sqlite_store_open(struct idm_store **out, const char *path);
+
+void idm_option_rows_free(struct idm_option_row *rows, size_t n);
+
+#endif /* IDM_STORE_STORE_H */
