@@ -1,0 +1,101 @@
+#include "fixtures.h"
+
+#include <check.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int64_t test_clock(void *user_data)
+{
+    int64_t *now = user_data;
+    int64_t t = *now;
+    *now += 1000;
+    return t;
+}
+
+/* One clock per process is enough: tests run one context at a time. */
+static int64_t clock_now = INT64_C(1767225600000); /* 2026-01-01T00:00:00Z */
+
+void fixture_remove_store(const char *path)
+{
+    char side[4096];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+const char *fixture_store_path(const char *name)
+{
+    static char path[4096];
+    static unsigned counter;
+    const char *dir = getenv("IDM_TEST_TMPDIR");
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/%s-%ld-%u.db", dir, name, (long)getpid(), counter++);
+    fixture_remove_store(path);
+    return path;
+}
+
+idm_ctx_t *fixture_ctx(const char *path)
+{
+    idm_ctx_t *ctx = NULL;
+    ck_assert_int_eq(idm_ctx_new(&ctx), IDM_OK);
+    ck_assert_int_eq(idm_ctx_set_clock(ctx, test_clock, &clock_now), IDM_OK);
+    int rc = idm_ctx_open_store(ctx, path);
+    ck_assert_msg(rc == IDM_OK, "cannot open store %s: %s", path, idm_last_error_message());
+    return ctx;
+}
+
+idm_identity_t *fixture_person(idm_ctx_t *ctx, const char *external_id, const char *given,
+                               const char *surname)
+{
+    idm_identity_t *p = NULL;
+    ck_assert_int_eq(idm_identity_new(ctx, "test", external_id, &p), IDM_OK);
+    ck_assert_int_eq(idm_identity_set_attribute(p, "test", "givenName", given), IDM_OK);
+    ck_assert_int_eq(idm_identity_set_attribute(p, "test", "surname", surname), IDM_OK);
+    ck_assert_int_eq(idm_identity_set_attribute(p, "test", "employeeNumber", external_id), IDM_OK);
+    ck_assert_int_eq(idm_identity_set_state(p, "test", IDM_IDENTITY_ACTIVE), IDM_OK);
+    return p;
+}
+
+void fixture_certificate(const char *serial_hex, int64_t not_before, int64_t not_after,
+                         unsigned char **der, size_t *der_len)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    ck_assert_ptr_nonnull(key);
+    X509 *x = X509_new();
+    ck_assert_ptr_nonnull(x);
+    BIGNUM *bn = NULL;
+    ck_assert_int_ne(BN_hex2bn(&bn, serial_hex), 0);
+    ck_assert_ptr_nonnull(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)));
+    BN_free(bn);
+    ck_assert_int_eq(X509_set_version(x, 2), 1);
+    ck_assert_ptr_nonnull(ASN1_TIME_set(X509_getm_notBefore(x), (time_t)not_before));
+    ck_assert_ptr_nonnull(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)not_after));
+    X509_NAME *name = X509_get_subject_name(x);
+    ck_assert_int_eq(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                                (const unsigned char *)"libidm test", -1, -1, 0),
+                     1);
+    ck_assert_int_eq(X509_set_issuer_name(x, name), 1);
+    ck_assert_int_eq(X509_set_pubkey(x, key), 1);
+    ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
+    unsigned char *buf = NULL;
+    int len = i2d_X509(x, &buf);
+    ck_assert_int_gt(len, 0);
+    *der = malloc((size_t)len);
+    ck_assert_ptr_nonnull(*der);
+    memcpy(*der, buf, (size_t)len);
+    *der_len = (size_t)len;
+    OPENSSL_free(buf);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}

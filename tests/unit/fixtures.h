@@ -1,0 +1,38 @@
+/* Helpers shared by the black-box suites: a context on a fresh store. */
+#ifndef IDM_TESTS_FIXTURES_H
+#define IDM_TESTS_FIXTURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <idm/idm.h>
+
+/*
+ * A fresh store file path under $IDM_TEST_TMPDIR (or /tmp), unique per call;
+ * any file of that name and its -wal/-shm companions are removed first.
+ * Returns a static buffer valid until the next call.
+ */
+const char *fixture_store_path(const char *name);
+
+/* A context with a deterministic clock (starting at 2026-01-01T00:00:00Z and
+ * advancing 1 s per read) and store at path (":memory:" allowed).  Fails the
+ * running Check test on error. */
+idm_ctx_t *fixture_ctx(const char *path);
+
+/* Removes a store file and its -wal/-shm companions. */
+void fixture_remove_store(const char *path);
+
+/* An active identity with givenName/surname/employeeNumber set. */
+idm_identity_t *fixture_person(idm_ctx_t *ctx, const char *external_id, const char *given,
+                               const char *surname);
+
+/*
+ * A self-signed DER certificate made with libcrypto (P-256 key), with the
+ * given serial (upper-case hex without leading zeros, e.g. "1A2B") and
+ * validity [not_before, not_after] in seconds since the epoch.  The caller
+ * frees *der with free().
+ */
+void fixture_certificate(const char *serial_hex, int64_t not_before, int64_t not_after,
+                         unsigned char **der, size_t *der_len);
+
+#endif /* IDM_TESTS_FIXTURES_H */
