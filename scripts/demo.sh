@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Sets up this machine and runs libidm's main job.  For now the library's
-# foundation: build, then run the version example, which prints the library
-# version and shows the clean error a bad argument gets.
+# Sets up this machine and runs libidm's main job on a real SQLite store
+# (build/demo-store.db): imports the identities of examples/data/people.csv,
+# requests and approves a Digital ID card for each, takes one card through
+# issue and activation, and verifies the hash-chained audit trail.  Mass
+# production with a CA and a card encoder replaces it as those land.
 # Usage: bash scripts/demo.sh   (as root, or with sudo available)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,3 +17,4 @@ else
 fi
 meson compile -C build >/dev/null
 ./build/examples/idm-example-version
+./build/examples/idm-example-card-lifecycle --new build/demo-store.db examples/data/people.csv
