@@ -190,6 +190,9 @@ IDM_EXPORT int idm_identity_import_csv(idm_ctx_t *ctx, const char *actor, const 
     int rc = check_import_args(__func__, actor, id_column, initial_state);
     if (rc != IDM_OK)
         return rc;
+    struct idm_store *s;
+    if ((rc = idm_ctx_store(ctx, &s)) != IDM_OK)
+        return idm_error_prefix(__func__, rc);
     idm_csv_reader *reader = NULL;
     if ((rc = idm_csv_reader_open_file(&reader, path)) != IDM_OK)
         return idm_error_prefix(__func__, rc);

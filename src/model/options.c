@@ -390,7 +390,7 @@ static int optset_typed(const struct idm_optset *o, const char *key, idm_option_
     if (i < 0)
         return IDM_ERR(IDM_ERR_INVALID_ARG, "'%s' is not an option", key);
     if (option_table[i].type != type)
-        return IDM_ERR(IDM_ERR_INVALID_ARG, "option '%s' is a %s, not a %s", key,
+        return IDM_ERR(IDM_ERR_INVALID_ARG, "option '%s' has type %s, not %s", key,
                        type_name(option_table[i].type), type_name(type));
     *text = o->values[i];
     return IDM_OK;
@@ -515,7 +515,7 @@ static int save_option(idm_ctx_t *ctx, const char *func, const char *actor, cons
         return idm_error_set(func, IDM_ERR_INVALID_ARG, "'%s' is not an option", key);
     const struct option_def *d = &option_table[i];
     if (value != NULL && d->type != type)
-        return idm_error_set(func, IDM_ERR_INVALID_ARG, "option '%s' is a %s, not a %s", key,
+        return idm_error_set(func, IDM_ERR_INVALID_ARG, "option '%s' has type %s, not %s", key,
                              type_name(d->type), type_name(type));
     char why[160];
     if (value != NULL && !value_valid(d, value, why, sizeof why))

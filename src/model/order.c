@@ -104,8 +104,8 @@ IDM_EXPORT int idm_order_new(idm_ctx_t *ctx, const char *actor, idm_order_kind k
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'option' is %d; not an idm_card_option",
                         (int)option);
     if (type == IDM_CARD_TEMPORARY && kind != IDM_ORDER_EXTERNAL)
-        return IDM_FAIL(IDM_ERR_INVALID_ARG, "temporary cards are ordered externally, not "
-                        "mass-produced");
+        return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'type' is temporary and argument 'kind' "
+                        "is mass_production; temporary cards are ordered externally");
 
     struct idm_store *s;
     if ((rc = idm_ctx_store(ctx, &s)) != IDM_OK || (rc = s->ops->begin(s)) != IDM_OK)
