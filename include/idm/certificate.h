@@ -49,8 +49,9 @@ const char *idm_cert_state_name(idm_cert_state state);
  * @param out      receives the record, owned by the caller; may be NULL.
  * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_PARSE if der is not a
  *         certificate; IDM_ERR_EXISTS if a certificate with its serial is
- *         already recorded; IDM_ERR_STATE if the card is in a final state;
- *         IDM_ERR_STORE.
+ *         already recorded; IDM_ERR_STATE if the card is in a state whose
+ *         certificates are revoked or expired (failed, rejected, aborted,
+ *         locked, expired); IDM_ERR_STORE.
  */
 int idm_card_add_certificate(idm_card_t *card, const char *actor, const unsigned char *der,
                              size_t der_len, idm_cert_t **out);
@@ -70,7 +71,7 @@ int idm_cert_open(idm_ctx_t *ctx, int64_t id, idm_cert_t **out);
  * Loads a certificate record by its serial number.
  *
  * @param ctx     a context with an open store.
- * @param serial  the serial as upper-case hexadecimal without separators.
+ * @param serial  the serial as idm_cert_get_serial() gives it.
  * @param out     receives the record, owned by the caller.
  * @return as idm_cert_open().
  */
@@ -105,7 +106,9 @@ int idm_cert_get_card_id(const idm_cert_t *cert, int64_t *out);
  * The serial number.
  *
  * @param cert  the record.
- * @param out   receives upper-case hexadecimal, owned by the handle.
+ * @param out   receives the serial as upper-case hexadecimal of whole
+ *              bytes without separators (serial 0xB0B gives "0B0B"), owned
+ *              by the handle.
  * @return IDM_OK or IDM_ERR_INVALID_ARG.
  */
 int idm_cert_get_serial(const idm_cert_t *cert, const char **out);

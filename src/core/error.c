@@ -86,6 +86,7 @@ int idm_error_set(const char *func, int code, const char *fmt, ...)
 
 int idm_error_wrap(const char *func, int code, const char *fmt, ...)
 {
+    /* func may be NULL: the message then starts with the formatted text. */
     char inner[IDM_ERROR_MESSAGE_MAX];
     memcpy(inner, last_message, sizeof inner);
     char outer[IDM_ERROR_MESSAGE_MAX];

@@ -20,7 +20,8 @@
 #include "model/records.h"
 #include "store/store.h"
 
-#define AUDIT_DETAIL_MAX 1024
+/* Room for a host's reason (IDM_ATTRIBUTE_VALUE_MAX) and the library's words. */
+#define AUDIT_DETAIL_MAX 8192
 #define AUDIT_PAGE 256
 
 static void put_u64(EVP_MD_CTX *md, uint64_t v)
@@ -78,8 +79,15 @@ int idm_audit_append(const idm_ctx_t *ctx, struct idm_store *s, const char *acto
     va_start(ap, fmt);
     int n = vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0) {
         detail[0] = '\0';
+    } else if ((size_t)n >= sizeof detail) {
+        /* Never store half a UTF-8 character: cut before its lead byte. */
+        size_t end = sizeof detail - 1;
+        while (end > 0 && ((unsigned char)detail[end] & 0xc0) == 0x80)
+            end--;
+        detail[end] = '\0';
+    }
 
     struct idm_audit_rec r;
     memset(&r, 0, sizeof r);

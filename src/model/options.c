@@ -96,10 +96,13 @@ static int check_day_list(const char *value, char *why, size_t why_size)
     long previous = 0;
     int count = 0;
     while (*p != '\0') {
-        char *end;
+        char *end = (char *)p;
+        long days = 0;
         errno = 0;
-        long days = strtol(p, &end, 10);
-        if (end == p || *p == '-' || *p == '+' || errno != 0 || days < 1 || days > 3650) {
+        /* strtol would skip blanks and take signs; the list is digits and commas. */
+        if (*p >= '0' && *p <= '9')
+            days = strtol(p, &end, 10);
+        if (end == p || errno != 0 || days < 1 || days > 3650) {
             snprintf(why, why_size, "entry %d is not a number of days from 1 to 3650", count + 1);
             return 0;
         }

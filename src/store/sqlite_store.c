@@ -946,7 +946,7 @@ static int pragma_int(struct sqlite_store *st, const char *sql, int64_t *out)
  * a write transaction, and reads the version inside it, so two processes
  * opening a new store at once migrate it once.
  */
-static int migrate(struct sqlite_store *st, const char *path)
+static int migrate(struct sqlite_store *st)
 {
     int rc = exec_sql(st, "BEGIN IMMEDIATE", "cannot lock the store for its schema check");
     if (rc != IDM_OK)
@@ -959,15 +959,15 @@ static int migrate(struct sqlite_store *st, const char *path)
 
     if (app_id != IDM_SQLITE_APPLICATION_ID && (app_id != 0 || tables != 0)) {
         rc = idm_error_set(NULL, IDM_ERR_STORE,
-                           "'%s' is an SQLite database but not a libidm store "
+                           "an SQLite database but not a libidm store "
                            "(application_id %lld, %lld tables)",
-                           path, (long long)app_id, (long long)tables);
+                           (long long)app_id, (long long)tables);
         goto fail;
     }
     if (version > (int64_t)idm_sqlite_schema_version) {
         rc = idm_error_set(NULL, IDM_ERR_UNSUPPORTED,
-                           "store '%s' has schema version %lld; this library knows up to %zu",
-                           path, (long long)version, idm_sqlite_schema_version);
+                           "schema version %lld; this library knows up to %zu",
+                           (long long)version, idm_sqlite_schema_version);
         goto fail;
     }
     for (int64_t v = version; v < (int64_t)idm_sqlite_schema_version; v++) {
@@ -998,7 +998,7 @@ int idm_sqlite_store_open(struct idm_store **out, const char *path)
 
     int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
-        int result = idm_error_set(NULL, IDM_ERR_STORE, "cannot open store '%s': %s", path,
+        int result = idm_error_set(NULL, IDM_ERR_STORE, "store '%s': cannot open: %s", path,
                                    st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
         store_close(&st->base);
         return result;
@@ -1019,19 +1019,19 @@ int idm_sqlite_store_open(struct idm_store **out, const char *path)
             result = db_fail(st, rc, "cannot switch the store to WAL");
         } else if (sqlite3_stricmp((const char *)sqlite3_column_text(q, 0), "wal") != 0) {
             result = idm_error_set(NULL, IDM_ERR_STORE,
-                                   "store '%s' cannot use WAL journaling (got '%s'); is it on a "
+                                   "cannot use WAL journaling (got '%s'); is it on a "
                                    "network file system?",
-                                   path, (const char *)sqlite3_column_text(q, 0));
+                                   (const char *)sqlite3_column_text(q, 0));
         }
         sqlite3_finalize(q);
     }
     if (result == IDM_OK)
         result = exec_sql(st, "PRAGMA synchronous = FULL", "cannot set synchronous=FULL");
     if (result == IDM_OK)
-        result = migrate(st, path);
+        result = migrate(st);
     if (result != IDM_OK) {
         store_close(&st->base);
-        return result;
+        return idm_error_wrap(NULL, result, "store '%s'", path);
     }
     *out = &st->base;
     return IDM_OK;
