@@ -112,9 +112,11 @@ static int import_row(const idm_ctx_t *ctx, struct idm_store *s, const char *act
     }
     if (im->id_column >= 0) {
         rec.external_id = (char *)fields[im->id_column];
-        if (rec.external_id[0] == '\0')
-            return IDM_ERR(IDM_ERR_INVALID_ARG, "line %zu: the external id column '%s' is empty",
-                           line, im->columns[im->id_column]);
+        char why[96];
+        /* The rule of idm_identity_new(): one line of UTF-8. */
+        if (!idm_text_acceptable(rec.external_id, IDM_ATTRIBUTE_VALUE_MAX, 1, why, sizeof why))
+            return IDM_ERR(IDM_ERR_INVALID_ARG, "line %zu: the external id column '%s' %s", line,
+                           im->columns[im->id_column], why);
     }
     char origin[64];
     snprintf(origin, sizeof origin, "(CSV import, line %zu)", line);

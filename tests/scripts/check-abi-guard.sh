@@ -14,8 +14,12 @@ cp -r "$src/include" "$src/src" "$src/abi" "$src/scripts" "$src/bindings" \
       "$src/meson.build" "$src/meson_options.txt" "$src/idm.pc.in" "$tree/"
 cp -r "$tree" "$work/pristine"
 
-meson setup "$work/build" "$tree" -Dtests=false -Dexamples=false -Dtools=false \
-      -Dpython=false >/dev/null
+if ! meson setup "$work/build" "$tree" -Dtests=false -Dexamples=false -Dtools=false \
+      -Dpython=false -Dbench=false > "$work/setup.log" 2>&1; then
+  echo "FAIL: cannot configure the scratch copy:"
+  tail -n 20 "$work/setup.log"
+  exit 1
+fi
 lib="$work/build/src/libidm.so.1"
 fail=0
 
