@@ -272,12 +272,74 @@ START_TEST(test_store_survives_sigkill_in_the_middle_of_transactions)
 }
 END_TEST
 
+/* Collects the sequence numbers and times an iterator yields. */
+static size_t collect_events(idm_audit_iter_t *it, int64_t *seqs, int64_t *times, size_t max)
+{
+    size_t n = 0;
+    idm_audit_event_t *ev = NULL;
+    while (idm_audit_iter_next(it, &ev) == IDM_OK && ev != NULL) {
+        ck_assert_uint_lt(n, max);
+        ck_assert_int_eq(idm_audit_event_get_seq(ev, &seqs[n], &times[n]), IDM_OK);
+        n++;
+        idm_audit_event_free(&ev);
+    }
+    return n;
+}
+
+START_TEST(test_audit_iterator_reads_a_time_range_and_an_object)
+{
+    const char *path = fixture_store_path("audit-range");
+    idm_ctx_t *ctx = ctx_with_history(path, 2); /* 13 events per card */
+    int64_t seqs[64], times[64];
+
+    idm_audit_iter_t *it = NULL;
+    ck_assert_int_eq(idm_audit_iter_new(ctx, &it), IDM_OK);
+    size_t all = collect_events(it, seqs, times, 64);
+    idm_audit_iter_free(&it);
+    ck_assert_uint_eq(all, 26);
+    for (size_t i = 0; i < all; i++) {
+        ck_assert_int_eq(seqs[i], (int64_t)i + 1);
+        if (i > 0)
+            ck_assert_int_ge(times[i], times[i - 1]);
+    }
+
+    /* Events 5..9 by time, both ends included. */
+    int64_t from = times[4], to = times[8];
+    int64_t rseqs[64], rtimes[64];
+    ck_assert_int_eq(idm_audit_iter_new(ctx, &it), IDM_OK);
+    ck_assert_int_eq(idm_audit_iter_set_time_range(it, from, to), IDM_OK);
+    size_t n = collect_events(it, rseqs, rtimes, 64);
+    idm_audit_iter_free(&it);
+    size_t expected = 0;
+    for (size_t i = 0; i < all; i++)
+        expected += times[i] >= from && times[i] <= to;
+    ck_assert_uint_eq(n, expected);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_ge(rtimes[i], from);
+        ck_assert_int_le(rtimes[i], to);
+    }
+
+    /* The second card's events, within a range that covers everything. */
+    ck_assert_int_eq(idm_audit_iter_new(ctx, &it), IDM_OK);
+    ck_assert_int_eq(idm_audit_iter_set_object(it, IDM_OBJECT_CARD, 2), IDM_OK);
+    ck_assert_int_eq(idm_audit_iter_set_time_range(it, times[0], times[all - 1]), IDM_OK);
+    n = collect_events(it, rseqs, rtimes, 64);
+    idm_audit_iter_free(&it);
+    ck_assert_uint_eq(n, 8); /* created + 7 moves; certificate events are their own objects */
+    ck_assert_int_eq(rseqs[0], 14);
+
+    idm_ctx_free(&ctx);
+    fixture_remove_store(path);
+}
+END_TEST
+
 Suite *idm_test_suite(void)
 {
     Suite *s = suite_create("store_integrity");
     TCase *tamper = tcase_create("tamper");
     tcase_add_test(tamper, test_editing_an_audit_row_breaks_the_chain_at_that_row);
     tcase_add_test(tamper, test_each_kind_of_tampering_is_found_at_its_row);
+    tcase_add_test(tamper, test_audit_iterator_reads_a_time_range_and_an_object);
     tcase_set_timeout(tamper, 120);
     suite_add_tcase(s, tamper);
 
