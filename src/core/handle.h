@@ -44,6 +44,20 @@ void idm_handle_kill(void *h);
             return check_rc_;                                                        \
     } while (0)
 
+/*
+ * Defines an exported getter that copies one field of a handle:
+ *   int fn(const handle_type *param, out_type *out)
+ * with the argument checks every public function makes.
+ */
+#define IDM_FIELD_GETTER(fn, handle_type, param, tag, type_name, out_type, field) \
+    IDM_EXPORT int fn(const handle_type *param, out_type *out)                  \
+    {                                                                           \
+        IDM_CHECK_HANDLE(param, tag, type_name);                                \
+        IDM_CHECK_NOT_NULL(out);                                                \
+        *out = param->field;                                                    \
+        return IDM_OK;                                                          \
+    }
+
 /* For destructors: true when *pp holds a live handle of the type. */
 #define IDM_LIVE_HANDLE(pp, tag)                                                     \
     ((pp) != NULL && *(pp) != NULL &&                                                \

@@ -263,14 +263,8 @@ IDM_EXPORT void idm_card_free(idm_card_t **card)
 
 /* ---- getters --------------------------------------------------------- */
 
-#define CARD_GETTER(fn, type, field)                    \
-    IDM_EXPORT int fn(const idm_card_t *card, type *out) \
-    {                                                   \
-        CHECK_CARD(card);                               \
-        IDM_CHECK_NOT_NULL(out);                        \
-        *out = card->rec.field;                         \
-        return IDM_OK;                                  \
-    }
+#define CARD_GETTER(fn, type, field) \
+    IDM_FIELD_GETTER(fn, idm_card_t, card, IDM_MAGIC_CARD, "idm_card_t", type, rec.field)
 
 CARD_GETTER(idm_card_get_id, int64_t, id)
 CARD_GETTER(idm_card_get_number, const char *, number)

@@ -206,30 +206,12 @@ IDM_EXPORT void idm_cert_free(idm_cert_t **cert)
     *cert = NULL;
 }
 
-IDM_EXPORT int idm_cert_get_id(const idm_cert_t *cert, int64_t *out)
-{
-    CHECK_CERT(cert);
-    IDM_CHECK_NOT_NULL(out);
-    *out = cert->rec.id;
-    return IDM_OK;
-}
+#define CERT_GETTER(fn, type, field) \
+    IDM_FIELD_GETTER(fn, idm_cert_t, cert, IDM_MAGIC_CERT, "idm_cert_t", type, field)
 
-IDM_EXPORT int idm_cert_get_card_id(const idm_cert_t *cert, int64_t *out)
-{
-    CHECK_CERT(cert);
-    IDM_CHECK_NOT_NULL(out);
-    *out = cert->rec.card_id;
-    return IDM_OK;
-}
-
-IDM_EXPORT int idm_cert_get_serial(const idm_cert_t *cert, const char **out)
-{
-    CHECK_CERT(cert);
-    IDM_CHECK_NOT_NULL(out);
-    *out = cert->rec.serial;
-    return IDM_OK;
-}
-
+CERT_GETTER(idm_cert_get_id, int64_t, rec.id)
+CERT_GETTER(idm_cert_get_card_id, int64_t, rec.card_id)
+CERT_GETTER(idm_cert_get_serial, const char *, rec.serial)
 IDM_EXPORT int idm_cert_get_der(const idm_cert_t *cert, const unsigned char **der, size_t *len)
 {
     CHECK_CERT(cert);
@@ -251,14 +233,7 @@ IDM_EXPORT int idm_cert_get_validity(const idm_cert_t *cert, int64_t *not_before
     return IDM_OK;
 }
 
-IDM_EXPORT int idm_cert_get_state(const idm_cert_t *cert, idm_cert_state *out)
-{
-    CHECK_CERT(cert);
-    IDM_CHECK_NOT_NULL(out);
-    *out = cert->rec.state;
-    return IDM_OK;
-}
-
+CERT_GETTER(idm_cert_get_state, idm_cert_state, rec.state)
 IDM_EXPORT int idm_cert_iter_new(idm_ctx_t *ctx, int64_t card_id, idm_cert_iter_t **out)
 {
     IDM_CHECK_CTX(ctx);

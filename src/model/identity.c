@@ -191,30 +191,13 @@ IDM_EXPORT void idm_identity_free(idm_identity_t **identity)
 
 /* ---- getters --------------------------------------------------------- */
 
-IDM_EXPORT int idm_identity_get_id(const idm_identity_t *identity, int64_t *out)
-{
-    CHECK_IDENTITY(identity);
-    IDM_CHECK_NOT_NULL(out);
-    *out = identity->rec.id;
-    return IDM_OK;
-}
+#define IDENTITY_GETTER(fn, type, field) \
+    IDM_FIELD_GETTER(fn, idm_identity_t, identity, IDM_MAGIC_IDENTITY, "idm_identity_t", type, \
+                     field)
 
-IDM_EXPORT int idm_identity_get_external_id(const idm_identity_t *identity, const char **out)
-{
-    CHECK_IDENTITY(identity);
-    IDM_CHECK_NOT_NULL(out);
-    *out = identity->rec.external_id;
-    return IDM_OK;
-}
-
-IDM_EXPORT int idm_identity_get_state(const idm_identity_t *identity, idm_identity_state *out)
-{
-    CHECK_IDENTITY(identity);
-    IDM_CHECK_NOT_NULL(out);
-    *out = identity->rec.state;
-    return IDM_OK;
-}
-
+IDENTITY_GETTER(idm_identity_get_id, int64_t, rec.id)
+IDENTITY_GETTER(idm_identity_get_external_id, const char *, rec.external_id)
+IDENTITY_GETTER(idm_identity_get_state, idm_identity_state, rec.state)
 IDM_EXPORT int idm_identity_get_attribute(const idm_identity_t *identity, const char *key,
                                           const char **out)
 {
@@ -232,14 +215,7 @@ IDM_EXPORT int idm_identity_get_attribute(const idm_identity_t *identity, const 
     return IDM_OK;
 }
 
-IDM_EXPORT int idm_identity_get_attribute_count(const idm_identity_t *identity, size_t *out)
-{
-    CHECK_IDENTITY(identity);
-    IDM_CHECK_NOT_NULL(out);
-    *out = identity->rec.nattrs;
-    return IDM_OK;
-}
-
+IDENTITY_GETTER(idm_identity_get_attribute_count, size_t, rec.nattrs)
 IDM_EXPORT int idm_identity_get_attribute_at(const idm_identity_t *identity, size_t index,
                                              const char **key, const char **value)
 {
@@ -376,30 +352,30 @@ IDM_EXPORT int idm_identity_set_attribute(idm_identity_t *identity, const char *
     return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }
 
+/* Sets the explicit common name or UPN (value NULL: derive it again). */
+static int set_name(idm_identity_t *identity, const char *func, const char *actor,
+                    enum identity_change what, const char *value)
+{
+    int rc = idm_check_actor(func, actor);
+    if (rc == IDM_OK)
+        rc = idm_check_text(func, "value", value, IDM_ATTRIBUTE_VALUE_MAX, 1, 1);
+    if (rc != IDM_OK)
+        return rc;
+    rc = identity_change(identity, actor, what, IDM_IDENTITY_REGISTERED, NULL, value);
+    return rc == IDM_OK ? IDM_OK : idm_error_prefix(func, rc);
+}
+
 IDM_EXPORT int idm_identity_set_common_name(idm_identity_t *identity, const char *actor,
                                             const char *value)
 {
     CHECK_IDENTITY(identity);
-    int rc = idm_check_actor(__func__, actor);
-    if (rc == IDM_OK)
-        rc = idm_check_text(__func__, "value", value, IDM_ATTRIBUTE_VALUE_MAX, 1, 1);
-    if (rc != IDM_OK)
-        return rc;
-    rc = identity_change(identity, actor, CHANGE_COMMON_NAME, IDM_IDENTITY_REGISTERED, NULL,
-                         value);
-    return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
+    return set_name(identity, __func__, actor, CHANGE_COMMON_NAME, value);
 }
 
 IDM_EXPORT int idm_identity_set_upn(idm_identity_t *identity, const char *actor, const char *value)
 {
     CHECK_IDENTITY(identity);
-    int rc = idm_check_actor(__func__, actor);
-    if (rc == IDM_OK)
-        rc = idm_check_text(__func__, "value", value, IDM_ATTRIBUTE_VALUE_MAX, 1, 1);
-    if (rc != IDM_OK)
-        return rc;
-    rc = identity_change(identity, actor, CHANGE_UPN, IDM_IDENTITY_REGISTERED, NULL, value);
-    return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
+    return set_name(identity, __func__, actor, CHANGE_UPN, value);
 }
 
 /* ---- iteration ------------------------------------------------------- */

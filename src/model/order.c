@@ -196,30 +196,12 @@ IDM_EXPORT void idm_order_free(idm_order_t **order)
 
 /* ---- getters --------------------------------------------------------- */
 
-IDM_EXPORT int idm_order_get_id(const idm_order_t *order, int64_t *out)
-{
-    CHECK_ORDER(order);
-    IDM_CHECK_NOT_NULL(out);
-    *out = order->rec.id;
-    return IDM_OK;
-}
+#define ORDER_GETTER(fn, type, field) \
+    IDM_FIELD_GETTER(fn, idm_order_t, order, IDM_MAGIC_ORDER, "idm_order_t", type, field)
 
-IDM_EXPORT int idm_order_get_external_id(const idm_order_t *order, const char **out)
-{
-    CHECK_ORDER(order);
-    IDM_CHECK_NOT_NULL(out);
-    *out = order->rec.external_id;
-    return IDM_OK;
-}
-
-IDM_EXPORT int idm_order_get_kind(const idm_order_t *order, idm_order_kind *out)
-{
-    CHECK_ORDER(order);
-    IDM_CHECK_NOT_NULL(out);
-    *out = order->rec.kind;
-    return IDM_OK;
-}
-
+ORDER_GETTER(idm_order_get_id, int64_t, rec.id)
+ORDER_GETTER(idm_order_get_external_id, const char *, rec.external_id)
+ORDER_GETTER(idm_order_get_kind, idm_order_kind, rec.kind)
 IDM_EXPORT int idm_order_get_card_kind(const idm_order_t *order, idm_card_type *type,
                                        idm_card_option *option)
 {
@@ -231,22 +213,8 @@ IDM_EXPORT int idm_order_get_card_kind(const idm_order_t *order, idm_card_type *
     return IDM_OK;
 }
 
-IDM_EXPORT int idm_order_get_state(const idm_order_t *order, idm_order_state *out)
-{
-    CHECK_ORDER(order);
-    IDM_CHECK_NOT_NULL(out);
-    *out = order->rec.state;
-    return IDM_OK;
-}
-
-IDM_EXPORT int idm_order_get_options_version(const idm_order_t *order, int64_t *out)
-{
-    CHECK_ORDER(order);
-    IDM_CHECK_NOT_NULL(out);
-    *out = order->rec.options_version;
-    return IDM_OK;
-}
-
+ORDER_GETTER(idm_order_get_state, idm_order_state, rec.state)
+ORDER_GETTER(idm_order_get_options_version, int64_t, rec.options_version)
 IDM_EXPORT int idm_order_get_option_bool(const idm_order_t *order, const char *key, int *out)
 {
     CHECK_ORDER(order);
