@@ -9,7 +9,7 @@ packages=(
   # libraries the library links (private requirements in idm.pc)
   libssl-dev libpcsclite-dev libsqlite3-dev uuid-dev
   # tests
-  check valgrind abigail-tools binutils g++ clang python3 sqlite3
+  check valgrind abigail-tools binutils g++ clang python3 sqlite3 openssl python3-cryptography
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -27,12 +27,13 @@ typedef enum idm_object_type {
     IDM_OBJECT_CARD = 1,
     IDM_OBJECT_ORDER = 2,
     IDM_OBJECT_CERTIFICATE = 3,
-    IDM_OBJECT_OPTION = 4 /**< object id 0; the detail names the key */
+    IDM_OBJECT_OPTION = 4, /**< object id 0; the detail names the key */
+    IDM_OBJECT_CA = 5      /**< object id 0; CRLs and other CA-wide events */
 } idm_object_type;
 
 /**
  * Name of an object type: "identity", "card", "order", "certificate",
- * "option"; "unknown" otherwise.
+ * "option", "ca"; "unknown" otherwise.
  *
  * @param type  any value.
  * @return a static string; never NULL.
@@ -69,7 +70,7 @@ int idm_audit_iter_new(idm_ctx_t *ctx, idm_audit_iter_t **out);
  *
  * @param iter  the iterator, not yet started.
  * @param type  the object type.
- * @param id    the object's id (0 for options).
+ * @param id    the object's id (0 for options and CA events).
  * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_STATE once iteration began.
  */
 int idm_audit_iter_set_object(idm_audit_iter_t *iter, idm_object_type type, int64_t id);

@@ -17,5 +17,7 @@
 #include <idm/certificate.h>
 #include <idm/order.h>
 #include <idm/audit.h>
+#include <idm/buffer.h>
+#include <idm/ca.h>
 
 #endif /* IDM_IDM_H */

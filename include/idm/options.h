@@ -27,6 +27,18 @@
  *                                                     "" derives no UPN
  *   card_number_format           string "{seq:8}"     "{seq:N}" is a store-wide counter
  *                                                     zero-padded to N digits
+ *   cert_validity_days           int    1095  1 .. 3650; certificates of employee,
+ *                                             contractor and non-personal cards
+ *   visitor_cert_validity_days   int    30    1 .. 3650; visitor and temporary cards
+ *   cert_subject_template        string "/CN=${commonName}"  RDNs as in OpenSSL's -subj,
+ *                                                     most significant first (C, ST, L,
+ *                                                     O, OU, CN, serialNumber, title,
+ *                                                     UID, DC); ${commonName} is the
+ *                                                     identity's common name
+ *   email_attribute              string "mail"        attribute that holds the e-mail
+ *                                                     address for rfc822Name; "" none
+ *   cert_crl_url                 string ""            CRL distribution point URL; "" none
+ *   cert_aia_url                 string ""            CA issuers (AIA) URL; "" none
  *
  * Templates name identity attributes as ${name}; a value is derived only
  * when every attribute it names is present.

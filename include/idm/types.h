@@ -34,6 +34,11 @@ typedef struct idm_notifier idm_notifier_t;
 typedef struct idm_cert idm_cert_t;
 /** One event of the audit trail. */
 typedef struct idm_audit_event idm_audit_event_t;
+/** A byte buffer the library fills or a host backend fills for it. */
+typedef struct idm_buffer idm_buffer_t;
+/** A certificate request as a CA backend sees it: public key, subject,
+ *  names, profile, validity and idempotency key. */
+typedef struct idm_cert_request idm_cert_request_t;
 /** Iterators over the store, each with its own filters. */
 typedef struct idm_identity_iter idm_identity_iter_t;
 typedef struct idm_card_iter idm_card_iter_t;

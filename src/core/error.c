@@ -105,3 +105,8 @@ int idm_error_prefix(const char *func, int code)
     memcpy(inner, last_message, sizeof inner);
     return idm_error_set(func, code, "%s", inner);
 }
+
+void idm_error_clear(void)
+{
+    last_message[0] = '\0';
+}

@@ -31,6 +31,10 @@ int idm_error_setv(const char *func, int code, const char *fmt, va_list ap) IDM_
  */
 int idm_error_wrap(const char *func, int code, const char *fmt, ...) IDM_PRINTF(3, 4);
 
+/* Empties the calling thread's detail message (before a host callback, so
+ * that what it leaves there can be told from older text). */
+void idm_error_clear(void);
+
 /* Puts "<func>: " in front of the current message and returns code: how a
  * public function passes on the failure of an internal helper. */
 int idm_error_prefix(const char *func, int code);

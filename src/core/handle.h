@@ -22,6 +22,9 @@
 #define IDM_MAGIC_CERT_ITER 0x69646d33u     /* "idm3" */
 #define IDM_MAGIC_ORDER_ITER 0x69646d34u    /* "idm4" */
 #define IDM_MAGIC_AUDIT_ITER 0x69646d35u    /* "idm5" */
+#define IDM_MAGIC_BUFFER 0x69646d42u        /* "idmB" */
+#define IDM_MAGIC_CA 0x69646d63u            /* "idmc" */
+#define IDM_MAGIC_CERT_REQUEST 0x69646d52u  /* "idmR" */
 #define IDM_MAGIC_DEAD 0xdeadbeefu          /* written into a handle as it is freed */
 
 /* The first member of every handle. */

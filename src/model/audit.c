@@ -223,7 +223,7 @@ IDM_EXPORT int idm_audit_iter_set_object(idm_audit_iter_t *iter, idm_object_type
     CHECK_ITER(iter);
     if (iter->started)
         return IDM_FAIL(IDM_ERR_STATE, "filters must be set before the first idm_audit_iter_next()");
-    if ((int)type < IDM_OBJECT_IDENTITY || (int)type > IDM_OBJECT_OPTION)
+    if ((int)type < IDM_OBJECT_IDENTITY || (int)type > IDM_OBJECT_CA)
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'type' is %d; not an idm_object_type",
                         (int)type);
     if (id < 0)

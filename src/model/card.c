@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "model/audit_impl.h"
 #include "model/card_impl.h"
+#include "model/cert_impl.h"
 #include "model/identity_impl.h"
 #include "model/iter.h"
 #include "model/options_impl.h"
@@ -137,7 +138,7 @@ static int insert_numbered(struct idm_store *s, const char *format, struct idm_c
     int rc = IDM_OK;
     for (int attempt = 0; attempt < CARD_NUMBER_TRIES; attempt++) {
         int64_t seq;
-        if ((rc = s->ops->card_next_seq(s, &seq)) != IDM_OK)
+        if ((rc = s->ops->counter_next(s, "card_seq", &seq)) != IDM_OK)
             return rc;
         free(rec->number);
         if ((rc = idm_card_number_format(format, seq, &rec->number)) != IDM_OK)
@@ -299,7 +300,8 @@ static int certificates_follow(const idm_ctx_t *ctx, struct idm_store *s, const 
                 break;
             idm_cert_state from = cert.state;
             if ((from == IDM_CERT_VALID || from == IDM_CERT_ON_HOLD) && from != target) {
-                rc = s->ops->cert_set_state(s, cert.id, target);
+                idm_cert_follow_state(&cert, target, idm_ctx_clock_ms(ctx));
+                rc = s->ops->cert_update(s, &cert);
                 if (rc == IDM_OK)
                     rc = idm_audit_append(ctx, s, actor, IDM_OBJECT_CERTIFICATE, cert.id,
                                           idm_cert_state_name(from), idm_cert_state_name(target),

@@ -8,10 +8,12 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <idm/ca.h>
 #include <idm/certificate.h>
 
 #include "core/context_impl.h"
@@ -20,6 +22,7 @@
 #include "core/handle.h"
 #include "model/audit_impl.h"
 #include "model/card_impl.h"
+#include "model/cert_impl.h"
 #include "model/iter.h"
 #include "model/states.h"
 #include "model/text.h"
@@ -52,9 +55,22 @@ static int asn1_time_ms(const ASN1_TIME *t, int64_t *out)
     return ok;
 }
 
-/* The serial (upper-case hex) and validity of a DER certificate. */
-static int parse_der(const unsigned char *der, size_t len, char **serial, int64_t *not_before,
-                     int64_t *not_after)
+/* Upper-case hex of bytes, NUL-terminated, in a new string. */
+static char *hex_upper(const unsigned char *b, size_t n)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    char *out = malloc(2 * n + 1);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 0x0f];
+    }
+    out[2 * n] = '\0';
+    return out;
+}
+
+int idm_cert_parse(const unsigned char *der, size_t len, struct idm_cert_rec *rec)
 {
     const unsigned char *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
@@ -69,13 +85,17 @@ static int parse_der(const unsigned char *der, size_t len, char **serial, int64_
     int rc = IDM_OK;
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
     char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+    const ASN1_OCTET_STRING *akid = X509_get0_authority_key_id(x);
     if (hex == NULL) {
         rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot read the certificate's serial number");
-    } else if (!asn1_time_ms(X509_get0_notBefore(x), not_before) ||
-               !asn1_time_ms(X509_get0_notAfter(x), not_after)) {
+    } else if (!asn1_time_ms(X509_get0_notBefore(x), &rec->not_before_ms) ||
+               !asn1_time_ms(X509_get0_notAfter(x), &rec->not_after_ms)) {
         rc = IDM_ERR(IDM_ERR_PARSE, "argument 'der' has an unreadable validity period");
-    } else if ((*serial = strdup(hex)) == NULL) {
-        rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot copy the serial number");
+    } else if ((rec->serial = strdup(hex)) == NULL ||
+               (akid != NULL && (rec->issuer_key_id = hex_upper(ASN1_STRING_get0_data(akid),
+                                                                 (size_t)ASN1_STRING_length(akid))) ==
+                                    NULL)) {
+        rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot copy the certificate's serial number");
     }
     OPENSSL_free(hex);
     BN_free(bn);
@@ -84,7 +104,53 @@ static int parse_der(const unsigned char *der, size_t len, char **serial, int64_
     return rc;
 }
 
-static int cert_alloc(idm_ctx_t *ctx, int64_t id, idm_cert_t **out)
+void idm_cert_follow_state(struct idm_cert_rec *cert, idm_cert_state target, int64_t now_ms)
+{
+    cert->state = target;
+    if (target == IDM_CERT_ON_HOLD) {
+        cert->revocation_reason = IDM_REVOKE_CERTIFICATE_HOLD;
+        cert->revoked_ms = now_ms;
+    } else if (target == IDM_CERT_REVOKED) {
+        if (cert->revocation_reason < 0 || cert->revocation_reason == IDM_REVOKE_CERTIFICATE_HOLD)
+            cert->revocation_reason = IDM_REVOKE_UNSPECIFIED;
+        cert->revoked_ms = now_ms;
+    } else {
+        cert->revocation_reason = -1;
+        cert->revoked_ms = 0;
+    }
+}
+
+int idm_cert_record(const idm_ctx_t *ctx, struct idm_store *s, const char *actor,
+                    const struct idm_card_rec *card, struct idm_cert_rec *rec)
+{
+    /* A new certificate waits on hold until its card becomes active. */
+    idm_cert_state state = IDM_CERT_ON_HOLD;
+    idm_cert_state_for_card(card->state, &state);
+    if (state == IDM_CERT_REVOKED || state == IDM_CERT_EXPIRED) {
+        char label[96];
+        idm_card_label(card, label, sizeof label);
+        return IDM_ERR(IDM_ERR_STATE, "%s is in state '%s'; it cannot take a certificate", label,
+                       idm_card_state_name(card->state));
+    }
+    rec->revocation_reason = -1;
+    idm_cert_follow_state(rec, state, idm_ctx_clock_ms(ctx));
+    rec->card_id = card->id;
+    rec->created_ms = idm_ctx_clock_ms(ctx);
+    int rc = s->ops->cert_insert(s, rec);
+    if (rc == IDM_ERR_EXISTS)
+        return IDM_ERR(IDM_ERR_EXISTS, "a certificate with serial %s is already recorded",
+                       rec->serial);
+    if (rc == IDM_OK && state == IDM_CERT_ON_HOLD)
+        rc = s->ops->cert_update(s, rec); /* the hold's reason and time */
+    if (rc != IDM_OK)
+        return rc;
+    return idm_audit_append(ctx, s, actor, IDM_OBJECT_CERTIFICATE, rec->id, NULL,
+                            idm_cert_state_name(state), "serial %s (%s) recorded for card %s",
+                            rec->serial, idm_key_usage_name((idm_key_usage)rec->usage),
+                            card->number);
+}
+
+int idm_cert_handle_new(idm_ctx_t *ctx, int64_t id, idm_cert_t **out)
 {
     *out = NULL;
     struct idm_store *s;
@@ -120,52 +186,31 @@ IDM_EXPORT int idm_card_add_certificate(idm_card_t *card, const char *actor,
 
     struct idm_cert_rec rec;
     memset(&rec, 0, sizeof rec);
-    if ((rc = parse_der(der, der_len, &rec.serial, &rec.not_before_ms, &rec.not_after_ms)) !=
-        IDM_OK)
+    if ((rc = idm_cert_parse(der, der_len, &rec)) != IDM_OK) {
+        idm_cert_rec_clear(&rec);
         return idm_error_prefix(__func__, rc);
-    rec.der = (unsigned char *)der; /* borrowed for the insert */
-    rec.der_len = der_len;
-
+    }
     idm_ctx_t *ctx = idm_card_handle_ctx(card);
     struct idm_store *s;
-    if ((rc = idm_ctx_store(ctx, &s)) != IDM_OK || (rc = s->ops->begin(s)) != IDM_OK) {
-        free(rec.serial);
-        return idm_error_prefix(__func__, rc);
-    }
-    struct idm_card_rec holder;
-    rc = s->ops->card_load(s, idm_card_handle_id(card), &holder);
-    if (rc == IDM_OK) {
-        /* A new certificate waits on hold until its card becomes active. */
-        idm_cert_state state = IDM_CERT_ON_HOLD;
-        idm_cert_state_for_card(holder.state, &state);
-        if (state == IDM_CERT_REVOKED || state == IDM_CERT_EXPIRED) {
-            char label[96];
-            idm_card_label(&holder, label, sizeof label);
-            rc = IDM_ERR(IDM_ERR_STATE, "%s is in state '%s'; it cannot take a certificate",
-                         label, idm_card_state_name(holder.state));
-        }
-        rec.state = state;
-        rec.card_id = holder.id;
-        rec.created_ms = idm_ctx_clock_ms(ctx);
+    if ((rc = idm_ctx_store(ctx, &s)) == IDM_OK && (rc = s->ops->begin(s)) == IDM_OK) {
+        struct idm_card_rec holder;
+        rc = s->ops->card_load(s, idm_card_handle_id(card), &holder);
         if (rc == IDM_OK) {
-            rc = s->ops->cert_insert(s, &rec);
-            if (rc == IDM_ERR_EXISTS)
-                rc = IDM_ERR(IDM_ERR_EXISTS, "a certificate with serial %s is already recorded",
-                             rec.serial);
+            rec.der = (unsigned char *)der; /* borrowed for the insert */
+            rec.der_len = der_len;
+            rc = idm_cert_record(ctx, s, actor, &holder, &rec);
+            rec.der = NULL;
+            idm_card_rec_clear(&holder);
         }
         if (rc == IDM_OK)
-            rc = idm_audit_append(ctx, s, actor, IDM_OBJECT_CERTIFICATE, rec.id, NULL,
-                                  idm_cert_state_name(state), "serial %s recorded for card %s",
-                                  rec.serial, holder.number);
-        idm_card_rec_clear(&holder);
+            rc = s->ops->commit(s);
+        else
+            s->ops->rollback(s);
     }
-    if (rc == IDM_OK)
-        rc = s->ops->commit(s);
-    else
-        s->ops->rollback(s);
-    free(rec.serial);
+    int64_t id = rec.id;
+    idm_cert_rec_clear(&rec);
     if (rc == IDM_OK && out != NULL)
-        rc = cert_alloc(ctx, rec.id, out);
+        rc = idm_cert_handle_new(ctx, id, out);
     return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }
 
@@ -176,7 +221,7 @@ IDM_EXPORT int idm_cert_open(idm_ctx_t *ctx, int64_t id, idm_cert_t **out)
     *out = NULL;
     if (id <= 0)
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'id' is %" PRId64 "; ids are > 0", id);
-    int rc = cert_alloc(ctx, id, out);
+    int rc = idm_cert_handle_new(ctx, id, out);
     return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }
 
@@ -192,7 +237,7 @@ IDM_EXPORT int idm_cert_open_serial(idm_ctx_t *ctx, const char *serial, idm_cert
     if (rc == IDM_OK)
         rc = s->ops->cert_find(s, serial, &id);
     if (rc == IDM_OK)
-        rc = cert_alloc(ctx, id, out);
+        rc = idm_cert_handle_new(ctx, id, out);
     return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }
 
@@ -257,7 +302,7 @@ IDM_EXPORT int idm_cert_iter_next(idm_cert_iter_t *iter, idm_cert_t **out)
     int64_t id;
     int rc = idm_id_iter_next_id(&iter->base, &id);
     if (rc == IDM_OK && id != 0)
-        rc = cert_alloc(iter->base.ctx, id, out);
+        rc = idm_cert_handle_new(iter->base.ctx, id, out);
     return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }
 
@@ -267,4 +312,44 @@ IDM_EXPORT void idm_cert_iter_free(idm_cert_iter_t **iter)
         return;
     idm_id_iter_free(&(*iter)->base);
     *iter = NULL;
+}
+
+const struct idm_cert_rec *idm_cert_handle_rec(const idm_cert_t *cert)
+{
+    return &cert->rec;
+}
+
+idm_ctx_t *idm_cert_handle_ctx(const idm_cert_t *cert)
+{
+    return cert->ctx;
+}
+
+int idm_cert_handle_reload(idm_cert_t *cert)
+{
+    struct idm_store *s;
+    struct idm_cert_rec rec;
+    int rc = idm_ctx_store(cert->ctx, &s);
+    if (rc == IDM_OK)
+        rc = s->ops->cert_load(s, cert->rec.id, &rec);
+    if (rc != IDM_OK)
+        return rc;
+    idm_cert_rec_clear(&cert->rec);
+    cert->rec = rec;
+    return IDM_OK;
+}
+
+CERT_GETTER(idm_cert_get_usage, idm_key_usage, rec.usage)
+
+IDM_EXPORT int idm_cert_get_revocation(const idm_cert_t *cert, idm_revocation_reason *reason,
+                                       int64_t *time_ms)
+{
+    CHECK_CERT(cert);
+    if (cert->rec.revocation_reason < 0)
+        return IDM_FAIL(IDM_ERR_STATE, "certificate %s is %s, neither revoked nor on hold",
+                        cert->rec.serial, idm_cert_state_name(cert->rec.state));
+    if (reason != NULL)
+        *reason = (idm_revocation_reason)cert->rec.revocation_reason;
+    if (time_ms != NULL)
+        *time_ms = cert->rec.revoked_ms;
+    return IDM_OK;
 }

@@ -16,6 +16,7 @@
 #include "core/export.h"
 #include "core/log.h"
 #include "model/audit_impl.h"
+#include "model/subject.h"
 #include "model/text.h"
 #include "store/store.h"
 
@@ -35,6 +36,9 @@ struct option_def {
 static int check_template(const char *value, char *why, size_t why_size);
 static int check_day_list(const char *value, char *why, size_t why_size);
 static int check_card_number_format(const char *value, char *why, size_t why_size);
+static int check_subject(const char *value, char *why, size_t why_size);
+static int check_attribute_name(const char *value, char *why, size_t why_size);
+static int check_url(const char *value, char *why, size_t why_size);
 
 static const char *const pin_lengths[] = {"4", "6", NULL};
 static const char *const pin_sources[] = {"user", "generated", NULL};
@@ -60,6 +64,12 @@ static const struct option_def option_table[] = {
      check_template},
     {"upn_template", IDM_OPTION_STRING, "", 0, 0, NULL, check_template},
     {"card_number_format", IDM_OPTION_STRING, "{seq:8}", 0, 0, NULL, check_card_number_format},
+    {"cert_validity_days", IDM_OPTION_INT, "1095", 1, 3650, NULL, NULL},
+    {"visitor_cert_validity_days", IDM_OPTION_INT, "30", 1, 3650, NULL, NULL},
+    {"cert_subject_template", IDM_OPTION_STRING, "/CN=${commonName}", 0, 0, NULL, check_subject},
+    {"email_attribute", IDM_OPTION_STRING, "mail", 0, 0, NULL, check_attribute_name},
+    {"cert_crl_url", IDM_OPTION_STRING, "", 0, 0, NULL, check_url},
+    {"cert_aia_url", IDM_OPTION_STRING, "", 0, 0, NULL, check_url},
 };
 
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])
@@ -88,6 +98,34 @@ static const char *type_name(idm_option_type type)
 static int check_template(const char *value, char *why, size_t why_size)
 {
     return idm_template_valid(value, why, why_size);
+}
+
+static int check_subject(const char *value, char *why, size_t why_size)
+{
+    return idm_subject_template_valid(value, why, why_size);
+}
+
+static int check_attribute_name(const char *value, char *why, size_t why_size)
+{
+    if (value[0] == '\0' || idm_check_key(NULL, "value", value) == IDM_OK)
+        return 1;
+    snprintf(why, why_size, "expected an attribute key, or \"\" for none");
+    return 0;
+}
+
+/* "" (none) or an http, https or ldap URL without blanks. */
+static int check_url(const char *value, char *why, size_t why_size)
+{
+    if (value[0] == '\0')
+        return 1;
+    int scheme = strncmp(value, "http://", 7) == 0 || strncmp(value, "https://", 8) == 0 ||
+                 strncmp(value, "ldap://", 7) == 0;
+    if (!scheme || strpbrk(value, " \t\"<>") != NULL || strlen(value) > 512) {
+        snprintf(why, why_size, "expected an http://, https:// or ldap:// URL without blanks "
+                                "(at most 512 bytes), or \"\" for none");
+        return 0;
+    }
+    return 1;
 }
 
 static int check_day_list(const char *value, char *why, size_t why_size)

@@ -38,6 +38,7 @@ void idm_cert_rec_clear(struct idm_cert_rec *rec)
 {
     free(rec->serial);
     free(rec->der);
+    free(rec->issuer_key_id);
     memset(rec, 0, sizeof *rec);
 }
 

@@ -59,6 +59,10 @@ struct idm_cert_rec {
     int64_t not_after_ms;
     idm_cert_state state;
     int64_t created_ms;
+    int usage;               /* idm_key_usage */
+    char *issuer_key_id;     /* hex authority key identifier, NULL if unknown */
+    int revocation_reason;   /* idm_revocation_reason; -1 while not revoked or held */
+    int64_t revoked_ms;      /* 0 while not revoked or held */
 };
 
 struct idm_order_rec {

@@ -5,6 +5,7 @@
 
 #include <idm/identity.h>
 #include <idm/audit.h>
+#include <idm/ca.h>
 #include <idm/order.h>
 
 #include "core/error_impl.h"
@@ -398,8 +399,17 @@ IDM_EXPORT const char *idm_object_type_name(idm_object_type type)
                                         [IDM_OBJECT_CARD] = "card",
                                         [IDM_OBJECT_ORDER] = "order",
                                         [IDM_OBJECT_CERTIFICATE] = "certificate",
-                                        [IDM_OBJECT_OPTION] = "option"};
+                                        [IDM_OBJECT_OPTION] = "option",
+                                        [IDM_OBJECT_CA] = "ca"};
     return name_at(names, N(names), (int)type);
+}
+
+IDM_EXPORT const char *idm_key_usage_name(idm_key_usage usage)
+{
+    static const char *const names[] = {[IDM_USAGE_AUTHENTICATION] = "authentication",
+                                        [IDM_USAGE_SIGNATURE] = "signature",
+                                        [IDM_USAGE_ENCRYPTION] = "encryption"};
+    return name_at(names, N(names), (int)usage);
 }
 
 /* Nexus' technical references: Physical ID processes start with CCProc,

@@ -93,8 +93,28 @@ static const char migration_1[] =
     "CREATE INDEX audit_object ON audit (object_type, object_id);"
     "CREATE INDEX audit_time ON audit (time_ms);";
 
+/* Certificate authorities: which CA issued a certificate (its key
+ * identifier), revocation reason and time, the issue journal that makes
+ * issuing idempotent, and the CRL number counter. */
+static const char migration_2[] =
+    "ALTER TABLE certificates ADD COLUMN usage INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE certificates ADD COLUMN issuer_key_id TEXT;"
+    "ALTER TABLE certificates ADD COLUMN revocation_reason INTEGER;"
+    "ALTER TABLE certificates ADD COLUMN revoked_ms INTEGER;"
+    "CREATE INDEX certificates_issuer ON certificates (issuer_key_id, state);"
+    "CREATE TABLE issuances ("
+    "  idempotency_key TEXT PRIMARY KEY,"
+    "  card_id INTEGER NOT NULL REFERENCES cards (id),"
+    "  usage INTEGER NOT NULL,"
+    "  certificate_id INTEGER REFERENCES certificates (id),"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "INSERT INTO meta (key, value) VALUES ('crl_number', 0);";
+
 const char *const idm_sqlite_migrations[] = {
     migration_1,
+    migration_2,
 };
 
 const size_t idm_sqlite_schema_version =

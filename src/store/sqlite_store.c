@@ -365,8 +365,8 @@ static const char SQL_CARD_FIND[] = "SELECT id FROM cards WHERE number = ?1";
 static const char SQL_CARD_UPDATE[] =
     "UPDATE cards SET state = ?2, chip_serial = ?3, order_id = ?4, updated_ms = ?5"
     " WHERE id = ?1";
-static const char SQL_CARD_SEQ[] =
-    "UPDATE meta SET value = value + 1 WHERE key = 'card_seq' RETURNING value";
+static const char SQL_COUNTER_NEXT[] =
+    "UPDATE meta SET value = value + 1 WHERE key = ?1 RETURNING value";
 
 static int store_card_insert(struct idm_store *s, struct idm_card_rec *rec)
 {
@@ -444,23 +444,25 @@ static int store_card_update(struct idm_store *s, const struct idm_card_rec *rec
     return exec_update_one(st, q, "cannot update a card", rec->id);
 }
 
-static int store_card_next_seq(struct idm_store *s, int64_t *seq)
+static int store_counter_next(struct idm_store *s, const char *name, int64_t *value)
 {
     struct sqlite_store *st = impl(s);
-    PREPARE(st, q, SQL_CARD_SEQ, "cannot draw a card number");
-    return query_id(st, q, "card number counter", "card_seq", seq);
+    PREPARE(st, q, SQL_COUNTER_NEXT, "cannot advance a counter");
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    return query_id(st, q, "counter", name, value);
 }
 
 /* ---- certificates ---------------------------------------------------- */
 
 static const char SQL_CERT_INSERT[] =
     "INSERT INTO certificates (card_id, serial, der, not_before_ms, not_after_ms, state,"
-    " created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    " created_ms, usage, issuer_key_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char SQL_CERT_LOAD[] =
-    "SELECT card_id, serial, der, not_before_ms, not_after_ms, state, created_ms"
-    " FROM certificates WHERE id = ?1";
+    "SELECT card_id, serial, der, not_before_ms, not_after_ms, state, created_ms, usage,"
+    " issuer_key_id, revocation_reason, revoked_ms FROM certificates WHERE id = ?1";
 static const char SQL_CERT_FIND[] = "SELECT id FROM certificates WHERE serial = ?1";
-static const char SQL_CERT_STATE[] = "UPDATE certificates SET state = ?2 WHERE id = ?1";
+static const char SQL_CERT_UPDATE[] =
+    "UPDATE certificates SET state = ?2, revocation_reason = ?3, revoked_ms = ?4 WHERE id = ?1";
 
 static int store_cert_insert(struct idm_store *s, struct idm_cert_rec *rec)
 {
@@ -476,6 +478,8 @@ static int store_cert_insert(struct idm_store *s, struct idm_cert_rec *rec)
     sqlite3_bind_int64(q, 5, rec->not_after_ms);
     sqlite3_bind_int(q, 6, (int)rec->state);
     sqlite3_bind_int64(q, 7, rec->created_ms);
+    sqlite3_bind_int(q, 8, rec->usage);
+    bind_text_or_null(q, 9, rec->issuer_key_id);
     int rc = exec_done(st, q, "cannot store a certificate");
     if (rc == IDM_OK)
         rec->id = sqlite3_last_insert_rowid(st->db);
@@ -512,6 +516,11 @@ static int store_cert_load(struct idm_store *s, int64_t id, struct idm_cert_rec 
     rec->not_after_ms = sqlite3_column_int64(q, 4);
     rec->state = (idm_cert_state)sqlite3_column_int(q, 5);
     rec->created_ms = sqlite3_column_int64(q, 6);
+    rec->usage = sqlite3_column_int(q, 7);
+    rec->issuer_key_id = column_text(q, 8, &ok);
+    rec->revocation_reason =
+        sqlite3_column_type(q, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 9);
+    rec->revoked_ms = sqlite3_column_int64(q, 10);
     release(st, q);
     if (!ok) {
         idm_cert_rec_clear(rec);
@@ -529,13 +538,73 @@ static int store_cert_find(struct idm_store *s, const char *serial, int64_t *id)
     return query_id(st, q, "certificate serial", serial, id);
 }
 
-static int store_cert_set_state(struct idm_store *s, int64_t id, idm_cert_state state)
+static int store_cert_update(struct idm_store *s, const struct idm_cert_rec *rec)
 {
     struct sqlite_store *st = impl(s);
-    PREPARE(st, q, SQL_CERT_STATE, "cannot update a certificate");
-    sqlite3_bind_int64(q, 1, id);
-    sqlite3_bind_int(q, 2, (int)state);
-    return exec_update_one(st, q, "cannot update a certificate", id);
+    PREPARE(st, q, SQL_CERT_UPDATE, "cannot update a certificate");
+    sqlite3_bind_int64(q, 1, rec->id);
+    sqlite3_bind_int(q, 2, (int)rec->state);
+    if (rec->revocation_reason >= 0) {
+        sqlite3_bind_int(q, 3, rec->revocation_reason);
+        sqlite3_bind_int64(q, 4, rec->revoked_ms);
+    }
+    return exec_update_one(st, q, "cannot update a certificate", rec->id);
+}
+
+/* ---- the issue journal ----------------------------------------------- */
+
+static const char SQL_ISSUANCE_FIND[] =
+    "SELECT card_id, certificate_id FROM issuances WHERE idempotency_key = ?1";
+static const char SQL_ISSUANCE_INSERT[] =
+    "INSERT INTO issuances (idempotency_key, card_id, usage, created_ms, updated_ms)"
+    " VALUES (?1, ?2, ?3, ?4, ?4)";
+static const char SQL_ISSUANCE_COMPLETE[] =
+    "UPDATE issuances SET certificate_id = ?2, updated_ms = ?3 WHERE idempotency_key = ?1";
+
+static int store_issuance_find(struct idm_store *s, const char *key, int64_t *card_id,
+                               int64_t *cert_id)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_ISSUANCE_FIND, "cannot read the issue journal");
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    int result = IDM_OK;
+    if (rc == SQLITE_ROW) {
+        *card_id = sqlite3_column_int64(q, 0);
+        *cert_id = sqlite3_column_int64(q, 1);
+    } else if (rc == SQLITE_DONE) {
+        result = idm_error_set(NULL, IDM_ERR_NOT_FOUND, "no issue with key '%s'", key);
+    } else {
+        result = db_fail(st, rc, "cannot read the issue journal");
+    }
+    release(st, q);
+    return result;
+}
+
+static int store_issuance_insert(struct idm_store *s, const char *key, int64_t card_id,
+                                 int usage, int64_t time_ms)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_ISSUANCE_INSERT, "cannot write the issue journal");
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, card_id);
+    sqlite3_bind_int(q, 3, usage);
+    sqlite3_bind_int64(q, 4, time_ms);
+    return exec_done(st, q, "cannot write the issue journal");
+}
+
+static int store_issuance_complete(struct idm_store *s, const char *key, int64_t cert_id,
+                                   int64_t time_ms)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_ISSUANCE_COMPLETE, "cannot complete an issue");
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, cert_id);
+    sqlite3_bind_int64(q, 3, time_ms);
+    int rc = exec_done(st, q, "cannot complete an issue");
+    if (rc == IDM_OK && sqlite3_changes(st->db) != 1)
+        return idm_error_set(NULL, IDM_ERR_NOT_FOUND, "no pending issue with key '%s'", key);
+    return rc;
 }
 
 /* ---- orders ---------------------------------------------------------- */
@@ -845,7 +914,8 @@ static const char SQL_LIST_ORDERS[] =
     " AND (?4 IS NULL OR card_type = ?4) ORDER BY id LIMIT ?3";
 static const char SQL_LIST_CERTS[] =
     "SELECT id FROM certificates WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
-    " AND (?7 IS NULL OR card_id = ?7) ORDER BY id LIMIT ?3";
+    " AND (?7 IS NULL OR card_id = ?7) AND (?8 IS NULL OR issuer_key_id = ?8)"
+    " AND (?9 IS NULL OR state IN (1, 2)) ORDER BY id LIMIT ?3";
 
 static int store_list_ids(struct idm_store *s, idm_object_type kind,
                           const struct idm_list_filter *f, int64_t after_id, size_t limit,
@@ -876,6 +946,10 @@ static int store_list_ids(struct idm_store *s, idm_object_type kind,
         bind_id_or_null(q, 6, f->identity_id);
     if (nparams >= 7)
         bind_id_or_null(q, 7, f->card_id);
+    if (nparams >= 8)
+        bind_text_or_null(q, 8, f->issuer_key_id);
+    if (nparams >= 9 && f->revoked_or_held) /* IDM_CERT_ON_HOLD, IDM_CERT_REVOKED */
+        sqlite3_bind_int(q, 9, 1);
     int rc;
     while (*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
         ids[(*n)++] = sqlite3_column_int64(q, 0);
@@ -912,11 +986,14 @@ static const struct idm_store_ops sqlite_ops = {
     .card_load = store_card_load,
     .card_find = store_card_find,
     .card_update = store_card_update,
-    .card_next_seq = store_card_next_seq,
+    .counter_next = store_counter_next,
     .cert_insert = store_cert_insert,
     .cert_load = store_cert_load,
     .cert_find = store_cert_find,
-    .cert_set_state = store_cert_set_state,
+    .cert_update = store_cert_update,
+    .issuance_find = store_issuance_find,
+    .issuance_insert = store_issuance_insert,
+    .issuance_complete = store_issuance_complete,
     .order_insert = store_order_insert,
     .order_load = store_order_load,
     .order_find = store_order_find,

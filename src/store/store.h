@@ -30,6 +30,8 @@ struct idm_list_filter {
     int64_t order_id;
     int64_t identity_id;
     int64_t card_id;
+    const char *issuer_key_id; /* certificates of one CA */
+    int revoked_or_held;       /* certificates in a CRL: revoked or on hold */
 };
 
 struct idm_audit_filter {
@@ -68,13 +70,23 @@ struct idm_store_ops {
     int (*card_find)(struct idm_store *s, const char *number, int64_t *id);
     /* state, chip serial, order, updated_ms */
     int (*card_update)(struct idm_store *s, const struct idm_card_rec *rec);
-    /* the next value of the store-wide card number counter */
-    int (*card_next_seq)(struct idm_store *s, int64_t *seq);
+    /* The next value of a store-wide counter: "card_seq", "crl_number". */
+    int (*counter_next)(struct idm_store *s, const char *name, int64_t *value);
 
     int (*cert_insert)(struct idm_store *s, struct idm_cert_rec *rec); /* sets id */
     int (*cert_load)(struct idm_store *s, int64_t id, struct idm_cert_rec *rec);
     int (*cert_find)(struct idm_store *s, const char *serial, int64_t *id);
-    int (*cert_set_state)(struct idm_store *s, int64_t id, idm_cert_state state);
+    /* state, revocation reason and time */
+    int (*cert_update)(struct idm_store *s, const struct idm_cert_rec *rec);
+
+    /* The issue journal: one row per idempotency key, pending (certificate
+     * id 0) from before the CA is called until its certificate is recorded. */
+    int (*issuance_find)(struct idm_store *s, const char *key, int64_t *card_id,
+                         int64_t *cert_id);
+    int (*issuance_insert)(struct idm_store *s, const char *key, int64_t card_id, int usage,
+                           int64_t time_ms);
+    int (*issuance_complete)(struct idm_store *s, const char *key, int64_t cert_id,
+                             int64_t time_ms);
 
     int (*order_insert)(struct idm_store *s, struct idm_order_rec *rec); /* sets id */
     int (*order_load)(struct idm_store *s, int64_t id, struct idm_order_rec *rec);

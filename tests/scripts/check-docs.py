@@ -22,6 +22,20 @@ def map_symbols(path):
     return symbols
 
 
+def split_params(text):
+    """Splits a parameter list at the commas outside parentheses."""
+    params, depth, current = [], 0, ""
+    for c in text:
+        if c == "," and depth == 0:
+            params.append(current.strip())
+            current = ""
+            continue
+        depth += (c == "(") - (c == ")")
+        current += c
+    params.append(current.strip())
+    return params
+
+
 def declarations(headers):
     """name -> (header, doc comment or None, parameter names, returns void)"""
     found = {}
@@ -29,15 +43,15 @@ def declarations(headers):
         text = open(header, encoding="utf-8").read()
         pattern = re.compile(
             r"(?P<doc>/\*\*(?:(?!\*/).)*\*/\s*)?"
-            r"^(?P<ret>[A-Za-z_][\w \t*]*?)\b(?P<name>idm_\w+)\s*\((?P<params>[^)]*)\);",
+            r"^(?P<ret>[A-Za-z_][\w \t*]*?)\b(?P<name>idm_\w+)\s*\((?P<params>[^;]*?)\);",
             flags=re.S | re.M)
         for m in pattern.finditer(text):
-            params = [p.strip() for p in m.group("params").split(",")]
             names = []
-            for p in params:
+            for p in split_params(m.group("params")):
                 if p in ("void", ""):
                     continue
-                names.append(re.findall(r"\w+", p)[-1])
+                pointer = re.search(r"\(\s*\*\s*(\w+)\s*\)", p)  # a function pointer
+                names.append(pointer.group(1) if pointer else re.findall(r"\w+", p)[-1])
             returns_void = re.fullmatch(r"\s*void\s*", m.group("ret")) is not None
             found[m.group("name")] = (header, m.group("doc"), names, returns_void)
     return found

@@ -36,9 +36,20 @@ for h in "${headers[@]}"; do
     echo "FAIL: idm/idm.h does not include $h"; fail=1
   fi
   # A struct body would fix the layout in the ABI; only opaque typedefs.
-  if grep -nE '^\s*(typedef\s+)?(struct|union)\s+\w*\s*\{' "$path"; then
+  # The one exception is a backend ops table (idm_*_ops), versioned and
+  # size-tagged so that it can grow (doc/ABI.md); it must start with them.
+  if grep -nE '^\s*(typedef\s+)?(struct|union)\s+\w*\s*\{' "$path" |
+     grep -vE 'typedef struct idm_[a-z]+_ops \{'; then
     echo "FAIL: $h shows a struct or union body"; fail=1
   fi
+  while read -r lineno; do
+    next=$(sed -n "$((lineno + 1)),$((lineno + 2))p" "$path" | tr -s ' ' | sed 's/^ //')
+    if ! printf '%s\n' "$next" | head -n 1 | grep -q '^uint32_t version;' ||
+       ! printf '%s\n' "$next" | sed -n 2p | grep -q '^uint32_t size;'; then
+      echo "FAIL: $h line $lineno: an ops table must begin with uint32_t version; uint32_t size;"
+      fail=1
+    fi
+  done < <(grep -nE 'typedef struct idm_[a-z]+_ops \{' "$path" | cut -d: -f1)
   if grep -nE '#include\s*<(openssl/|winscard|pcsclite|reader\.h|sqlite3|uuid/)' "$path" ||
      grep -nwE 'SCARDHANDLE|SCARDCONTEXT|EVP_PKEY|X509|sqlite3|uuid_t' "$path"; then
     echo "FAIL: $h exposes a dependency's type or header"; fail=1
