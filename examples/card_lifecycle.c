@@ -1,14 +1,18 @@
 /*
  * Card lifecycle on a real store: imports identities from CSV, requests a
- * Digital ID employee card for each, approves them, and walks the first one
- * through issue and activation; then prints what the store and its audit
- * trail say.  Run: idm-example-card-lifecycle [--new] STORE.db PEOPLE.csv
+ * Digital ID employee card for each, approves them, and takes the first one
+ * through issue and activation with a logon certificate from the built-in
+ * CA; then prints what the store and its audit trail say.
+ * Run: idm-example-card-lifecycle [--new] STORE.db PEOPLE.csv
  * (--new starts from an empty store, removing STORE.db first).
  *
- * Production itself (CA, card encoder) arrives with the mass production
- * workflow; here the states are moved by hand to show the model.
+ * The card encoder arrives with a later issue: here a key made with
+ * libcrypto stands in for the key the card generates, and the states are
+ * moved by hand to show the model.
  */
 #include <inttypes.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,6 +87,8 @@ int main(int argc, char **argv)
     TRY(idm_ctx_open_store(ctx, store));
 
     size_t imported = 0, requested = 0;
+    TRY(idm_options_set_string(ctx, "admin:demo", "upn_template",
+                               "${employeeNumber}@corp.example"));
     TRY(idm_identity_import_csv(ctx, "admin:demo", people, "employeeNumber", IDM_IDENTITY_ACTIVE,
                                 &imported));
     printf("imported %zu identities from %s into %s\n", imported, people, store);
@@ -98,8 +104,34 @@ int main(int argc, char **argv)
     idm_card_iter_free(&it);
     if (card == NULL)
         return fail("finding an approved card", IDM_ERR_NOT_FOUND);
+    /* Digital ID: the CA certifies the card's key; the store records the
+     * certificate before it would be written to the card. */
+    idm_ca_t *ca = NULL;
+    idm_cert_t *cert = NULL;
+    TRY(idm_ca_new_openssl(&ca, ctx, IDM_KEY_EC_P256, "libidm Demo Issuing CA", 3650));
+    EVP_PKEY *card_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    unsigned char *spki = NULL;
+    int spki_len = card_key != NULL ? i2d_PUBKEY(card_key, &spki) : -1;
+    if (spki_len <= 0)
+        return fail("making a stand-in card key", IDM_ERR_CRYPTO);
+    TRY(idm_card_issue_certificate(card, ACTOR, ca, IDM_USAGE_AUTHENTICATION, spki,
+                                   (size_t)spki_len, 1, &cert));
+    const char *serial;
+    TRY(idm_cert_get_serial(cert, &serial));
+    printf("logon certificate %s issued by the built-in CA\n", serial);
+    OPENSSL_free(spki);
+    EVP_PKEY_free(card_key);
+
     TRY(idm_card_set_state(card, ACTOR, IDM_CARD_ISSUED, "produced and verified"));
     TRY(idm_card_set_state(card, ACTOR, IDM_CARD_ACTIVE, "handed to the holder"));
+    /* The certificate followed its card: on hold while issued, valid now. */
+    int64_t cert_id;
+    idm_cert_state cert_state;
+    TRY(idm_cert_get_id(cert, &cert_id));
+    idm_cert_free(&cert);
+    TRY(idm_cert_open(ctx, cert_id, &cert));
+    TRY(idm_cert_get_state(cert, &cert_state));
+    printf("certificate %s is now %s\n", serial, idm_cert_state_name(cert_state));
 
     /* An illegal move is refused with the card, its state and the target. */
     int rc = idm_card_set_state(card, ACTOR, IDM_CARD_ORDERED, NULL);
@@ -127,6 +159,8 @@ int main(int argc, char **argv)
     }
     idm_audit_iter_free(&events);
     idm_card_free(&card);
+    idm_cert_free(&cert);
+    idm_ca_free(&ca);
 
     int64_t broken = 0;
     TRY(idm_audit_verify(ctx, &broken));

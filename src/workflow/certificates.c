@@ -200,7 +200,7 @@ static int journal_issue(const idm_ctx_t *ctx, struct idm_store *s, const char *
             rc = s->ops->issuance_insert(s, key, card.id, (int)usage, idm_ctx_clock_ms(ctx));
         if (rc == IDM_OK && *done_cert == 0)
             rc = idm_audit_append(ctx, s, actor, IDM_OBJECT_CARD, card.id, NULL, NULL,
-                                  "CA asked for a %s certificate (key %s%s)",
+                                  "CA asked for a certificate for %s (key %s%s)",
                                   idm_key_usage_name(usage), key, found ? ", again" : "");
         idm_card_rec_clear(&card);
     }
