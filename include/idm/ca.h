@@ -341,8 +341,9 @@ int idm_card_issue_certificate(idm_card_t *card, const char *actor, idm_ca_t *ca
  * @param actor   who revokes.
  * @param ca      the CA that issued it.
  * @param reason  the CRL reason (not IDM_REVOKE_CERTIFICATE_HOLD).
- * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_STATE if it is already
- *         revoked or expired; IDM_ERR_BACKEND; IDM_ERR_STORE.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG (also when a built-in CA did not
+ *         issue the certificate); IDM_ERR_STATE if it is already revoked or
+ *         expired; IDM_ERR_BACKEND; IDM_ERR_STORE.
  */
 int idm_cert_revoke(idm_cert_t *cert, const char *actor, idm_ca_t *ca,
                     idm_revocation_reason reason);

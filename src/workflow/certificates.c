@@ -256,9 +256,9 @@ IDM_EXPORT int idm_card_issue_certificate(idm_card_t *card, const char *actor, i
                                           idm_key_usage usage, const unsigned char *spki,
                                           size_t spki_len, int attempt, idm_cert_t **out)
 {
-    IDM_CHECK_HANDLE(card, IDM_MAGIC_CARD, "idm_card_t");
     if (out != NULL)
         *out = NULL;
+    IDM_CHECK_HANDLE(card, IDM_MAGIC_CARD, "idm_card_t");
     int rc = idm_check_actor(__func__, actor);
     if (rc != IDM_OK)
         return rc;
@@ -354,6 +354,13 @@ static int change_certificate(idm_cert_t *cert, const char *actor, idm_ca_t *ca,
                        what == CHANGE_REVOKE  ? "revoked"
                        : what == CHANGE_HOLD ? "held"
                                              : "released");
+    /* A built-in CA knows its key: refuse to act on another CA's certificate. */
+    if (ca->builtin != NULL && (cur->issuer_key_id == NULL ||
+                                strcmp(cur->issuer_key_id, idm_openssl_ca_key_id(ca->builtin)) != 0))
+        return IDM_ERR(IDM_ERR_INVALID_ARG, "certificate %s was issued by CA key %s, not by this "
+                       "CA (key %s)", cur->serial,
+                       cur->issuer_key_id != NULL ? cur->issuer_key_id : "(unknown)",
+                       idm_openssl_ca_key_id(ca->builtin));
     int64_t now = idm_ctx_clock_ms(ctx);
     char serial[128];
     snprintf(serial, sizeof serial, "%s", cur->serial);
