@@ -70,7 +70,18 @@ static char *hex_upper(const unsigned char *b, size_t n)
     return out;
 }
 
-int idm_cert_parse(const unsigned char *der, size_t len, struct idm_cert_rec *rec)
+/* 1 if the certificate's SubjectPublicKeyInfo is exactly spki. */
+static int certifies(X509 *x, const unsigned char *spki, size_t len)
+{
+    unsigned char *enc = NULL;
+    int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &enc);
+    int same = n > 0 && (size_t)n == len && memcmp(enc, spki, len) == 0;
+    OPENSSL_free(enc);
+    return same;
+}
+
+int idm_cert_parse(const unsigned char *der, size_t len, const unsigned char *expected_spki,
+                   size_t expected_len, struct idm_cert_rec *rec)
 {
     const unsigned char *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
@@ -88,6 +99,8 @@ int idm_cert_parse(const unsigned char *der, size_t len, struct idm_cert_rec *re
     const ASN1_OCTET_STRING *akid = X509_get0_authority_key_id(x);
     if (hex == NULL) {
         rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot read the certificate's serial number");
+    } else if (expected_spki != NULL && !certifies(x, expected_spki, expected_len)) {
+        rc = IDM_ERR(IDM_ERR_INVALID_ARG, "the certificate does not certify the requested key");
     } else if (!asn1_time_ms(X509_get0_notBefore(x), &rec->not_before_ms) ||
                !asn1_time_ms(X509_get0_notAfter(x), &rec->not_after_ms)) {
         rc = IDM_ERR(IDM_ERR_PARSE, "argument 'der' has an unreadable validity period");
@@ -186,7 +199,7 @@ IDM_EXPORT int idm_card_add_certificate(idm_card_t *card, const char *actor,
 
     struct idm_cert_rec rec;
     memset(&rec, 0, sizeof rec);
-    if ((rc = idm_cert_parse(der, der_len, &rec)) != IDM_OK) {
+    if ((rc = idm_cert_parse(der, der_len, NULL, 0, &rec)) != IDM_OK) {
         idm_cert_rec_clear(&rec);
         return idm_error_prefix(__func__, rc);
     }

@@ -14,9 +14,13 @@ struct idm_store;
 /*
  * Reads serial, validity and issuer key identifier of a DER certificate
  * into rec (which owns them afterwards; rec->der is not touched).
- * IDM_ERR_PARSE naming argument 'der' for anything unreadable.
+ * IDM_ERR_PARSE naming argument 'der' for anything unreadable.  With
+ * expected_spki, a certificate for another public key is IDM_ERR_INVALID_ARG
+ * (one parse serves both: each parse decodes the key, which is slow in
+ * OpenSSL 3.0).
  */
-int idm_cert_parse(const unsigned char *der, size_t len, struct idm_cert_rec *rec);
+int idm_cert_parse(const unsigned char *der, size_t len, const unsigned char *expected_spki,
+                   size_t expected_len, struct idm_cert_rec *rec);
 
 /* Moves a record to target, setting or clearing its revocation reason and
  * time as the state implies (hold: certificateHold; revoked: unspecified). */

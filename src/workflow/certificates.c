@@ -144,20 +144,6 @@ static int build_request(const idm_ctx_t *ctx, struct idm_store *s,
     return rc;
 }
 
-/* 1 if the certificate's public key is exactly the requested one. */
-static int certifies_key(const unsigned char *der, size_t len, const unsigned char *spki,
-                         size_t spki_len)
-{
-    const unsigned char *p = der;
-    X509 *x = d2i_X509(NULL, &p, (long)len);
-    unsigned char *enc = NULL;
-    int n = x != NULL ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &enc) : -1;
-    int same = n > 0 && (size_t)n == spki_len && memcmp(enc, spki, spki_len) == 0;
-    OPENSSL_free(enc);
-    X509_free(x);
-    return same;
-}
-
 /* Runs audit_append in a transaction of its own (for a failed backend call,
  * whose record must survive the failure it reports). */
 static void audit_alone(const idm_ctx_t *ctx, struct idm_store *s, const char *actor,
@@ -211,24 +197,14 @@ static int journal_issue(const idm_ctx_t *ctx, struct idm_store *s, const char *
     return rc;
 }
 
-/* Phase 3: the certificate and the journal's completion, in one transaction. */
+/* Phase 3: the certificate (parsed, with its DER) and the journal's
+ * completion, in one transaction. */
 static int record_issue(const idm_ctx_t *ctx, struct idm_store *s, const char *actor,
-                        int64_t card_id, idm_key_usage usage, const char *key,
-                        const unsigned char *der, size_t der_len, int64_t *cert_id)
+                        int64_t card_id, const char *key, struct idm_cert_rec *rec,
+                        int64_t *cert_id)
 {
-    struct idm_cert_rec rec;
-    memset(&rec, 0, sizeof rec);
-    int rc = idm_cert_parse(der, der_len, &rec);
-    if (rc != IDM_OK) {
-        rc = idm_error_wrap(NULL, IDM_ERR_BACKEND, "the CA returned something that is not a "
-                            "certificate");
-        idm_cert_rec_clear(&rec);
-        return rc;
-    }
-    rec.der = (unsigned char *)der; /* borrowed for the insert */
-    rec.der_len = der_len;
-    rec.usage = (int)usage;
-    if ((rc = s->ops->begin(s)) == IDM_OK) {
+    int rc = s->ops->begin(s);
+    if (rc == IDM_OK) {
         int64_t journal_card = 0, existing = 0;
         struct idm_card_rec card;
         rc = s->ops->issuance_find(s, key, &journal_card, &existing);
@@ -236,10 +212,10 @@ static int record_issue(const idm_ctx_t *ctx, struct idm_store *s, const char *a
             /* Another process recorded this key meanwhile: keep the first. */
             *cert_id = existing;
         } else if (rc == IDM_OK && (rc = s->ops->card_load(s, card_id, &card)) == IDM_OK) {
-            rc = idm_cert_record(ctx, s, actor, &card, &rec);
+            rc = idm_cert_record(ctx, s, actor, &card, rec);
             if (rc == IDM_OK)
-                rc = s->ops->issuance_complete(s, key, rec.id, idm_ctx_clock_ms(ctx));
-            *cert_id = rec.id;
+                rc = s->ops->issuance_complete(s, key, rec->id, idm_ctx_clock_ms(ctx));
+            *cert_id = rec->id;
             idm_card_rec_clear(&card);
         }
         if (rc == IDM_OK)
@@ -247,8 +223,6 @@ static int record_issue(const idm_ctx_t *ctx, struct idm_store *s, const char *a
         else
             s->ops->rollback(s);
     }
-    rec.der = NULL;
-    idm_cert_rec_clear(&rec);
     return rc;
 }
 
@@ -301,19 +275,26 @@ IDM_EXPORT int idm_card_issue_certificate(idm_card_t *card, const char *actor, i
             req.spki_is_rsa = is_rsa;
             idm_ca_backend_reset();
             int ca_rc = ca->ops.issue(&req, der, ca->user_data);
+            struct idm_cert_rec rec;
+            memset(&rec, 0, sizeof rec);
             if (ca_rc != 0) {
                 rc = idm_ca_backend_failed("issue a certificate", ca_rc);
                 audit_alone(ctx, s, actor, IDM_OBJECT_CARD, card_id, "CA failed to issue",
                             idm_last_error_message());
-            } else if (der->len == 0 || !certifies_key(der->data, der->len, spki, spki_len)) {
-                rc = IDM_ERR(IDM_ERR_BACKEND, "the CA returned a certificate that does not "
-                             "certify the requested key (key %s)", key);
+            } else if ((rc = idm_cert_parse(der->data, der->len, spki, spki_len, &rec)) !=
+                       IDM_OK) {
+                rc = idm_error_wrap(NULL, IDM_ERR_BACKEND, "the CA's answer to key %s is refused",
+                                    key);
                 audit_alone(ctx, s, actor, IDM_OBJECT_CARD, card_id, "CA answer refused",
                             idm_last_error_message());
             } else {
-                rc = record_issue(ctx, s, actor, card_id, usage, key, der->data, der->len,
-                                  &cert_id);
+                rec.der = der->data; /* borrowed for the insert */
+                rec.der_len = der->len;
+                rec.usage = (int)usage;
+                rc = record_issue(ctx, s, actor, card_id, key, &rec, &cert_id);
+                rec.der = NULL;
             }
+            idm_cert_rec_clear(&rec);
         }
         idm_buffer_free(&der);
         if (rc == IDM_OK)

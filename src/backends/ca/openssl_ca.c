@@ -17,6 +17,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -65,11 +66,9 @@ static int crypto_fail(const char *what)
 
 /* ---- keys -------------------------------------------------------------- */
 
-/* 1 if key is one of the key types the library issues for or signs with. */
-static int key_supported(const EVP_PKEY *key, int allow_rsa_4096, int *is_rsa, char *why,
-                         size_t why_size)
+/* 1 if key is one the built-in CA signs with: EC P-256/P-384, RSA 2048/3072. */
+static int key_supported(const EVP_PKEY *key, char *why, size_t why_size)
 {
-    *is_rsa = 0;
     if (EVP_PKEY_is_a(key, "EC")) {
         char group[64] = "";
         size_t len = 0;
@@ -83,11 +82,9 @@ static int key_supported(const EVP_PKEY *key, int allow_rsa_4096, int *is_rsa, c
     }
     if (EVP_PKEY_is_a(key, "RSA")) {
         int bits = EVP_PKEY_get_bits(key);
-        *is_rsa = 1;
-        if (bits == 2048 || bits == 3072 || (allow_rsa_4096 && bits == 4096))
+        if (bits == 2048 || bits == 3072)
             return 1;
-        snprintf(why, why_size, "RSA keys of %d bits are not supported (2048 or 3072%s)", bits,
-                 allow_rsa_4096 ? " or 4096" : "");
+        snprintf(why, why_size, "RSA keys of %d bits are not supported (2048 or 3072)", bits);
         return 0;
     }
     snprintf(why, why_size, "%s keys are not supported (EC P-256, P-384 or RSA)",
@@ -95,26 +92,121 @@ static int key_supported(const EVP_PKEY *key, int allow_rsa_4096, int *is_rsa, c
     return 0;
 }
 
-int idm_spki_check(const unsigned char *spki, size_t len, int *is_rsa)
+/*
+ * A SubjectPublicKeyInfo taken apart without OpenSSL's key decoder: in
+ * OpenSSL 3.0 every decode builds a decoder context (hundreds of
+ * microseconds), which would dominate issuing.  The structure, the
+ * algorithm and its parameters, the key size and (for EC) the point itself
+ * are checked; the bits are then placed into the certificate as they came.
+ */
+struct spki_parts {
+    X509_ALGOR *alg;
+    ASN1_BIT_STRING *bits;
+    int is_rsa;
+};
+
+static void spki_parts_free(struct spki_parts *sp)
 {
-    const unsigned char *p = spki;
+    X509_ALGOR_free(sp->alg);
+    ASN1_BIT_STRING_free(sp->bits);
+    memset(sp, 0, sizeof *sp);
+}
+
+/* The size in bits of an RSAPublicKey's modulus, or 0 if it is malformed. */
+static int rsa_modulus_bits(const unsigned char *der, int len)
+{
+    const unsigned char *p = der;
+    ASN1_SEQUENCE_ANY *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, len);
+    int bits = 0;
+    if (seq != NULL && p == der + len && sk_ASN1_TYPE_num(seq) == 2) {
+        const ASN1_TYPE *n = sk_ASN1_TYPE_value(seq, 0);
+        const ASN1_TYPE *e = sk_ASN1_TYPE_value(seq, 1);
+        if (n->type == V_ASN1_INTEGER && e->type == V_ASN1_INTEGER) {
+            BIGNUM *bn = ASN1_INTEGER_to_BN(n->value.integer, NULL);
+            BIGNUM *be = ASN1_INTEGER_to_BN(e->value.integer, NULL);
+            if (bn != NULL && be != NULL && BN_is_odd(be) && BN_num_bits(be) >= 2)
+                bits = BN_num_bits(bn);
+            BN_free(bn);
+            BN_free(be);
+        }
+    }
+    sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+    return bits;
+}
+
+/* 1 if the octets are a point on the curve. */
+static int ec_point_valid(int curve_nid, const unsigned char *octets, int len)
+{
+    EC_GROUP *group = EC_GROUP_new_by_curve_name(curve_nid);
+    EC_POINT *point = group != NULL ? EC_POINT_new(group) : NULL;
+    int ok = point != NULL && EC_POINT_oct2point(group, point, octets, (size_t)len, NULL) == 1 &&
+             !EC_POINT_is_at_infinity(group, point);
+    EC_POINT_free(point);
+    EC_GROUP_free(group);
+    return ok;
+}
+
+static int spki_parse(const unsigned char *spki, size_t len, struct spki_parts *sp)
+{
+    memset(sp, 0, sizeof *sp);
     if (len == 0 || len > INT_MAX)
         return IDM_ERR(IDM_ERR_INVALID_ARG, "argument 'spki' has %zu bytes", len);
-    X509_PUBKEY *pub = d2i_X509_PUBKEY(NULL, &p, (long)len);
-    EVP_PKEY *key = pub != NULL ? X509_PUBKEY_get0(pub) : NULL;
-    int rc = IDM_OK;
-    char why[128];
-    if (pub == NULL || key == NULL || p != spki + len) {
-        char reason[256] = "trailing bytes after the key";
-        if (pub == NULL || key == NULL)
-            ERR_error_string_n(ERR_peek_last_error(), reason, sizeof reason);
-        rc = IDM_ERR(IDM_ERR_INVALID_ARG, "argument 'spki' is not a DER SubjectPublicKeyInfo: %s",
-                     reason);
-    } else if (!key_supported(key, 1, is_rsa, why, sizeof why)) {
-        rc = IDM_ERR(IDM_ERR_INVALID_ARG, "argument 'spki': %s", why);
+    const unsigned char *p = spki, *end = spki + len;
+    long body = 0;
+    int tag = 0, cls = 0;
+    int r = ASN1_get_object(&p, &body, &tag, &cls, (long)len);
+    if ((r & 0x80) != 0 || tag != V_ASN1_SEQUENCE || cls != V_ASN1_UNIVERSAL ||
+        p + body != end ||
+        (sp->alg = d2i_X509_ALGOR(NULL, &p, (long)(end - p))) == NULL ||
+        (sp->bits = d2i_ASN1_BIT_STRING(NULL, &p, (long)(end - p))) == NULL || p != end) {
+        ERR_clear_error();
+        spki_parts_free(sp);
+        return IDM_ERR(IDM_ERR_INVALID_ARG, "argument 'spki' is not a DER SubjectPublicKeyInfo "
+                       "(SEQUENCE of an AlgorithmIdentifier and a BIT STRING, nothing after)");
     }
-    X509_PUBKEY_free(pub);
+    const ASN1_OBJECT *obj;
+    int ptype;
+    const void *pval;
+    X509_ALGOR_get0(&obj, &ptype, &pval, sp->alg);
+    int nid = OBJ_obj2nid(obj);
+    const unsigned char *key = ASN1_STRING_get0_data(sp->bits);
+    int key_len = ASN1_STRING_length(sp->bits);
+    int rc = IDM_OK;
+    if (nid == NID_X9_62_id_ecPublicKey) {
+        int curve = ptype == V_ASN1_OBJECT ? OBJ_obj2nid(pval) : NID_undef;
+        if (curve != NID_X9_62_prime256v1 && curve != NID_secp384r1)
+            rc = IDM_ERR(IDM_ERR_INVALID_ARG, "argument 'spki': EC curve %s is not supported "
+                         "(P-256 or P-384)", curve != NID_undef ? OBJ_nid2sn(curve) : "(explicit)");
+        else if (!ec_point_valid(curve, key, key_len))
+            rc = IDM_ERR(IDM_ERR_INVALID_ARG, "argument 'spki': the EC public key is not a "
+                         "point on %s", OBJ_nid2sn(curve));
+    } else if (nid == NID_rsaEncryption) {
+        int bits = rsa_modulus_bits(key, key_len);
+        sp->is_rsa = 1;
+        if (bits == 0)
+            rc = IDM_ERR(IDM_ERR_INVALID_ARG, "argument 'spki': the RSA public key is malformed");
+        else if (bits != 2048 && bits != 3072 && bits != 4096)
+            rc = IDM_ERR(IDM_ERR_INVALID_ARG, "argument 'spki': RSA keys of %d bits are not "
+                         "supported (2048, 3072 or 4096)", bits);
+    } else {
+        char name[80];
+        OBJ_obj2txt(name, sizeof name, obj, 0);
+        rc = IDM_ERR(IDM_ERR_INVALID_ARG, "argument 'spki': %s keys are not supported (EC P-256, "
+                     "P-384 or RSA)", name);
+    }
     ERR_clear_error();
+    if (rc != IDM_OK)
+        spki_parts_free(sp);
+    return rc;
+}
+
+int idm_spki_check(const unsigned char *spki, size_t len, int *is_rsa)
+{
+    struct spki_parts sp;
+    int rc = spki_parse(spki, len, &sp);
+    if (rc == IDM_OK)
+        *is_rsa = sp.is_rsa;
+    spki_parts_free(&sp);
     return rc;
 }
 
@@ -274,9 +366,8 @@ static int check_ca_certificate(struct idm_openssl_ca *ca)
         return IDM_ERR(IDM_ERR_CRYPTO, "the CA certificate has expired");
     if (X509_cmp_time(X509_get0_notBefore(ca->cert), &now) > 0)
         return IDM_ERR(IDM_ERR_CRYPTO, "the CA certificate is not valid yet");
-    int is_rsa;
     char why[128];
-    if (!key_supported(ca->key, 0, &is_rsa, why, sizeof why))
+    if (!key_supported(ca->key, why, sizeof why))
         return IDM_ERR(IDM_ERR_CRYPTO, "the CA key: %s", why);
     if (X509_check_private_key(ca->cert, ca->key) != 1) {
         ERR_clear_error();
@@ -447,48 +538,38 @@ static int profile_for(struct idm_openssl_ca *ca, int which, const struct idm_ce
     return IDM_OK;
 }
 
-/* Puts the SubjectPublicKeyInfo bytes into the certificate as they are. */
+/* Puts the SubjectPublicKeyInfo into the certificate as it came, and its
+ * subject key identifier: SHA-1 of the key bits (RFC 5280 4.2.1.2). */
 static int set_public_key(X509 *x, const unsigned char *spki, size_t len)
 {
-    const unsigned char *p = spki;
-    X509_PUBKEY *pub = d2i_X509_PUBKEY(NULL, &p, (long)len);
-    if (pub == NULL)
+    struct spki_parts sp;
+    if (spki_parse(spki, len, &sp) != IDM_OK)
         return 0;
-    ASN1_OBJECT *alg_obj = NULL;
-    const unsigned char *bits;
-    int bits_len;
-    X509_ALGOR *alg;
-    int ok = X509_PUBKEY_get0_param(&alg_obj, &bits, &bits_len, &alg, pub) == 1;
-    if (ok) {
-        const ASN1_OBJECT *obj;
-        int ptype;
-        const void *pval;
-        X509_ALGOR_get0(&obj, &ptype, &pval, alg);
-        void *param = NULL;
-        if (ptype == V_ASN1_OBJECT)
-            param = OBJ_dup(pval);
-        else if (ptype == V_ASN1_SEQUENCE)
-            param = ASN1_STRING_dup(pval);
-        unsigned char *copy = OPENSSL_memdup(bits, (size_t)bits_len);
-        ok = copy != NULL && (param != NULL || (ptype != V_ASN1_OBJECT && ptype != V_ASN1_SEQUENCE)) &&
-             X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_dup(obj), ptype, param, copy,
-                                    bits_len) == 1;
-        if (!ok) {
-            OPENSSL_free(copy);
-            if (ptype == V_ASN1_OBJECT)
-                ASN1_OBJECT_free(param);
-            else
-                ASN1_STRING_free(param);
-        }
+    const ASN1_OBJECT *obj;
+    int ptype;
+    const void *pval;
+    X509_ALGOR_get0(&obj, &ptype, &pval, sp.alg);
+    const unsigned char *bits = ASN1_STRING_get0_data(sp.bits);
+    int bits_len = ASN1_STRING_length(sp.bits);
+    void *param = ptype == V_ASN1_OBJECT ? (void *)OBJ_dup(pval) : NULL;
+    ASN1_OBJECT *alg_obj = OBJ_dup(obj);
+    unsigned char *copy = OPENSSL_memdup(bits, (size_t)bits_len);
+    int ok = alg_obj != NULL && copy != NULL && (ptype != V_ASN1_OBJECT || param != NULL) &&
+             X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), alg_obj,
+                                    ptype == V_ASN1_OBJECT ? V_ASN1_OBJECT : V_ASN1_NULL, param,
+                                    copy, bits_len) == 1;
+    if (!ok) {
+        ASN1_OBJECT_free(alg_obj);
+        ASN1_OBJECT_free(param);
+        OPENSSL_free(copy);
     }
-    /* The subject key identifier: SHA-1 of the key bits (RFC 5280 4.2.1.2). */
     unsigned char digest[SHA_DIGEST_LENGTH];
     ASN1_OCTET_STRING *skid = ASN1_OCTET_STRING_new();
     ok = ok && skid != NULL && EVP_Digest(bits, (size_t)bits_len, digest, NULL, EVP_sha1(), NULL) &&
          ASN1_OCTET_STRING_set(skid, digest, sizeof digest) &&
          X509_add1_ext_i2d(x, NID_subject_key_identifier, skid, 0, X509V3_ADD_DEFAULT) == 1;
     ASN1_OCTET_STRING_free(skid);
-    X509_PUBKEY_free(pub);
+    spki_parts_free(&sp);
     return ok;
 }
 
