@@ -19,7 +19,8 @@
  *                   EKU emailProtection; SAN rfc822Name
  * All are X.509 v3 with basicConstraints CA:FALSE (critical), subject and
  * authority key identifiers, a random positive 128-bit serial, and the
- * options' CRL distribution point and AIA URLs when set.  The subject comes
+ * options' CRL distribution point and AIA URLs when set.  The built-in CA
+ * cuts a certificate's validity at its own notAfter.  The subject comes
  * from cert_subject_template and the identity (non-personal cards use the
  * card's name); validity from cert_validity_days, or
  * visitor_cert_validity_days for visitor and temporary cards.
@@ -361,12 +362,14 @@ int idm_cert_revoke(idm_cert_t *cert, const char *actor, idm_ca_t *ca,
 int idm_cert_hold(idm_cert_t *cert, const char *actor, idm_ca_t *ca);
 
 /**
- * Releases a certificate from hold and records it.
+ * Releases a certificate from hold and records it.  Only a certificate of
+ * an active (or assigned) card can be released; the certificates of an
+ * inactive card are released by activating the card.
  *
  * @param cert   the certificate record, on hold.
  * @param actor  who releases it.
  * @param ca     the CA that issued it.
- * @return as idm_cert_hold().
+ * @return as idm_cert_hold(); IDM_ERR_STATE also when the card is not active.
  */
 int idm_cert_release(idm_cert_t *cert, const char *actor, idm_ca_t *ca);
 

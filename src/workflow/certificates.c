@@ -335,6 +335,23 @@ static int change_certificate(idm_cert_t *cert, const char *actor, idm_ca_t *ca,
                        what == CHANGE_REVOKE  ? "revoked"
                        : what == CHANGE_HOLD ? "held"
                                              : "released");
+    /* A held certificate of a card that is not active stays held: releasing
+     * it would make it valid on a card that may not be used. */
+    if (what == CHANGE_RELEASE) {
+        struct idm_card_rec card;
+        idm_cert_state implied = IDM_CERT_VALID;
+        rc = s->ops->card_load(s, cur->card_id, &card);
+        if (rc != IDM_OK)
+            return rc;
+        int follows = idm_cert_state_for_card(card.state, &implied);
+        char label[96];
+        idm_card_label(&card, label, sizeof label);
+        idm_card_state card_state = card.state;
+        idm_card_rec_clear(&card);
+        if (!follows || implied != IDM_CERT_VALID)
+            return IDM_ERR(IDM_ERR_STATE, "certificate %s stays on hold: %s is in state '%s', "
+                           "not active", cur->serial, label, idm_card_state_name(card_state));
+    }
     /* A built-in CA knows its key: refuse to act on another CA's certificate. */
     if (ca->builtin != NULL && (cur->issuer_key_id == NULL ||
                                 strcmp(cur->issuer_key_id, idm_openssl_ca_key_id(ca->builtin)) != 0))

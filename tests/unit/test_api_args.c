@@ -516,12 +516,18 @@ static void world_open(struct world *w)
     ck_assert_idm_ok(idm_ca_new(&w->host_ca, &host_ops, sizeof host_ops, NULL, NULL));
 
     /* A certificate of a non-personal card: it needs no active holder, and
-     * leaves the world's card and identity as they are.  Not yet active,
-     * the card keeps it on hold. */
+     * leaves the world's card and identity as they are.  The card is made
+     * active and the certificate then held by hand, so that it can be
+     * released (only an active card's certificate can). */
+    static const idm_card_state to_active[] = {IDM_CARD_REQUESTED, IDM_CARD_APPROVED,
+                                               IDM_CARD_ISSUED, IDM_CARD_ACTIVE};
     ck_assert_idm_ok(idm_card_new(ctx, ACTOR, IDM_CARD_NON_PERSONAL, IDM_CARD_PHYSICAL,
                                   IDM_PRODUCTION_LOCAL, 0, "Room 1", &room));
     ck_assert_idm_ok(idm_card_issue_certificate(room, ACTOR, ca, IDM_USAGE_AUTHENTICATION,
                                                 p256_spki, sizeof p256_spki, 1, &cert));
+    for (size_t i = 0; i < sizeof to_active / sizeof to_active[0]; i++)
+        ck_assert_idm_ok(idm_card_set_state(room, ACTOR, to_active[i], NULL));
+    ck_assert_idm_ok(idm_cert_hold(cert, ACTOR, ca));
     idm_card_free(&room);
     w->live[K_CERT] = cert;
 }

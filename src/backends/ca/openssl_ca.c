@@ -355,11 +355,15 @@ static int pem_passphrase(char *buf, int size, int rwflag, void *u)
 /* Checks that cert may act as this CA at the context's time. */
 static int check_ca_certificate(struct idm_openssl_ca *ca)
 {
-    if (X509_check_ca(ca->cert) < 1)
+    /* RFC 5280 4.2.1.9: a CA certificate carries basicConstraints CA:TRUE.
+     * X509_check_ca() also accepts v1 certificates and keyCertSign alone,
+     * which an issuing CA must not rely on. */
+    uint32_t flags = X509_get_extension_flags(ca->cert);
+    if (!(flags & EXFLAG_BCONS) || !(flags & EXFLAG_CA))
         return IDM_ERR(IDM_ERR_CRYPTO, "the certificate is not a CA certificate "
-                       "(basicConstraints CA:TRUE is missing)");
-    uint32_t ku = X509_get_key_usage(ca->cert);
-    if (ku != UINT32_MAX && !(ku & KU_KEY_CERT_SIGN))
+                       "(it has no basicConstraints CA:TRUE%s)",
+                       X509_get_version(ca->cert) != X509_VERSION_3 ? "; it is not X.509 v3" : "");
+    if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(ca->cert) & KU_KEY_CERT_SIGN))
         return IDM_ERR(IDM_ERR_CRYPTO, "the CA certificate's keyUsage lacks keyCertSign");
     time_t now = (time_t)(idm_ctx_clock_ms(ca->ctx) / 1000);
     if (X509_cmp_time(X509_get0_notAfter(ca->cert), &now) <= 0)
@@ -640,9 +644,17 @@ static int issue(const idm_cert_request_t *req, idm_buffer_t *out, void *user_da
     rc = set_random_serial(ca->ctx, x);
     if (rc == IDM_OK) {
         X509_NAME *subject = X509_get_subject_name(x);
+        /* A certificate never outlives its CA: cut its validity there. */
+        int64_t not_after = req->not_after_ms;
+        int days = 0, secs = 0;
+        ASN1_TIME *end = ASN1_TIME_set(NULL, (time_t)(not_after / 1000));
+        if (end != NULL && ASN1_TIME_diff(&days, &secs, X509_get0_notAfter(ca->cert), end) == 1 &&
+            (days > 0 || secs > 0))
+            not_after -= ((int64_t)days * 86400 + secs) * 1000;
+        ASN1_TIME_free(end);
         int ok = X509_set_version(x, X509_VERSION_3) &&
                  X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) &&
-                 set_validity_ms(x, req->not_before_ms, req->not_after_ms);
+                 set_validity_ms(x, req->not_before_ms, not_after);
         for (size_t i = 0; ok && i < req->nrdns; i++)
             ok = X509_NAME_add_entry_by_NID(subject, req->rdns[i].nid, MBSTRING_UTF8,
                                             (const unsigned char *)req->rdns[i].value, -1, -1, 0);
@@ -705,11 +717,13 @@ static int add_revoked(X509_CRL *crl, const struct idm_crl_entry *e)
     ASN1_INTEGER *serial = NULL;
     ASN1_TIME *when = ASN1_TIME_set(NULL, (time_t)(e->time_ms / 1000));
     ASN1_ENUMERATED *reason = ASN1_ENUMERATED_new();
+    /* RFC 5280 5.3.1: the reason code unspecified is left out. */
     int ok = r != NULL && when != NULL && reason != NULL && BN_hex2bn(&bn, e->serial) > 0 &&
              (serial = BN_to_ASN1_INTEGER(bn, NULL)) != NULL &&
              X509_REVOKED_set_serialNumber(r, serial) && X509_REVOKED_set_revocationDate(r, when) &&
-             ASN1_ENUMERATED_set(reason, e->reason) &&
-             X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, reason, 0, 0) == 1 &&
+             (e->reason == IDM_REVOKE_UNSPECIFIED ||
+              (ASN1_ENUMERATED_set(reason, e->reason) &&
+               X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, reason, 0, 0) == 1)) &&
              X509_CRL_add0_revoked(crl, r) == 1;
     if (ok)
         r = NULL;
