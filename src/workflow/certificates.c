@@ -145,7 +145,8 @@ static int build_request(const idm_ctx_t *ctx, struct idm_store *s,
 }
 
 /* Runs audit_append in a transaction of its own (for a failed backend call,
- * whose record must survive the failure it reports). */
+ * whose record must survive the failure it reports), then puts back the
+ * detail message the caller is about to return. */
 static void audit_alone(const idm_ctx_t *ctx, struct idm_store *s, const char *actor,
                         idm_object_type type, int64_t id, const char *what, const char *why)
 {
@@ -157,7 +158,7 @@ static void audit_alone(const idm_ctx_t *ctx, struct idm_store *s, const char *a
         else
             s->ops->rollback(s);
     }
-    idm_error_set(NULL, IDM_ERR_BACKEND, "%s", saved); /* the caller reports the failure */
+    idm_error_set(NULL, IDM_ERR_BACKEND, "%s", saved);
 }
 
 /* Phase 1: the journal.  *done_cert is the certificate already recorded

@@ -697,7 +697,8 @@ static int no_external_release(const char *serial, void *user_data)
     return no_external_state(serial, IDM_REVOKE_UNSPECIFIED, 0, user_data);
 }
 
-/* Errors of the methods are already idm errors: return them as they are. */
+/* The methods fail with idm error codes and leave OpenSSL's words in the
+ * detail message, which idm_ca_backend_failed() passes on to the caller. */
 const idm_ca_ops idm_openssl_ca_ops = {
     .version = IDM_CA_OPS_VERSION,
     .size = sizeof(idm_ca_ops),
