@@ -116,8 +116,10 @@ int main(int argc, char **argv)
         return fail("making a stand-in card key", IDM_ERR_CRYPTO);
     TRY(idm_card_issue_certificate(card, ACTOR, ca, IDM_USAGE_AUTHENTICATION, spki,
                                    (size_t)spki_len, 1, &cert));
-    const char *serial;
-    TRY(idm_cert_get_serial(cert, &serial));
+    const char *serial_ref;
+    char serial[64];
+    TRY(idm_cert_get_serial(cert, &serial_ref));
+    snprintf(serial, sizeof serial, "%s", serial_ref); /* outlives the handle below */
     printf("logon certificate %s issued by the built-in CA\n", serial);
     OPENSSL_free(spki);
     EVP_PKEY_free(card_key);
