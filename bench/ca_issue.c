@@ -59,6 +59,8 @@
 
 #include <idm/idm.h>
 
+#include "bench_common.h"
+
 #define DEFAULT_SECONDS 3.0
 #define ROUNDS 3 /* each measurement in this many interleaved slices */
 #define MAX_SECONDS 3600.0
@@ -74,24 +76,6 @@
 
 /* ---- failing ------------------------------------------------------------ */
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "idm-bench-ca-issue: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void check_idm(int rc, const char *what)
-{
-    if (rc != IDM_OK)
-        die("%s failed: %s: %s", what, idm_strerror_name(rc), idm_last_error_message());
-}
 
 /* For libcrypto calls: ok is the call's success. */
 static void check_crypto(int ok, const char *what)
@@ -732,6 +716,7 @@ static void print_details(const struct key_result *r)
 
 int main(int argc, char **argv)
 {
+    bench_init("idm-bench-ca-issue");
     double seconds = parse_seconds(argc, argv);
     print_machine();
     printf("timing:    %g s per measurement, one thread, in %d interleaved rounds; "

@@ -26,30 +26,14 @@
 
 #include <idm/idm.h>
 
+#include "bench_common.h"
+
 #define DEFAULT_ROWS 100000
 #define MAX_ROWS 100000000UL
 #define ACTOR "idm-bench-import-csv"
 
 /* ---- failing ------------------------------------------------------------ */
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "idm-bench-import-csv: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void check_idm(int rc, const char *what)
-{
-    if (rc != IDM_OK)
-        die("%s failed: %s: %s", what, idm_strerror_name(rc), idm_last_error_message());
-}
 
 static void check_sqlite(sqlite3 *db, int rc, int want, const char *what)
 {
@@ -382,6 +366,7 @@ static double mib(long long bytes)
 
 int main(int argc, char **argv)
 {
+    bench_init("idm-bench-import-csv");
     size_t rows = parse_rows(argc, argv);
     const char *tmp = getenv("TMPDIR");
     if (tmp == NULL || tmp[0] == '\0')
