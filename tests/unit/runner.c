@@ -4,6 +4,8 @@
  * and the exit status says whether all passed.
  */
 #include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "runner.h"
@@ -17,4 +19,24 @@ int main(void)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+void fault(struct faults *f, const char *fmt, ...)
+{
+    f->count++;
+    if (f->used + 2 >= sizeof f->text)
+        return;
+    f->text[f->used++] = ' ';
+    f->text[f->used] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(f->text + f->used, sizeof f->text - f->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        f->used += (size_t)n < sizeof f->text - f->used ? (size_t)n : sizeof f->text - f->used - 1;
+    /* One TAP line: no line breaks inside. */
+    for (char *p = f->text; *p != '\0'; p++) {
+        if (*p == '\n')
+            *p = ' ';
+    }
 }

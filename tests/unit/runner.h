@@ -20,4 +20,26 @@ Suite *idm_test_suite(void);
                       idm_last_error_message(), (needle));                        \
     } while (0)
 
+/* Fails the test with the library's message when a call does not succeed. */
+#define ck_ok(call)                                                                       \
+    do {                                                                                  \
+        int ok_rc_ = (call);                                                              \
+        ck_assert_msg(ok_rc_ == IDM_OK, "%s: %s (%d): %s", #call,                          \
+                      idm_strerror_name(ok_rc_), ok_rc_, idm_last_error_message());       \
+    } while (0)
+
+/* Failures collected without stopping, so that one run of a table-driven
+ * test reports every bad row.  Messages are joined with blanks: Check
+ * prints a failure as one TAP line. */
+struct faults {
+    int count;
+    size_t used;
+    char text[16384];
+};
+
+void fault(struct faults *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define ck_assert_no_faults(f) \
+    ck_assert_msg((f)->count == 0, "%d failure(s):%s", (f)->count, (f)->text)
+
 #endif /* IDM_TESTS_RUNNER_H */

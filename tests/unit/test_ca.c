@@ -44,38 +44,7 @@
 #define AIA_URL "http://pki.corp.example/aia/issuing.crt"
 #define PASSPHRASE "correct horse battery staple"
 
-/* Fails the test with the library's message when a call does not succeed. */
-#define ck_ok(call)                                                                       \
-    do {                                                                                  \
-        int ok_rc_ = (call);                                                              \
-        ck_assert_msg(ok_rc_ == IDM_OK, "%s: %s (%d): %s", #call,                          \
-                      idm_strerror_name(ok_rc_), ok_rc_, idm_last_error_message());       \
-    } while (0)
-
 /* ---- failures collected without stopping ------------------------------ */
-
-struct faults {
-    int count;
-    size_t used;
-    char text[16384];
-};
-
-static void fault(struct faults *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void fault(struct faults *f, const char *fmt, ...)
-{
-    f->count++;
-    if (f->used + 2 >= sizeof f->text)
-        return;
-    f->text[f->used++] = ' ';
-    f->text[f->used] = '\0';
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(f->text + f->used, sizeof f->text - f->used, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        f->used += (size_t)n < sizeof f->text - f->used ? (size_t)n : sizeof f->text - f->used - 1;
-}
 
 /* Check prints failure messages as TAP lines: no newlines in them. */
 static char *flat(char *text)
@@ -87,8 +56,6 @@ static char *flat(char *text)
     return text;
 }
 
-#define ck_no_faults(f) \
-    ck_assert_msg((f)->count == 0, "%d failure(s):%s", (f)->count, flat((f)->text))
 
 /* ---- the context: a frozen clock ---------------------------------------- */
 
@@ -722,7 +689,7 @@ START_TEST(test_every_profile_verifies_with_openssl_and_the_checker)
     if (status != 0)
         fault(&f, "check_certs.py %s exit %d: %s", dir, status, out);
     free(out);
-    ck_no_faults(&f);
+    ck_assert_no_faults(&f);
 
     for (size_t t = 0; t < N(profile_cards); t++) {
         idm_card_free(&cards[t]);
@@ -2577,7 +2544,7 @@ START_TEST(test_ca_private_key_never_reaches_the_store)
     free(key_pem);
     free(cert_pem);
     fixture_remove_store(store);
-    ck_no_faults(&f);
+    ck_assert_no_faults(&f);
 }
 END_TEST
 

@@ -27,42 +27,7 @@
 #define MAX_STATES 32
 #define MAX_EDGES 32
 
-/* Fails the test with the library's message when a call does not succeed. */
-#define ck_ok(call)                                                                       \
-    do {                                                                                  \
-        int ok_rc_ = (call);                                                              \
-        ck_assert_msg(ok_rc_ == IDM_OK, "%s: %s (%d): %s", #call,                          \
-                      idm_strerror_name(ok_rc_), ok_rc_, idm_last_error_message());       \
-    } while (0)
-
 /* ---- small helpers ---------------------------------------------------- */
-
-/* Failures collected without stopping, so one run reports every bad edge. */
-struct faults {
-    int count;
-    size_t used;
-    char text[8192];
-};
-
-static void fault(struct faults *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void fault(struct faults *f, const char *fmt, ...)
-{
-    f->count++;
-    if (f->used + 2 >= sizeof f->text)
-        return;
-    f->text[f->used++] = '\n';
-    f->text[f->used] = '\0';
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(f->text + f->used, sizeof f->text - f->used, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        f->used += (size_t)n < sizeof f->text - f->used ? (size_t)n : sizeof f->text - f->used - 1;
-}
-
-#define ck_assert_no_faults(f) \
-    ck_assert_msg((f)->count == 0, "%d failure(s):%s", (f)->count, (f)->text)
 
 static void store_path(char *buf, size_t size, const char *name)
 {
