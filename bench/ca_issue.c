@@ -21,11 +21,11 @@
  *   repeat    idm_card_issue_certificate() with an attempt already issued:
  *             the library finds the key in its journal and returns the
  *             recorded certificate without asking the CA;
- *   stub CA   idm_card_issue_certificate() with a host CA (idm_ca_new())
+ *   echo CA   idm_card_issue_certificate() with a host CA (idm_ca_new())
  *             that signs nothing: it returns the library's first certificate
  *             with a new serial patched in.  Everything but the CA runs as in
  *             "library" (journal, request, key check, parse, record, audit),
- *             so 1/library - 1/stub is what the built-in CA's issue costs.
+ *             so 1/library - 1/echo is what the built-in CA's issue costs.
  *
  * One more reference explains most of the figures: the time libcrypto takes
  * to decode the card's SubjectPublicKeyInfo (d2i_PUBKEY), which the library
@@ -296,9 +296,9 @@ static long count_certificates(struct setup *s)
     return n;
 }
 
-/* ---- a host CA that signs nothing ---------------------------------------- */
+/* ---- an echo CA: signs nothing, returns a prepared certificate ---------- */
 
-struct stub_ca {
+struct echo_ca {
     unsigned char *der; /* the library's first certificate */
     size_t len;
     size_t serial_at;   /* offset of the serial's content bytes */
@@ -306,11 +306,11 @@ struct stub_ca {
     uint64_t counter;
 };
 
-static int stub_issue(const idm_cert_request_t *request, idm_buffer_t *certificate,
+static int echo_issue(const idm_cert_request_t *request, idm_buffer_t *certificate,
                       void *user_data)
 {
     (void)request;
-    struct stub_ca *st = user_data;
+    struct echo_ca *st = user_data;
     uint64_t c = ++st->counter;
     unsigned char *tail = st->der + st->serial_at + st->serial_len - 8;
     for (int i = 7; i >= 0; i--, c >>= 8)
@@ -318,7 +318,7 @@ static int stub_issue(const idm_cert_request_t *request, idm_buffer_t *certifica
     return idm_buffer_set(certificate, st->der, st->len) == IDM_OK ? 0 : 1;
 }
 
-static int stub_revoke(const char *serial, idm_revocation_reason reason, int64_t time_ms,
+static int echo_revoke(const char *serial, idm_revocation_reason reason, int64_t time_ms,
                        void *user_data)
 {
     (void)serial;
@@ -329,7 +329,7 @@ static int stub_revoke(const char *serial, idm_revocation_reason reason, int64_t
 }
 
 /* Finds the serial number's bytes in the DER of x (it leads the TBS). */
-static void stub_init(struct stub_ca *st, const unsigned char *der, size_t len, X509 *x)
+static void echo_init(struct echo_ca *st, const unsigned char *der, size_t len, X509 *x)
 {
     const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
     const unsigned char *v = ASN1_STRING_get0_data(sn);
@@ -526,7 +526,7 @@ static long total_count(const struct series *se)
 
 struct key_result {
     const char *name;
-    struct series library, repeat, stub, naive, decode;
+    struct series library, repeat, echo, naive, decode;
     size_t lib_der_len, naive_der_len;
     double raw_sign;
     char raw_why[160]; /* why there is no raw_sign */
@@ -573,7 +573,7 @@ static void load_ca_for_naive(idm_ca_t *ca, struct naive *nv)
 static void run_key(idm_key_type type, const char *speed_alg, const unsigned char *spki,
                     size_t spki_len, double seconds, struct key_result *out)
 {
-    /* One card; the built-in CA and the stub issue for it in turn, each
+    /* One card; the built-in CA and the echo issue for it in turn, each
      * call with the next attempt number. */
     int next_attempt = 2;
     struct setup lib;
@@ -602,15 +602,15 @@ static void run_key(idm_key_type type, const char *speed_alg, const unsigned cha
     /* The same attempt again: the recorded certificate, no CA call. */
     struct repeat rep = {&lib, first_id};
 
-    /* A host CA that signs nothing. */
-    struct stub_ca st;
-    stub_init(&st, first_der, first_len, lib_cert);
+    /* An echo CA: everything but the signing, for the (a - echo) figure. */
+    struct echo_ca st;
+    echo_init(&st, first_der, first_len, lib_cert);
     idm_ca_ops ops = IDM_CA_OPS_INIT;
-    ops.issue = stub_issue;
-    ops.revoke = stub_revoke;
-    struct setup stub = lib;
-    stub.ca = NULL;
-    check_idm(idm_ca_new(&stub.ca, &ops, sizeof ops, &st, NULL), "idm_ca_new");
+    ops.issue = echo_issue;
+    ops.revoke = echo_revoke;
+    struct setup echo = lib;
+    echo.ca = NULL;
+    check_idm(idm_ca_new(&echo.ca, &ops, sizeof ops, &st, NULL), "idm_ca_new");
 
     /* The naive reference, with the same CA key and certificate, checked
      * against the library's certificate before it is timed. */
@@ -629,19 +629,19 @@ static void run_key(idm_key_type type, const char *speed_alg, const unsigned cha
     /* Warm-ups, then the rounds. */
     issue_new(&lib);
     issue_again(&rep);
-    issue_new(&stub);
+    issue_new(&echo);
     decode_spki(&card_spki);
     double slice = seconds / ROUNDS;
     for (int i = 0; i < ROUNDS; i++) {
         add_round(&out->library, i, issue_new, &lib, slice);    /* (a) */
         add_round(&out->repeat, i, issue_again, &rep, slice);
-        add_round(&out->stub, i, issue_new, &stub, slice);
+        add_round(&out->echo, i, issue_new, &echo, slice);
         add_round(&out->naive, i, naive_issue, &nv, slice);     /* (b) */
         add_round(&out->decode, i, decode_spki, &card_spki, slice);
     }
 
     /* Every new-attempt call issued and recorded a certificate of its own. */
-    long expected = 1 + 2 + total_count(&out->library) + total_count(&out->stub);
+    long expected = 1 + 2 + total_count(&out->library) + total_count(&out->echo);
     long stored = count_certificates(&lib);
     if (stored != expected)
         die("the store holds %ld certificates of the card; expected %ld", stored, expected);
@@ -657,7 +657,7 @@ static void run_key(idm_key_type type, const char *speed_alg, const unsigned cha
     EVP_PKEY_free(nv.ca_key);
     X509_free(lib_cert);
     idm_cert_free(&first);
-    idm_ca_free(&stub.ca);
+    idm_ca_free(&echo.ca);
     free(st.der);
     idm_card_free(&lib.card);
     idm_ca_free(&lib.ca);
@@ -693,16 +693,16 @@ static void print_details(const struct key_result *r)
     printf("\n%s CA key, P-256 card key, authentication profile:\n", r->name);
     print_series("(a) library, new attempt per call", &r->library);
     print_series("    library, repeated attempt", &r->repeat);
-    print_series("    library, host CA that signs nothing", &r->stub);
+    print_series("    library, echo CA (signs nothing)", &r->echo);
     print_series("(b) naive libcrypto reference", &r->naive);
     print_series("    d2i_PUBKEY of the card key", &r->decode);
     struct rate lib = median(&r->library, NULL, NULL), rep = median(&r->repeat, NULL, NULL);
-    struct rate stub = median(&r->stub, NULL, NULL);
-    double ca_us = micros(&lib) - micros(&stub);
+    struct rate echo = median(&r->echo, NULL, NULL);
+    double ca_us = micros(&lib) - micros(&echo);
     if (ca_us > 0)
-        printf("  => built-in CA's issue (a - stub)      %8.0f /s %8.1f us\n", 1e6 / ca_us, ca_us);
+        printf("  => built-in CA's issue (a - echo)      %8.0f /s %8.1f us\n", 1e6 / ca_us, ca_us);
     else
-        printf("  => built-in CA's issue (a - stub)      below the noise\n");
+        printf("  => built-in CA's issue (a - echo)      below the noise\n");
     printf("  => a new certificate over a repeat     %8s    %8.1f us\n", "",
            micros(&lib) - micros(&rep));
     if (r->raw_sign > 0)

@@ -541,8 +541,6 @@ IDM_EXPORT int idm_ca_generate_crl(idm_ca_t *ca, idm_ctx_t *ctx, int next_update
         rc = ca_rc == 0 ? IDM_OK : idm_ca_backend_failed("produce a CRL", ca_rc);
         audit_alone(ctx, s, "system", IDM_OBJECT_CA, 0, "CA asked for its CRL",
                     rc == IDM_OK ? "done" : idm_last_error_message());
-        if (rc == IDM_OK)
-            idm_error_clear();
     }
     return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }
