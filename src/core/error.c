@@ -110,3 +110,25 @@ void idm_error_clear(void)
 {
     last_message[0] = '\0';
 }
+
+/* What a host backend method said about its last failure on this thread. */
+static _Thread_local char backend_message[512];
+
+void idm_backend_call_reset(void)
+{
+    backend_message[0] = '\0';
+    idm_error_clear();
+}
+
+void idm_backend_say(const char *message)
+{
+    snprintf(backend_message, sizeof backend_message, "%s", message);
+}
+
+void idm_backend_words(char *buf, size_t size)
+{
+    const char *why = backend_message[0] != '\0' ? backend_message
+                      : last_message[0] != '\0'  ? last_message
+                                                 : "it gave no reason";
+    snprintf(buf, size, "%s", why);
+}

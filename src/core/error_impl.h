@@ -6,6 +6,7 @@
 #define IDM_CORE_ERROR_IMPL_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include <idm/error.h>
 
@@ -34,6 +35,18 @@ int idm_error_wrap(const char *func, int code, const char *fmt, ...) IDM_PRINTF(
 /* Empties the calling thread's detail message (before a host callback, so
  * that what it leaves there can be told from older text). */
 void idm_error_clear(void);
+
+/*
+ * A host backend's words about its failure.  idm_backend_call_reset() runs
+ * before each ops method (it also empties the detail message);
+ * idm_backend_say() is what idm_ca_backend_error() and
+ * idm_encoder_backend_error() store; idm_backend_words() gives them after a
+ * failed call, else the detail message the method left (a built-in
+ * backend's), else "it gave no reason".
+ */
+void idm_backend_call_reset(void);
+void idm_backend_say(const char *message);
+void idm_backend_words(char *buf, size_t size);
 
 /* Puts "<func>: " in front of the current message and returns code: how a
  * public function passes on the failure of an internal helper. */

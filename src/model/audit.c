@@ -109,6 +109,32 @@ int idm_audit_append(const idm_ctx_t *ctx, struct idm_store *s, const char *acto
     return rc;
 }
 
+void idm_audit_append_alone(const idm_ctx_t *ctx, struct idm_store *s, const char *actor,
+                            idm_object_type type, int64_t id, const char *fmt, ...)
+{
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", idm_last_error_message());
+    char detail[AUDIT_DETAIL_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        detail[0] = '\0';
+    int rc = s->ops->begin(s);
+    if (rc == IDM_OK) {
+        rc = idm_audit_append(ctx, s, actor, type, id, NULL, NULL, "%s", detail);
+        if (rc == IDM_OK)
+            rc = s->ops->commit(s);
+        else
+            s->ops->rollback(s);
+    }
+    if (rc != IDM_OK)
+        idm_log_error(ctx, "audit", "cannot audit a failure of %s %" PRId64 ": %s",
+                      idm_object_type_name(type), id, idm_last_error_message());
+    idm_error_set(NULL, IDM_ERR_INTERNAL, "%s", saved); /* the message only; no code kept */
+}
+
 static void hex(const unsigned char *b, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";

@@ -20,4 +20,13 @@ int idm_audit_append(const idm_ctx_t *ctx, struct idm_store *s, const char *acto
                      idm_object_type type, int64_t id, const char *from, const char *to,
                      const char *fmt, ...) IDM_PRINTF(8, 9);
 
+/*
+ * Appends one event in a transaction of its own: for a failure, whose
+ * record must survive the rollback of what failed.  The detail message the
+ * caller is about to return is kept; a failure to audit is only logged.
+ */
+void idm_audit_append_alone(const idm_ctx_t *ctx, struct idm_store *s, const char *actor,
+                            idm_object_type type, int64_t id, const char *fmt, ...)
+    IDM_PRINTF(6, 7);
+
 #endif /* IDM_MODEL_AUDIT_IMPL_H */

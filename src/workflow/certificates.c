@@ -144,21 +144,12 @@ static int build_request(const idm_ctx_t *ctx, struct idm_store *s,
     return rc;
 }
 
-/* Runs audit_append in a transaction of its own (for a failed backend call,
- * whose record must survive the failure it reports), then puts back the
- * detail message the caller is about to return. */
+/* Audits a failed backend call (the record must survive the failure it
+ * reports) and leaves the caller's IDM_ERR_BACKEND message in place. */
 static void audit_alone(const idm_ctx_t *ctx, struct idm_store *s, const char *actor,
                         idm_object_type type, int64_t id, const char *what, const char *why)
 {
-    char saved[1024];
-    snprintf(saved, sizeof saved, "%s", idm_last_error_message());
-    if (s->ops->begin(s) == IDM_OK) {
-        if (idm_audit_append(ctx, s, actor, type, id, NULL, NULL, "%s: %s", what, why) == IDM_OK)
-            s->ops->commit(s);
-        else
-            s->ops->rollback(s);
-    }
-    idm_error_set(NULL, IDM_ERR_BACKEND, "%s", saved);
+    idm_audit_append_alone(ctx, s, actor, type, id, "%s: %s", what, why);
 }
 
 /* Phase 1: the journal.  *done_cert is the certificate already recorded
@@ -239,7 +230,7 @@ IDM_EXPORT int idm_card_issue_certificate(idm_card_t *card, const char *actor, i
         return rc;
     CHECK_CA(ca);
     IDM_CHECK_NOT_NULL(spki);
-    if ((int)usage < IDM_USAGE_AUTHENTICATION || (int)usage > IDM_USAGE_ENCRYPTION)
+    if ((int)usage < IDM_USAGE_AUTHENTICATION || (int)usage > IDM_USAGE_CARD_AUTHENTICATION)
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'usage' is %d; not an idm_key_usage",
                         (int)usage);
     if (attempt < 1)

@@ -19,29 +19,22 @@
 #define CHECK_CA(ca) IDM_CHECK_HANDLE(ca, IDM_MAGIC_CA, "idm_ca_t")
 #define CHECK_REQUEST(r) IDM_CHECK_HANDLE(r, IDM_MAGIC_CERT_REQUEST, "idm_cert_request_t")
 
-/* What a host CA said about its last failure on this thread. */
-static _Thread_local char backend_message[512];
-
 void idm_ca_backend_reset(void)
 {
-    backend_message[0] = '\0';
-    idm_error_clear();
+    idm_backend_call_reset();
 }
 
 int idm_ca_backend_failed(const char *what, int code)
 {
-    const char *why = backend_message[0] != '\0'         ? backend_message
-                      : idm_last_error_message()[0] != '\0' ? idm_last_error_message()
-                                                           : "it gave no reason";
-    char copy[sizeof backend_message];
-    snprintf(copy, sizeof copy, "%s", why);
-    return IDM_ERR(IDM_ERR_BACKEND, "the CA failed to %s (it returned %d): %s", what, code, copy);
+    char why[512];
+    idm_backend_words(why, sizeof why);
+    return IDM_ERR(IDM_ERR_BACKEND, "the CA failed to %s (it returned %d): %s", what, code, why);
 }
 
 IDM_EXPORT int idm_ca_backend_error(const char *message)
 {
     IDM_CHECK_NOT_NULL(message);
-    snprintf(backend_message, sizeof backend_message, "%s", message);
+    idm_backend_say(message);
     return IDM_OK;
 }
 
