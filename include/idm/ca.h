@@ -17,6 +17,8 @@
  *                   emailProtection; SAN rfc822Name
  *   encryption      keyUsage keyEncipherment (RSA) or keyAgreement (EC);
  *                   EKU emailProtection; SAN rfc822Name
+ *   card authentication  keyUsage digitalSignature; EKU id-PIV-cardAuth
+ *                   (2.16.840.1.101.3.6.8); SAN rfc822Name
  * All are X.509 v3 with basicConstraints CA:FALSE (critical), subject and
  * authority key identifiers, a random positive 128-bit serial, and the
  * options' CRL distribution point and AIA URLs when set.  The built-in CA
@@ -51,7 +53,8 @@ typedef enum idm_key_type {
 typedef enum idm_key_usage {
     IDM_USAGE_AUTHENTICATION = 0, /**< PIV slot 9A: logon, client authentication */
     IDM_USAGE_SIGNATURE = 1,      /**< PIV slot 9C: digital signature */
-    IDM_USAGE_ENCRYPTION = 2      /**< PIV slot 9D: key management */
+    IDM_USAGE_ENCRYPTION = 2,     /**< PIV slot 9D: key management */
+    IDM_USAGE_CARD_AUTHENTICATION = 3 /**< PIV slot 9E: the card itself, no PIN */
 } idm_key_usage;
 
 /** CRL reason codes (RFC 5280); certificateHold is idm_cert_hold(). */
@@ -67,7 +70,8 @@ typedef enum idm_revocation_reason {
 } idm_revocation_reason;
 
 /**
- * Name of a key usage: "authentication", "signature", "encryption";
+ * Name of a key usage: "authentication", "signature", "encryption",
+ * "card_authentication";
  * "unknown" otherwise.
  *
  * @param usage  any value.

@@ -408,7 +408,9 @@ IDM_EXPORT const char *idm_key_usage_name(idm_key_usage usage)
 {
     static const char *const names[] = {[IDM_USAGE_AUTHENTICATION] = "authentication",
                                         [IDM_USAGE_SIGNATURE] = "signature",
-                                        [IDM_USAGE_ENCRYPTION] = "encryption"};
+                                        [IDM_USAGE_ENCRYPTION] = "encryption",
+                                        [IDM_USAGE_CARD_AUTHENTICATION] =
+                                            "card_authentication"};
     return name_at(names, N(names), (int)usage);
 }
 

@@ -29,7 +29,8 @@ UPN = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
 PERSONAL = {"employee", "contractor", "visitor"}
 VISITOR_LIKE = {"visitor", "visitor_non_personal", "temporary"}
 CARD_TYPES = PERSONAL | {"visitor_non_personal", "non_personal", "temporary"}
-USAGES = {"authentication", "signature", "encryption"}
+USAGES = {"authentication", "signature", "encryption", "card_authentication"}
+PIV_CARD_AUTH = x509.ObjectIdentifier("2.16.840.1.101.3.6.8")
 DEFAULT_DAYS = 1095
 DEFAULT_VISITOR_DAYS = 30
 KEY_USAGE_BITS = (
@@ -195,7 +196,7 @@ def check_profile(r, where, cert, entry, kind):
             r.fail(where, "basicConstraints says CA:TRUE")
 
     ku = extension(cert, x509.KeyUsage)
-    if usage == "authentication":
+    if usage in ("authentication", "card_authentication"):
         want_ku = {"digital_signature"}
     elif usage == "signature":
         want_ku = {"digital_signature", "content_commitment"}
@@ -214,6 +215,8 @@ def check_profile(r, where, cert, entry, kind):
     eku = extension(cert, x509.ExtendedKeyUsage)
     if usage == "authentication":
         want_eku = {ExtendedKeyUsageOID.CLIENT_AUTH, SMART_CARD_LOGON}
+    elif usage == "card_authentication":
+        want_eku = {PIV_CARD_AUTH}
     else:
         want_eku = {ExtendedKeyUsageOID.EMAIL_PROTECTION}
     if eku is None:

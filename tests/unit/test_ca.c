@@ -481,17 +481,19 @@ static void check_x509_text(struct faults *f, const char *dir, const struct expe
     if (strcmp(line, "CA:FALSE") != 0)
         fault(f, "%s: basicConstraints (critical) is '%s'", pem, line);
 
-    const char *ku = e->usage == IDM_USAGE_AUTHENTICATION ? "Digital Signature"
-                     : e->usage == IDM_USAGE_SIGNATURE    ? "Digital Signature, Non Repudiation"
-                     : e->key == KEY_RSA2048              ? "Key Encipherment"
-                                                          : "Key Agreement";
+    const char *ku = e->usage == IDM_USAGE_AUTHENTICATION        ? "Digital Signature"
+                     : e->usage == IDM_USAGE_CARD_AUTHENTICATION ? "Digital Signature"
+                     : e->usage == IDM_USAGE_SIGNATURE ? "Digital Signature, Non Repudiation"
+                     : e->key == KEY_RSA2048           ? "Key Encipherment"
+                                                       : "Key Agreement";
     line_after(text, "X509v3 Key Usage: critical", line, sizeof line);
     if (strcmp(line, ku) != 0)
         fault(f, "%s: critical keyUsage is '%s', expected '%s'", pem, line, ku);
 
     const char *eku = e->usage == IDM_USAGE_AUTHENTICATION
                           ? "TLS Web Client Authentication, Microsoft Smartcard Login"
-                          : "E-mail Protection";
+                      : e->usage == IDM_USAGE_CARD_AUTHENTICATION ? "2.16.840.1.101.3.6.8"
+                                                                  : "E-mail Protection";
     line_after(text, "X509v3 Extended Key Usage:", line, sizeof line);
     if (strcmp(line, eku) != 0)
         fault(f, "%s: extendedKeyUsage is '%s', expected '%s'", pem, line, eku);
@@ -548,7 +550,7 @@ static const struct profile_card profile_cards[] = {
 static const idm_key_type ca_key_types[] = {IDM_KEY_EC_P256, IDM_KEY_EC_P384, IDM_KEY_RSA_2048,
                                             IDM_KEY_RSA_3072};
 
-#define PROFILE_CERTS (N(ca_key_types) * N(profile_cards) * 3)
+#define PROFILE_CERTS (N(ca_key_types) * N(profile_cards) * 4)
 
 /*
  * Every card type x usage, each with every card key type and from every
@@ -595,7 +597,7 @@ START_TEST(test_every_profile_verifies_with_openssl_and_the_checker)
     for (size_t c = 0; c < N(ca_key_types); c++) {
         for (size_t t = 0; t < N(profile_cards); t++) {
             const struct profile_card *pc = &profile_cards[t];
-            for (int u = IDM_USAGE_AUTHENTICATION; u <= IDM_USAGE_ENCRYPTION; u++) {
+            for (int u = IDM_USAGE_AUTHENTICATION; u <= IDM_USAGE_CARD_AUTHENTICATION; u++) {
                 struct expected *e = &expect[n];
                 memset(e, 0, sizeof *e);
                 e->type = pc->type;

@@ -42,7 +42,7 @@ struct profile {
     STACK_OF(X509_EXTENSION) *exts;
 };
 
-enum { PROFILE_AUTH, PROFILE_SIGN, PROFILE_ENC_RSA, PROFILE_ENC_EC, PROFILE_COUNT };
+enum { PROFILE_AUTH, PROFILE_SIGN, PROFILE_ENC_RSA, PROFILE_ENC_EC, PROFILE_CARD_AUTH, PROFILE_COUNT };
 
 struct idm_openssl_ca {
     idm_ctx_t *ctx;
@@ -470,6 +470,7 @@ static const char *const profile_key_usage[PROFILE_COUNT] = {
     [PROFILE_SIGN] = "critical,digitalSignature,nonRepudiation",
     [PROFILE_ENC_RSA] = "critical,keyEncipherment",
     [PROFILE_ENC_EC] = "critical,keyAgreement",
+    [PROFILE_CARD_AUTH] = "critical,digitalSignature",
 };
 
 static const char *const profile_ext_key_usage[PROFILE_COUNT] = {
@@ -477,6 +478,7 @@ static const char *const profile_ext_key_usage[PROFILE_COUNT] = {
     [PROFILE_SIGN] = "emailProtection",
     [PROFILE_ENC_RSA] = "emailProtection",
     [PROFILE_ENC_EC] = "emailProtection",
+    [PROFILE_CARD_AUTH] = "2.16.840.1.101.3.6.8", /* id-PIV-cardAuth */
 };
 
 static int same_url(const char *a, const char *b)
@@ -630,10 +632,11 @@ static int add_subject_alt_names(X509 *x, const struct idm_cert_request *req)
 static int issue(const idm_cert_request_t *req, idm_buffer_t *out, void *user_data)
 {
     struct idm_openssl_ca *ca = user_data;
-    int which = req->usage == IDM_USAGE_AUTHENTICATION ? PROFILE_AUTH
-                : req->usage == IDM_USAGE_SIGNATURE    ? PROFILE_SIGN
-                : req->spki_is_rsa                     ? PROFILE_ENC_RSA
-                                                       : PROFILE_ENC_EC;
+    int which = req->usage == IDM_USAGE_AUTHENTICATION        ? PROFILE_AUTH
+                : req->usage == IDM_USAGE_SIGNATURE           ? PROFILE_SIGN
+                : req->usage == IDM_USAGE_CARD_AUTHENTICATION ? PROFILE_CARD_AUTH
+                : req->spki_is_rsa                            ? PROFILE_ENC_RSA
+                                                              : PROFILE_ENC_EC;
     const STACK_OF(X509_EXTENSION) *fixed = NULL;
     int rc = profile_for(ca, which, req, &fixed);
     if (rc != IDM_OK)
