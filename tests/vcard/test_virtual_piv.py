@@ -419,6 +419,90 @@ class TestPersistence(CardTestCase):
             self.assertEqual(host.mgmt_auth_mutual(0x08, AES128_KEY), 0x9000)
 
 
+class TestCplc(CardTestCase):
+    """GlobalPlatform GET DATA CPLC (80 CA 9F 7F): the chip serial."""
+
+    GET_CPLC = bytes.fromhex("80CA9F7F00")
+
+    def cplc(self, host, apdu=GET_CPLC):
+        out, sw = host.raw(apdu)
+        self.assertEqual(sw, 0x9000)
+        self.assertEqual(out[:3], bytes.fromhex("9F7F2A"))
+        self.assertEqual(len(out), 3 + 42)
+        return out[3:]
+
+    def test_cplc_before_select_names_fabricator_and_type(self):
+        _, host = self.make_card()
+        cplc = self.cplc(host)
+        self.assertEqual(cplc[0:2], bytes.fromhex("4790"))
+        self.assertEqual(cplc[2:4], bytes.fromhex("5040"))
+        self.assertEqual(host.select()[1], 0x9000)
+        self.assertEqual(self.cplc(host), cplc)
+
+    def test_any_le_or_none_gives_the_whole_record(self):
+        _, host = self.make_card()
+        whole = self.cplc(host)
+        self.assertEqual(self.cplc(host, bytes.fromhex("80CA9F7F2D")), whole)
+        self.assertEqual(self.cplc(host, bytes.fromhex("80CA9F7F")), whole)
+        self.assertEqual(self.cplc(host, bytes.fromhex("80CA9F7F000000")), whole)  # extended
+
+    def test_short_le_leaves_the_rest_for_get_response(self):
+        _, host = self.make_card()
+        whole = self.cplc(host)
+        out, sw = host.raw(bytes.fromhex("80CA9F7F10"))
+        self.assertEqual((len(out), sw), (16, 0x611D))
+        more, sw = host.raw(bytes.fromhex("00C000001D"))
+        self.assertEqual((out + more, sw), (bytes.fromhex("9F7F2A") + whole, 0x9000))
+
+    def test_cards_have_their_own_serial(self):
+        _, one = self.make_card()
+        _, two = self.make_card()
+        a, b = self.cplc(one), self.cplc(two)
+        self.assertNotEqual(a[12:18], b[12:18])       # IC serial number and batch id
+        self.assertEqual(a[:12], b[:12])              # the same chip model
+
+    def test_card_without_piv_still_has_cplc(self):
+        _, host = self.make_card(no_piv=True)
+        self.assertEqual(host.select()[1], 0x6A82)
+        self.assertEqual(self.cplc(host)[0:2], bytes.fromhex("4790"))
+
+    def test_other_global_platform_data_and_commands(self):
+        _, host = self.make_card()
+        self.assertEqual(host.raw(bytes.fromhex("80CA006600"))[1], 0x6A88)
+        self.assertEqual(host.raw(bytes.fromhex("80CB3FFF055C035FC102"))[1], 0x6E00)
+        self.assertEqual(host.raw(bytes.fromhex("84CA9F7F00"))[1], 0x6E00)
+
+    def test_cplc_ends_the_pin_always_window(self):
+        _, host = self.make_card()
+        host.mgmt_auth_mutual()
+        host.generate(0x9C, 0x11)
+        self.assertEqual(host.verify(), 0x9000)
+        self.cplc(host)
+        self.assertEqual(host.sign(0x9C, 0x11, bytes(32))[1], 0x6982)
+
+    def test_cplc_is_persisted_and_added_to_an_older_state(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "card.json")
+            _, host = self.make_card(state_path=path)
+            first = self.cplc(host)
+            _, host = self.make_card(state_path=path)   # reinserted
+            self.assertEqual(self.cplc(host), first)
+            with open(path, encoding="utf-8") as f:
+                state = json.load(f)
+            self.assertEqual(state["cplc"], first.hex())
+
+            del state["cplc"]                           # as written before the CPLC
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(state, f)
+            _, host = self.make_card(state_path=path)
+            added = self.cplc(host)
+            self.assertEqual(added[0:2], bytes.fromhex("4790"))
+            with open(path, encoding="utf-8") as f:
+                self.assertEqual(json.load(f)["cplc"], added.hex())
+            _, host = self.make_card(state_path=path)
+            self.assertEqual(self.cplc(host), added)
+
+
 class TestBrokenCards(CardTestCase):
     def test_no_piv_card(self):
         _, host = self.make_card(no_piv=True)
@@ -477,6 +561,45 @@ class TestTransport(unittest.TestCase):
         self.assertFalse(thread.is_alive(), "a vanished card stays removed")
         conn.close()
         server.close()
+
+
+class TestHopper(CardTestCase):
+    """--hopper: a reset after writes feeds the next blank card."""
+
+    GET_CPLC = bytes.fromhex("80CA9F7F00")
+
+    def serial(self, host):
+        out, sw = host.raw(self.GET_CPLC)
+        self.assertEqual(sw, 0x9000)
+        return out[3:][12:18]
+
+    def test_reset_after_writes_gives_a_blank_card_with_the_same_management_key(self):
+        card, host = self.make_card(hopper=True, mgmt_alg=0x08, mgmt_key=AES128_KEY)
+        first = self.serial(host)
+        host.select()
+        self.assertEqual(host.mgmt_auth_mutual(0x08, AES128_KEY), 0x9000)
+        self.assertEqual(host.put_data(bytes.fromhex("5FC109"), b"\x01\x03Ada"), 0x9000)
+        card.reset()
+        self.assertNotEqual(self.serial(host), first)
+        host.select()
+        self.assertEqual(host.get_data(bytes.fromhex("5FC109"))[1], 0x6A82)
+        self.assertEqual(host.mgmt_auth_mutual(0x08, AES128_KEY), 0x9000)
+
+    def test_reset_without_writes_keeps_the_card(self):
+        card, host = self.make_card(hopper=True)
+        first = self.serial(host)
+        host.select()
+        card.reset()
+        self.assertEqual(self.serial(host), first)
+
+    def test_without_hopper_a_reset_keeps_what_was_written(self):
+        card, host = self.make_card()
+        first = self.serial(host)
+        host.select()
+        self.assertEqual(host.mgmt_auth_mutual(0x03, vp.DEFAULT_MGMT_KEY), 0x9000)
+        self.assertEqual(host.put_data(bytes.fromhex("5FC109"), b"\x01\x03Ada"), 0x9000)
+        card.reset()
+        self.assertEqual(self.serial(host), first)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,41 @@ CERT_TAGS = {bytes.fromhex(t) for t in ("5FC105", "5FC10A", "5FC10B", "5FC101")}
 TAG_CHUID = bytes.fromhex("5FC102")
 TAG_DISCOVERY = bytes.fromhex("7E")
 
+# GlobalPlatform card production life cycle data (GP 2.3, GET DATA 9F7F):
+# the card manager's, not PIV's.  42 bytes; the fields hosts read as the chip
+# serial are the IC fabricator, the IC serial number and the IC batch id.
+TAG_CPLC = 0x9F7F
+CPLC_IC_FABRICATOR = 0x4790
+CPLC_IC_TYPE = 0x5040
+
+
+def make_cplc(ic_serial, ic_batch):
+    """The 42-byte CPLC record of a card whose chip has these serial (4
+    bytes) and batch (2 bytes); the other fields are fixed, plausible values."""
+    assert len(ic_serial) == 4 and len(ic_batch) == 2
+    return (CPLC_IC_FABRICATOR.to_bytes(2, "big")
+            + CPLC_IC_TYPE.to_bytes(2, "big")
+            + bytes.fromhex("4791"          # operating system identifier
+                            "3152"          # OS release date (YDDD)
+                            "0400"          # OS release level
+                            "3140")         # IC fabrication date
+            + ic_serial + ic_batch
+            + bytes.fromhex("4812"          # IC module fabricator
+                            "3160"          # IC module packaging date
+                            "0000"          # ICC manufacturer
+                            "3161"          # IC embedding date
+                            "0000"          # IC pre-personalizer
+                            "0000"          # IC pre-perso. equipment date
+                            "00000000"      # IC pre-perso. equipment id
+                            "0000"          # IC personalizer
+                            "0000"          # IC personalization date
+                            "00000000"))    # IC perso. equipment id
+
+
+def new_cplc():
+    return make_cplc(secrets.token_bytes(4), secrets.token_bytes(2))
+
+
 # Status words
 SW_OK = 0x9000
 SW_WRONG_LENGTH = 0x6700
@@ -234,10 +269,13 @@ class VirtualPivCard:
     """
 
     def __init__(self, state_path=None, mgmt_alg=None, mgmt_key=None,
-                 no_piv=False, full=False, vanish_after=None, atr=DEFAULT_ATR):
+                 no_piv=False, full=False, vanish_after=None, atr=DEFAULT_ATR,
+                 hopper=False):
         self.state_path = state_path
         self.no_piv = no_piv
         self.full = full
+        self.hopper = hopper
+        self.changed = False            # written since the last power-on (hopper)
         self.vanish_after = vanish_after
         self.atr = atr
         self.apdu_count = 0
@@ -259,6 +297,7 @@ class VirtualPivCard:
             self.state["mgmt_key"] = key.hex()
             self._save()
         self._keys = {}                 # slot -> private key object (cache)
+        self.changed = False            # loading is not writing
         self.reset()
 
     # ---- persistent state ------------------------------------------------
@@ -266,7 +305,20 @@ class VirtualPivCard:
     def _load_or_create_state(self):
         if self.state_path and os.path.exists(self.state_path):
             with open(self.state_path, "r", encoding="utf-8") as f:
-                return json.load(f)
+                state = json.load(f)
+            if "cplc" not in state:     # a state file from before the CPLC
+                state["cplc"] = new_cplc().hex()
+                self.state = state
+                self._save()
+            return state
+        self.state = self._blank_state()
+        self._save()
+        return self.state
+
+    @staticmethod
+    def _blank_state():
+        """A card as it leaves the factory: default PIN, PUK and management
+        key, a chip serial and a CHUID of its own, nothing else."""
         state = {
             "pin": pad_pin(DEFAULT_PIN).hex(),
             "puk": DEFAULT_PUK.hex(),
@@ -276,6 +328,7 @@ class VirtualPivCard:
             "mgmt_key": DEFAULT_MGMT_KEY.hex(),
             "keys": {},                 # "9A" -> {"alg": 17, "pem": "..."}
             "objects": {},              # "5FC102" -> hex of the 53 TLV
+            "cplc": new_cplc().hex(),   # the chip's serial: fixed for its life
         }
         # A CHUID with a random GUID gives every card its own identity, which
         # OpenSC uses as the token serial number.
@@ -284,11 +337,10 @@ class VirtualPivCard:
                  + tlv(0x35, b"20991231")
                  + tlv(0x3E, b"") + tlv(0xFE, b""))
         state["objects"][TAG_CHUID.hex().upper()] = tlv(0x53, chuid).hex()
-        self.state = state
-        self._save()
         return state
 
     def _save(self):
+        self.changed = True
         if not self.state_path:
             return
         # Write then rename, so a SIGTERM mid-write never leaves half a card.
@@ -308,7 +360,20 @@ class VirtualPivCard:
     # ---- power and volatile state ----------------------------------------
 
     def reset(self):
-        """Power on / off / warm reset: forget everything not persisted."""
+        """Power on / off / warm reset: forget everything not persisted.
+
+        In hopper mode a card that was written since the last reset is
+        ejected and the next blank card of the stack takes its place (same
+        management key, new chip serial), like a printer-encoder's feeder:
+        the encoder resets the card after a personalization that went
+        through, so a benchmark can personalize card after card."""
+        if self.hopper and self.changed:
+            alg, key = self.state["mgmt_alg"], self.state["mgmt_key"]
+            self.state = self._blank_state()
+            self.state["mgmt_alg"], self.state["mgmt_key"] = alg, key
+            self._keys = {}
+            self._save()
+        self.changed = False
         self.pin_verified = False
         self.pin_always_ok = False      # VERIFY was the previous command (slot 9C)
         self.mgmt_authenticated = False
@@ -330,6 +395,14 @@ class VirtualPivCard:
             return e.sw.to_bytes(2, "big")
 
     def _dispatch(self, apdu):
+        # GlobalPlatform GET DATA (CLA 80) belongs to the card manager: it
+        # answers before SELECT and on a card without PIV, and like any other
+        # command it ends an open chain and the PIN-always window.
+        if apdu.cla == 0x80 and apdu.ins == 0xCA:
+            self.pending = b""
+            self.chain = None
+            self.pin_always_ok = False
+            return self._respond(self._get_data_gp(apdu), apdu)
         if apdu.cla & ~0x10 != 0x00:
             raise CardError(SW_CLA_NOT_SUPPORTED)
 
@@ -391,6 +464,15 @@ class VirtualPivCard:
             remaining = min(len(self.pending), 256) & 0xFF   # 00 means 256 or more
             return chunk + bytes([0x61, remaining])
         return chunk + SW_OK.to_bytes(2, "big")
+
+    # ---- GlobalPlatform GET DATA -----------------------------------------
+
+    def _get_data_gp(self, apdu):
+        if (apdu.p1 << 8 | apdu.p2) != TAG_CPLC:
+            raise CardError(SW_REF_NOT_FOUND)
+        if apdu.data:
+            raise CardError(SW_WRONG_LENGTH)
+        return tlv(TAG_CPLC, bytes.fromhex(self.state["cplc"]))
 
     # ---- SELECT ----------------------------------------------------------
 
@@ -775,6 +857,8 @@ def parse_args(argv):
     p.add_argument("--full", action="store_true", help="PUT DATA of certificates answers 6A84")
     p.add_argument("--vanish-after", type=int, metavar="N",
                    help="after N APDUs, answer nothing, drop the connection and exit")
+    p.add_argument("--hopper", action="store_true",
+                   help="after a reset that follows writes, become a new blank card")
     p.add_argument("--verbose", "-v", action="store_true", help="log every APDU to stderr")
     return p.parse_args(argv)
 
@@ -793,7 +877,8 @@ def main(argv=None):
             state_path=args.state,
             mgmt_alg=MGMT_ALG_NAMES[args.mgmt_alg] if args.mgmt_alg else None,
             mgmt_key=bytes.fromhex(args.mgmt_key) if args.mgmt_key else None,
-            no_piv=args.no_piv, full=args.full, vanish_after=args.vanish_after)
+            no_piv=args.no_piv, full=args.full, vanish_after=args.vanish_after,
+            hopper=args.hopper)
     except (ValueError, OSError) as e:
         print("virtual_piv: %s" % e, file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@
 #include "backends/encoder/apdu.h"
 
 #include <stdio.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,9 +117,15 @@ static int keep_answer_data(struct exchange *x, unsigned char ins)
         size_t cap = x->data_cap != 0 ? x->data_cap : 256;
         while (cap < x->data_len + n)
             cap *= 2;
-        unsigned char *grown = realloc(x->data, cap);
+        /* Not realloc: the old block may hold a secret and must be wiped. */
+        unsigned char *grown = malloc(cap);
         if (grown == NULL)
             return IDM_ERR(IDM_ERR_NO_MEMORY, "cannot grow an APDU answer to %zu bytes", cap);
+        if (x->data_len > 0)
+            memcpy(grown, x->data, x->data_len);
+        if (x->data != NULL)
+            OPENSSL_cleanse(x->data, x->data_cap);
+        free(x->data);
         x->data = grown;
         x->data_cap = cap;
     }
@@ -231,15 +238,23 @@ int idm_apdu_send(const struct idm_apdu_transport *t, unsigned char cla, unsigne
     struct command c = {cla, ins, p1, p2, data, len, le, 0};
     struct exchange x = {.t = t, .stats = stats};
     /* Header, 00, two-byte Lc, data, two-byte Le. */
-    x.cmd = malloc(4 + 3 + len + 2);
+    const size_t cmd_room = 4 + 3 + len + 2;
+    x.cmd = malloc(cmd_room);
     x.resp = malloc(RESP_ROOM);
     if (x.cmd == NULL || x.resp == NULL)
         rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot allocate APDU buffers for INS %02X", ins);
     else
         rc = run_exchange(&x, &c);
+    /* They carried PIN blocks, keys and challenges: wipe before freeing. */
+    if (x.cmd != NULL)
+        OPENSSL_cleanse(x.cmd, cmd_room);
+    if (x.resp != NULL)
+        OPENSSL_cleanse(x.resp, RESP_ROOM);
     free(x.cmd);
     free(x.resp);
     if (rc != IDM_OK) {
+        if (x.data != NULL)
+            OPENSSL_cleanse(x.data, x.data_cap);
         free(x.data);
         return rc;
     }

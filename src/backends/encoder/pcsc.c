@@ -356,3 +356,11 @@ void idm_pcsc_disconnect(struct idm_pcsc_card *c)
     SCardDisconnect(c->handle, SCARD_LEAVE_CARD);
     free(c);
 }
+
+void idm_pcsc_disconnect_reset(struct idm_pcsc_card *c)
+{
+    if (c == NULL)
+        return;
+    SCardDisconnect(c->handle, SCARD_RESET_CARD);
+    free(c);
+}

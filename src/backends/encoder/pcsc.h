@@ -113,4 +113,9 @@ int idm_pcsc_atr(struct idm_pcsc_card *c, char *hex, size_t size);
  * NULL-safe. */
 void idm_pcsc_disconnect(struct idm_pcsc_card *c);
 
+/* Disconnects and resets the card (SCARD_RESET_CARD), which clears its
+ * security status (PIN verified, management key authenticated) so that the
+ * next program to connect starts from nothing.  Frees c.  NULL-safe. */
+void idm_pcsc_disconnect_reset(struct idm_pcsc_card *c);
+
 #endif /* IDM_BACKENDS_ENCODER_PCSC_H */
