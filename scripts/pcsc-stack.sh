@@ -4,8 +4,13 @@
 #
 #   scripts/pcsc-stack.sh start [--readers 1|2] [--state-dir DIR] [--fresh]
 #                               [--timeout SECONDS] [card options...]
+#   scripts/pcsc-stack.sh card N [--state-dir DIR] [--fresh] [--remove] [card options...]
 #   scripts/pcsc-stack.sh stop   [--state-dir DIR]
 #   scripts/pcsc-stack.sh status [--state-dir DIR]
+#
+# card N swaps the card in reader N of a running stack for a new one with
+# the given options (--fresh: a blank card; --remove: no card at all), and
+# returns when pcscd has seen the old card leave and the new one arrive.
 #
 # Card options (--no-piv, --full, --vanish-after N, --mgmt-alg, --mgmt-key,
 # --verbose) go to every card.  Each card keeps its content in
@@ -35,7 +40,7 @@ die() { echo "pcsc-stack: $*" >&2; exit 1; }
 say() { echo "pcsc-stack: $*"; }
 
 usage() {
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit "${1:-2}"
 }
 
@@ -181,15 +186,51 @@ cmd_start() {
     say "ready ($readers reader(s)); stop with: $0 stop --state-dir $state_dir"
 }
 
+cmd_card() {
+    local index=$1 role pid prog kept=()
+    [[ $index =~ ^[01]$ ]] || die "card: reader index is '$index'; expected 0 or 1"
+    [[ -s $(pids_file) ]] || die "card: no stack is running from $state_dir"
+    role="card$index"
+    while read -r r pid prog; do
+        if [[ $r == "$role" ]]; then
+            if is_ours "$pid" "$prog"; then
+                kill -TERM "$pid" 2>/dev/null || true
+                local i
+                for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
+                alive "$pid" && kill -KILL "$pid" 2>/dev/null
+            fi
+        else
+            kept+=("$r $pid $prog")
+        fi
+    done < <(read_pids)
+    printf '%s\n' "${kept[@]}" > "$(pids_file)"
+    $python "$wait_py" --only "$index" --absent --timeout "$timeout" \
+        || die "card: pcscd still shows the old card in reader $index"
+    ((remove)) && { say "removed the card from reader $index"; return 0; }
+    ((fresh)) && rm -f "$state_dir/$role.json"
+    start_bg "$role" "$state_dir/$role.log" virtual_piv.py \
+        "$python" "$card_py" --port $((base_port + index)) \
+        --state "$state_dir/$role.json" "${card_args[@]}"
+    $python "$wait_py" --only "$index" --timeout "$timeout" \
+        || die "card: the new card did not show up in reader $index"
+}
+
 [[ $# -ge 1 ]] || usage
 action=$1
 shift
+card_index=""
+remove=0
+if [[ $action == card ]]; then
+    card_index=${1:?card needs a reader index}
+    shift
+fi
 while [[ $# -gt 0 ]]; do
     case $1 in
         --readers) readers=${2:?--readers needs a value}; shift 2 ;;
         --state-dir) state_dir=${2:?--state-dir needs a value}; shift 2 ;;
         --timeout) timeout=${2:?--timeout needs a value}; shift 2 ;;
         --fresh) fresh=1; shift ;;
+        --remove) remove=1; shift ;;
         -h|--help) usage 0 ;;
         *) card_args+=("$1"); shift ;;
     esac
@@ -198,6 +239,7 @@ done
 case $action in
     start) cmd_start ;;
     stop) cmd_stop ;;
+    card) cmd_card "$card_index" ;;
     status) cmd_status ;;
     -h|--help|help) usage 0 ;;
     *) echo "pcsc-stack: unknown action '$action'" >&2; usage ;;

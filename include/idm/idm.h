@@ -19,5 +19,6 @@
 #include <idm/audit.h>
 #include <idm/buffer.h>
 #include <idm/ca.h>
+#include <idm/encoder.h>
 
 #endif /* IDM_IDM_H */

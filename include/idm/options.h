@@ -39,6 +39,13 @@
  *                                                     address for rfc822Name; "" none
  *   cert_crl_url                 string ""            CRL distribution point URL; "" none
  *   cert_aia_url                 string ""            CA issuers (AIA) URL; "" none
+ *   card_key_algorithm           string "p256"        keys generated on Digital ID cards:
+ *                                                     "p256" or "rsa2048"
+ *   card_key_slots               string "9A,9C,9D,9E" PIV slots that get a key and a
+ *                                                     certificate on Digital ID cards:
+ *                                                     9A authentication, 9C signature,
+ *                                                     9D key management, 9E card
+ *                                                     authentication
  *
  * Templates name identity attributes as ${name}; a value is derived only
  * when every attribute it names is present.

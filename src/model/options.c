@@ -39,10 +39,12 @@ static int check_card_number_format(const char *value, char *why, size_t why_siz
 static int check_subject(const char *value, char *why, size_t why_size);
 static int check_attribute_name(const char *value, char *why, size_t why_size);
 static int check_url(const char *value, char *why, size_t why_size);
+static int check_slot_list(const char *value, char *why, size_t why_size);
 
 static const char *const pin_lengths[] = {"4", "6", NULL};
 static const char *const pin_sources[] = {"user", "generated", NULL};
 static const char *const pin_deliveries[] = {"print", "email", "none", NULL};
+static const char *const card_key_algorithms[] = {"p256", "rsa2048", NULL};
 
 /* Nexus Smart ID's defaults.  Append only: keys are stored and snapshotted. */
 static const struct option_def option_table[] = {
@@ -70,6 +72,8 @@ static const struct option_def option_table[] = {
     {"email_attribute", IDM_OPTION_STRING, "mail", 0, 0, NULL, check_attribute_name},
     {"cert_crl_url", IDM_OPTION_STRING, "", 0, 0, NULL, check_url},
     {"cert_aia_url", IDM_OPTION_STRING, "", 0, 0, NULL, check_url},
+    {"card_key_algorithm", IDM_OPTION_STRING, "p256", 0, 0, card_key_algorithms, NULL},
+    {"card_key_slots", IDM_OPTION_STRING, "9A,9C,9D,9E", 0, 0, NULL, check_slot_list},
 };
 
 #define OPTION_COUNT (sizeof option_table / sizeof option_table[0])
@@ -114,6 +118,50 @@ static int check_attribute_name(const char *value, char *why, size_t why_size)
 }
 
 /* "" (none) or an http, https or ldap URL without blanks. */
+int idm_option_parse_slots(const char *value, unsigned slots[4], size_t *count, char *why,
+                           size_t why_size)
+{
+    static const unsigned known[] = {0x9A, 0x9C, 0x9D, 0x9E};
+    size_t n = 0;
+    const char *p = value;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        unsigned slot = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+            char name[3];
+            snprintf(name, sizeof name, "%02X", known[k]);
+            if (len == 2 && (strncmp(p, name, 2) == 0 ||
+                             (p[0] == name[0] && (p[1] | 0x20) == (name[1] | 0x20))))
+                slot = known[k];
+        }
+        if (slot == 0) {
+            snprintf(why, why_size, "'%.*s' is not a PIV key slot (9A, 9C, 9D or 9E)",
+                     (int)(len > 16 ? 16 : len), p);
+            return 0;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (slots[k] == slot) {
+                snprintf(why, why_size, "slot %02X is listed twice", slot);
+                return 0;
+            }
+        }
+        slots[n++] = slot;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    *count = n;
+    return 1;
+}
+
+static int check_slot_list(const char *value, char *why, size_t why_size)
+{
+    unsigned slots[4];
+    size_t n;
+    return idm_option_parse_slots(value, slots, &n, why, why_size);
+}
+
 static int check_url(const char *value, char *why, size_t why_size)
 {
     if (value[0] == '\0')

@@ -30,6 +30,11 @@ int idm_optset_bool(const struct idm_optset *o, const char *key, int *out);
 int idm_optset_int(const struct idm_optset *o, const char *key, int64_t *out);
 int idm_optset_string(const struct idm_optset *o, const char *key, const char **out);
 
+/* Parses a card_key_slots value ("9A,9C,9D,9E": each of 9A 9C 9D 9E at
+ * most once) into slots.  Returns 1, or 0 with the reason in why. */
+int idm_option_parse_slots(const char *value, unsigned slots[4], size_t *count, char *why,
+                           size_t why_size);
+
 /* The card number for a counter value under a card_number_format. */
 int idm_card_number_format(const char *format, int64_t seq, char **out);
 

@@ -238,7 +238,9 @@ END_TEST
 /* The handle types.  Every kind before K_CERT_REQUEST has a live handle in a
  * world, and a destructor; a certificate request exists only while a CA
  * backend's issue method runs, so only NULL, garbage and wrongly typed
- * request handles are tried. */
+ * request handles are tried.  The world's encoder is the built-in PC/SC one:
+ * it talks to pcscd only when a personalization gets past its checks, which
+ * none here does. */
 enum handle_kind {
     K_NONE,
     K_CTX,
@@ -254,6 +256,7 @@ enum handle_kind {
     K_CERT,
     K_BUFFER,
     K_CA,
+    K_ENCODER,
     K_CERT_REQUEST,
     N_KINDS
 };
@@ -341,6 +344,12 @@ static void *free_ca(void *h, int null_address)
     idm_ca_free(null_address ? NULL : &p);
     return p;
 }
+static void *free_encoder(void *h, int null_address)
+{
+    idm_encoder_t *p = h;
+    idm_encoder_free(null_address ? NULL : &p);
+    return p;
+}
 
 struct kind_info {
     const char *type;      /* as the "does not point to a live ..." message names it */
@@ -364,6 +373,7 @@ static const struct kind_info kinds[N_KINDS] = {
     [K_CERT] = {"idm_cert_t", "cert", "idm_cert_free", free_cert},
     [K_BUFFER] = {"idm_buffer_t", "buffer", "idm_buffer_free", free_buffer},
     [K_CA] = {"idm_ca_t", "ca", "idm_ca_free", free_ca},
+    [K_ENCODER] = {"idm_encoder_t", "encoder", "idm_encoder_free", free_encoder},
     [K_CERT_REQUEST] = {"idm_cert_request_t", "request", NULL, NULL},
 };
 
@@ -386,11 +396,13 @@ static void release(enum handle_kind kind, union out_slot *out)
 }
 
 /* A context on ":memory:" with one live object of each kind, a context
- * without a store, and a host CA with only the required methods. */
+ * without a store, a host CA with only the required methods and a host
+ * encoder without the Digital ID methods. */
 struct world {
     idm_ctx_t *bare;     /* idm_ctx_new() only */
     void *live[N_KINDS]; /* live[K_CTX] is the context with the store */
     idm_ca_t *host_ca;   /* idm_ca_new() with issue and revoke only */
+    idm_encoder_t *host_encoder; /* idm_encoder_new() without generate_key and sign */
     int64_t identity_id, card_id, order_id;
     char card_number[64];
 };
@@ -432,6 +444,111 @@ static const idm_ca_ops host_ops = {
     .issue = host_issue,
     .revoke = host_revoke,
 };
+
+/* A host encoder whose methods only count their calls: every
+ * personalization here must be refused before the encoder is used. */
+static int host_encoder_calls;
+static int enc_open(int timeout_ms, void *user_data)
+{
+    (void)timeout_ms;
+    (void)user_data;
+    host_encoder_calls++;
+    return 0;
+}
+static int enc_card_serial(char *serial, size_t size, void *user_data)
+{
+    (void)serial;
+    (void)size;
+    (void)user_data;
+    host_encoder_calls++;
+    return 0;
+}
+static int enc_write_certificate(idm_piv_slot slot, const unsigned char *der, size_t len,
+                                 void *user_data)
+{
+    (void)slot;
+    (void)der;
+    (void)len;
+    (void)user_data;
+    host_encoder_calls++;
+    return 0;
+}
+static int enc_write_object(idm_piv_object object, const unsigned char *value, size_t len,
+                            void *user_data)
+{
+    (void)object;
+    (void)value;
+    (void)len;
+    (void)user_data;
+    host_encoder_calls++;
+    return 0;
+}
+static int enc_read_object(idm_piv_object object, idm_buffer_t *value, void *user_data)
+{
+    (void)object;
+    (void)value;
+    (void)user_data;
+    host_encoder_calls++;
+    return 0;
+}
+static int enc_set_pin(const char *pin, const char *puk, void *user_data)
+{
+    (void)pin;
+    (void)puk;
+    (void)user_data;
+    host_encoder_calls++;
+    return 0;
+}
+static int enc_verify_pin(const char *pin, void *user_data)
+{
+    (void)pin;
+    (void)user_data;
+    host_encoder_calls++;
+    return 0;
+}
+static int enc_close(int success, void *user_data)
+{
+    (void)success;
+    (void)user_data;
+    host_encoder_calls++;
+    return 0;
+}
+/* generate_key and sign are left out: a Physical ID encoder. */
+static const idm_encoder_ops host_encoder_ops = {
+    .version = IDM_ENCODER_OPS_VERSION,
+    .size = sizeof(idm_encoder_ops),
+    .open = enc_open,
+    .card_serial = enc_card_serial,
+    .write_certificate = enc_write_certificate,
+    .write_object = enc_write_object,
+    .read_object = enc_read_object,
+    .set_pin = enc_set_pin,
+    .verify_pin = enc_verify_pin,
+    .close = enc_close,
+};
+
+/* PIN callbacks that would accept anything; never reached here. */
+static int enter_pin(const idm_card_t *card, char *pin, size_t size, void *user_data)
+{
+    (void)card;
+    (void)user_data;
+    snprintf(pin, size, "%s", "123456");
+    return 0;
+}
+static int deliver_pin(const idm_card_t *card, const char *pin, const char *puk,
+                       void *user_data)
+{
+    (void)card;
+    (void)pin;
+    (void)puk;
+    (void)user_data;
+    return 0;
+}
+
+/* A reader pcscd does not have: the world's built-in encoder names it, so
+ * that a personalization that got past its checks by mistake would fail on
+ * the reader instead of writing to a card someone put in a real one. */
+#define NO_SUCH_READER "libidm test_api_args: no such reader"
 
 /* Supplies the NUL-terminated passphrase user_data points to. */
 static int passphrase_from(char *buf, size_t size, void *user_data)
@@ -514,6 +631,14 @@ static void world_open(struct world *w)
     ck_assert_idm_ok(idm_ca_new_openssl(&ca, ctx, IDM_KEY_EC_P256, "Test CA", 30));
     w->live[K_CA] = ca;
     ck_assert_idm_ok(idm_ca_new(&w->host_ca, &host_ops, sizeof host_ops, NULL, NULL));
+    idm_encoder_t *encoder = NULL;
+    ck_assert_idm_ok(idm_encoder_new_pcsc(&encoder, ctx));
+    w->live[K_ENCODER] = encoder;
+    ck_assert_idm_ok(idm_encoder_pcsc_set_reader(encoder, NO_SUCH_READER));
+    ck_assert_idm_ok(idm_encoder_set_timeout(encoder, 0));
+    ck_assert_idm_ok(idm_encoder_new(&w->host_encoder, &host_encoder_ops,
+                                     sizeof host_encoder_ops, NULL, NULL));
+    host_encoder_calls = 0;
 
     /* A certificate of a non-personal card: it needs no active holder, and
      * leaves the world's card and identity as they are.  The card is made
@@ -541,6 +666,8 @@ static void world_close(struct world *w)
     }
     if (w->host_ca != NULL)
         idm_ca_free(&w->host_ca);
+    if (w->host_encoder != NULL)
+        idm_encoder_free(&w->host_encoder);
     if (w->live[K_CTX] != NULL)
         kinds[K_CTX].free(w->live[K_CTX], 0);
     if (w->bare != NULL)
@@ -1050,12 +1177,68 @@ static int api_cert_release(const struct call_args *a)
 {
     return idm_cert_release(handle(a, K_CERT), a->actor, handle(a, K_CA));
 }
+static int api_encoder_new_pcsc(const struct call_args *a)
+{
+    return idm_encoder_new_pcsc(a->out, a->h);
+}
+static int api_encoder_set_timeout(const struct call_args *a)
+{
+    return idm_encoder_set_timeout(a->h, 1000);
+}
+static int api_encoder_set_pin_callbacks(const struct call_args *a)
+{
+    return idm_encoder_set_pin_callbacks(a->h, enter_pin, deliver_pin, NULL);
+}
+static int api_encoder_get_stats(const struct call_args *a)
+{
+    return idm_encoder_get_stats(a->h, a->out, NULL, NULL);
+}
+static int api_encoder_reset_stats(const struct call_args *a)
+{
+    return idm_encoder_reset_stats(a->h);
+}
+static int api_encoder_pcsc_list_readers(const struct call_args *a)
+{
+    return idm_encoder_pcsc_list_readers(a->h, a->out);
+}
+static int api_encoder_pcsc_set_reader(const struct call_args *a)
+{
+    return idm_encoder_pcsc_set_reader(a->h, NO_SUCH_READER);
+}
+static int api_encoder_pcsc_set_reader_index(const struct call_args *a)
+{
+    return idm_encoder_pcsc_set_reader_index(a->h, 0);
+}
+static int api_encoder_pcsc_set_card_serial(const struct call_args *a)
+{
+    return idm_encoder_pcsc_set_card_serial(a->h, "CHIP-0001");
+}
+static const unsigned char mgmt_key_24[24] = {1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4,
+                                              5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+static int api_encoder_pcsc_set_management_key(const struct call_args *a)
+{
+    return idm_encoder_pcsc_set_management_key(a->h, IDM_MGMT_KEY_3DES, mgmt_key_24,
+                                               sizeof mgmt_key_24);
+}
+static int api_encoder_pcsc_set_factory_secrets(const struct call_args *a)
+{
+    return idm_encoder_pcsc_set_factory_secrets(a->h, "654321", "87654321");
+}
+static int api_card_personalize(const struct call_args *a)
+{
+    /* The world's card is registered, not approved: past the checks, the
+     * personalization is refused before the encoder is opened. */
+    return idm_card_personalize(handle(a, K_CARD), a->actor, handle(a, K_ENCODER),
+                                handle(a, K_CA), 1);
+}
 
 enum {
     NEEDS_STORE = 1 << 0,   /* IDM_ERR_STATE on a context without a store */
     TAKES_ACTOR = 1 << 1,   /* checks an actor argument */
     OPTIONAL_OUT = 1 << 2,  /* its out argument may be NULL */
     CHECKED_LATER = 1 << 3, /* another handle argument is checked before this one */
+    ASKS_PCSCD = 1 << 4,    /* with valid arguments it asks pcscd, so it may also
+                             * answer IDM_ERR_CARD (no pcscd on this machine) */
 };
 
 struct api_call {
@@ -1112,6 +1295,7 @@ static const struct api_call api_calls[] = {
     {"idm_audit_iter_new", K_CTX, NEEDS_STORE, "out", K_AUDIT_ITER, IDM_OK, api_audit_iter_new},
     {"idm_ca_new_openssl", K_CTX, 0, "out", K_CA, IDM_OK, api_ca_new_openssl},
     {"idm_ca_new_openssl_pem", K_CTX, 0, "out", K_CA, IDM_ERR_PARSE, api_ca_new_openssl_pem},
+    {"idm_encoder_new_pcsc", K_CTX, 0, "out", K_ENCODER, IDM_OK, api_encoder_new_pcsc},
     {"idm_ca_generate_crl", K_CTX, NEEDS_STORE | CHECKED_LATER, NULL, K_NONE, IDM_OK,
      api_ca_generate_crl},
 
@@ -1166,6 +1350,8 @@ static const struct api_call api_calls[] = {
     {"idm_card_iter_next", K_CARD_ITER, 0, "out", K_CARD, IDM_OK, api_card_iter_next},
     {"idm_card_issue_certificate", K_CARD, TAKES_ACTOR | OPTIONAL_OUT, NULL, K_CERT,
      IDM_ERR_STATE, api_card_issue_certificate},
+    {"idm_card_personalize", K_CARD, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
+     api_card_personalize},
 
     {"idm_cert_get_id", K_CERT, 0, "out", K_NONE, IDM_OK, api_cert_get_id},
     {"idm_cert_get_card_id", K_CERT, 0, "out", K_NONE, IDM_OK, api_cert_get_card_id},
@@ -1225,6 +1411,10 @@ static const struct api_call api_calls[] = {
      "pem"},
     {"idm_ca_generate_crl", K_BUFFER, CHECKED_LATER, NULL, K_NONE, IDM_OK, api_ca_generate_crl,
      "crl"},
+    /* The buffer is checked before pcscd is asked; with a live one the
+     * answer is IDM_OK, or IDM_ERR_CARD where no pcscd runs. */
+    {"idm_encoder_pcsc_list_readers", K_BUFFER, OPTIONAL_OUT | ASKS_PCSCD, NULL, K_NONE, IDM_OK,
+     api_encoder_pcsc_list_readers, "names"},
 
     {"idm_ca_get_certificate", K_CA, 0, NULL, K_NONE, IDM_OK, api_ca_get_certificate},
     {"idm_ca_export_key", K_CA, 0, NULL, K_NONE, IDM_OK, api_ca_export_key},
@@ -1234,6 +1424,27 @@ static const struct api_call api_calls[] = {
     {"idm_cert_revoke", K_CA, CHECKED_LATER, NULL, K_NONE, IDM_OK, api_cert_revoke},
     {"idm_cert_hold", K_CA, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE, api_cert_hold},
     {"idm_cert_release", K_CA, CHECKED_LATER, NULL, K_NONE, IDM_OK, api_cert_release},
+    /* A NULL ca is valid (Physical ID): a garbage or wrongly typed one is
+     * tried in bad_calls. */
+
+    {"idm_encoder_set_timeout", K_ENCODER, 0, NULL, K_NONE, IDM_OK, api_encoder_set_timeout},
+    {"idm_encoder_set_pin_callbacks", K_ENCODER, 0, NULL, K_NONE, IDM_OK,
+     api_encoder_set_pin_callbacks},
+    {"idm_encoder_get_stats", K_ENCODER, OPTIONAL_OUT, NULL, K_NONE, IDM_OK,
+     api_encoder_get_stats},
+    {"idm_encoder_reset_stats", K_ENCODER, 0, NULL, K_NONE, IDM_OK, api_encoder_reset_stats},
+    {"idm_encoder_pcsc_set_reader", K_ENCODER, 0, NULL, K_NONE, IDM_OK,
+     api_encoder_pcsc_set_reader},
+    {"idm_encoder_pcsc_set_reader_index", K_ENCODER, 0, NULL, K_NONE, IDM_OK,
+     api_encoder_pcsc_set_reader_index},
+    {"idm_encoder_pcsc_set_card_serial", K_ENCODER, 0, NULL, K_NONE, IDM_OK,
+     api_encoder_pcsc_set_card_serial},
+    {"idm_encoder_pcsc_set_management_key", K_ENCODER, 0, NULL, K_NONE, IDM_OK,
+     api_encoder_pcsc_set_management_key},
+    {"idm_encoder_pcsc_set_factory_secrets", K_ENCODER, 0, NULL, K_NONE, IDM_OK,
+     api_encoder_pcsc_set_factory_secrets},
+    {"idm_card_personalize", K_ENCODER, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
+     api_card_personalize},
 
     {"idm_cert_request_get_public_key", K_CERT_REQUEST, 0, "spki", K_NONE, IDM_OK,
      api_cert_request_get_public_key},
@@ -1266,6 +1477,12 @@ static int run(const struct api_call *c, struct world *w, void *h, const char *a
 static int has_live_handle(enum handle_kind kind)
 {
     return kind < FIRST_KIND_WITHOUT_LIVE_HANDLE;
+}
+
+/* Whether rc is c's answer with live handles and valid arguments. */
+static int is_live_answer(const struct api_call *c, int rc)
+{
+    return rc == c->live_rc || ((c->flags & ASKS_PCSCD) != 0 && rc == IDM_ERR_CARD);
 }
 
 /* The entries of api_calls a rule applies to, filled when the suite is built. */
@@ -1392,7 +1609,7 @@ START_TEST(test_optional_outs_may_be_null)
     struct world w;
     world_open(&w);
     int rc = run(c, &w, w.live[c->kind], ACTOR, 0);
-    ck_assert_msg(rc == c->live_rc, "%s: expected %s, got %s: %s", c->name,
+    ck_assert_msg(is_live_answer(c, rc), "%s: expected %s, got %s: %s", c->name,
                   idm_strerror_name(c->live_rc), idm_strerror_name(rc), idm_last_error_message());
     world_close(&w);
 }
@@ -1417,7 +1634,7 @@ START_TEST(test_functions_get_past_the_checks_with_valid_arguments)
     struct world w;
     world_open(&w);
     int rc = run(c, &w, w.live[c->kind], ACTOR, 1);
-    ck_assert_msg(rc == c->live_rc, "%s: expected %s, got %s: %s", c->name,
+    ck_assert_msg(is_live_answer(c, rc), "%s: expected %s, got %s: %s", c->name,
                   idm_strerror_name(c->live_rc), idm_strerror_name(rc), idm_last_error_message());
     world_close(&w);
 }
@@ -1454,7 +1671,7 @@ START_TEST(test_functions_refuse_bad_actors)
     }
     /* 128 bytes is the longest actor, and still accepted. */
     int rc = run(c, &w, w.live[c->kind], longest, 1);
-    ck_assert_msg(rc == c->live_rc, "%s with a 128-byte actor: expected %s, got %s: %s",
+    ck_assert_msg(is_live_answer(c, rc), "%s with a 128-byte actor: expected %s, got %s: %s",
                   c->name, idm_strerror_name(c->live_rc), idm_strerror_name(rc),
                   idm_last_error_message());
     world_close(&w);
@@ -1607,7 +1824,7 @@ static const struct enum_call enum_calls[] = {
     {"idm_order_iter_set_type", "type", IDM_CARD_TEMPORARY, K_NONE, enum_order_iter_set_type},
     {"idm_audit_iter_set_object", "type", IDM_OBJECT_CA, K_NONE, enum_audit_iter_set_object},
     {"idm_ca_new_openssl", "key_type", IDM_KEY_RSA_3072, K_CA, enum_ca_new_openssl_key_type},
-    {"idm_card_issue_certificate", "usage", IDM_USAGE_ENCRYPTION, K_CERT,
+    {"idm_card_issue_certificate", "usage", IDM_USAGE_CARD_AUTHENTICATION, K_CERT,
      enum_card_issue_certificate_usage},
     /* RFC 5280 leaves 7 unused and 8 (removeFromCRL) is for delta CRLs;
      * certificateHold is idm_cert_hold()'s. */
@@ -1773,12 +1990,33 @@ static int range_ca_generate_crl_next_update_hours(struct world *w, int v, void 
     return idm_ca_generate_crl(w->live[K_CA], w->live[K_CTX], v, w->live[K_BUFFER]);
 }
 
+static int range_encoder_set_timeout(struct world *w, int v, void *out)
+{
+    (void)out;
+    return idm_encoder_set_timeout(w->live[K_ENCODER], v);
+}
+static int range_encoder_pcsc_set_reader_index(struct world *w, int v, void *out)
+{
+    (void)out;
+    return idm_encoder_pcsc_set_reader_index(w->live[K_ENCODER], v);
+}
+static int range_card_personalize_attempt(struct world *w, int v, void *out)
+{
+    (void)out;
+    /* Accepted, the attempt meets the world's card, which is not approved. */
+    return idm_card_personalize(w->live[K_CARD], ACTOR, w->live[K_ENCODER], NULL, v);
+}
+
 static const struct range_call range_calls[] = {
     {"idm_card_issue_certificate", "attempt", 1, INT_MAX, K_CERT,
      range_card_issue_certificate_attempt},
     {"idm_ca_new_openssl", "validity_days", 1, 10950, K_CA, range_ca_new_openssl_validity_days},
     {"idm_ca_generate_crl", "next_update_hours", 1, 8760, K_NONE,
      range_ca_generate_crl_next_update_hours},
+    {"idm_encoder_set_timeout", "timeout_ms", 0, 3600000, K_NONE, range_encoder_set_timeout},
+    {"idm_encoder_pcsc_set_reader_index", "index", 0, 255, K_NONE,
+     range_encoder_pcsc_set_reader_index},
+    {"idm_card_personalize", "attempt", 1, INT_MAX, K_NONE, range_card_personalize_attempt},
 };
 #define N_RANGE_CALLS (sizeof range_calls / sizeof range_calls[0])
 
@@ -2305,6 +2543,102 @@ static int bad_card_issue_certificate_ed25519(struct world *w)
         0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a};
     return issue_for_key(w, ed25519_spki, sizeof ed25519_spki);
 }
+static int bad_encoder_backend_error_message(struct world *w)
+{
+    (void)w;
+    return idm_encoder_backend_error(NULL);
+}
+/* idm_encoder_new(); the encoder it makes, if any, is freed. */
+static int new_host_encoder(const idm_encoder_ops *ops, size_t ops_size, int null_out)
+{
+    idm_encoder_t *encoder = NULL;
+    int rc = idm_encoder_new(null_out ? NULL : &encoder, ops, ops_size, NULL, NULL);
+    idm_encoder_free(&encoder);
+    return rc;
+}
+static int bad_encoder_new_out(struct world *w)
+{
+    (void)w;
+    return new_host_encoder(&host_encoder_ops, sizeof host_encoder_ops, 1);
+}
+static int bad_encoder_new_ops(struct world *w)
+{
+    (void)w;
+    return new_host_encoder(NULL, sizeof host_encoder_ops, 0);
+}
+static int bad_encoder_new_ops_size(struct world *w)
+{
+    (void)w;
+    /* Version and size, but no room for the methods. */
+    return new_host_encoder(&host_encoder_ops, 8, 0);
+}
+static int bad_encoder_new_ops_size_without_close(struct world *w)
+{
+    (void)w;
+    /* Every method but the last. */
+    return new_host_encoder(&host_encoder_ops, offsetof(idm_encoder_ops, close), 0);
+}
+static int bad_encoder_new_pcsc_out(struct world *w)
+{
+    return idm_encoder_new_pcsc(NULL, w->live[K_CTX]);
+}
+static int bad_encoder_pcsc_set_reader_null(struct world *w)
+{
+    return idm_encoder_pcsc_set_reader(w->live[K_ENCODER], NULL);
+}
+static int bad_encoder_pcsc_set_reader_empty(struct world *w)
+{
+    return idm_encoder_pcsc_set_reader(w->live[K_ENCODER], "");
+}
+static int bad_encoder_pcsc_set_reader_too_long(struct world *w)
+{
+    return idm_encoder_pcsc_set_reader(w->live[K_ENCODER], text_of_length(256));
+}
+static int bad_encoder_pcsc_set_card_serial_null(struct world *w)
+{
+    return idm_encoder_pcsc_set_card_serial(w->live[K_ENCODER], NULL);
+}
+static int bad_encoder_pcsc_set_card_serial_empty(struct world *w)
+{
+    return idm_encoder_pcsc_set_card_serial(w->live[K_ENCODER], "");
+}
+static int bad_encoder_pcsc_set_card_serial_too_long(struct world *w)
+{
+    return idm_encoder_pcsc_set_card_serial(w->live[K_ENCODER], text_of_length(65));
+}
+static int bad_encoder_pcsc_set_management_key_null(struct world *w)
+{
+    return idm_encoder_pcsc_set_management_key(w->live[K_ENCODER], IDM_MGMT_KEY_3DES, NULL,
+                                               sizeof mgmt_key_24);
+}
+static int bad_encoder_pcsc_set_factory_secrets_pin(struct world *w)
+{
+    return idm_encoder_pcsc_set_factory_secrets(w->live[K_ENCODER], NULL, "12345678");
+}
+static int bad_encoder_pcsc_set_factory_secrets_puk(struct world *w)
+{
+    return idm_encoder_pcsc_set_factory_secrets(w->live[K_ENCODER], "123456", NULL);
+}
+static int personalize_with_ca(struct world *w, void *ca)
+{
+    return idm_card_personalize(w->live[K_CARD], ACTOR, w->live[K_ENCODER], ca, 1);
+}
+static int bad_card_personalize_zeroed_ca(struct world *w)
+{
+    return personalize_with_ca(w, garbage(0));
+}
+static int bad_card_personalize_patterned_ca(struct world *w)
+{
+    return personalize_with_ca(w, garbage(1));
+}
+static int bad_card_personalize_buffer_as_ca(struct world *w)
+{
+    return personalize_with_ca(w, w->live[K_BUFFER]);
+}
+static int bad_card_personalize_encoder_as_ca(struct world *w)
+{
+    return personalize_with_ca(w, w->live[K_ENCODER]);
+}
 
 static const struct bad_call bad_calls[] = {
     {"idm_option_count", "'out' is NULL", bad_option_count_out},
@@ -2407,6 +2741,38 @@ static const struct bad_call bad_calls[] = {
     {"idm_card_issue_certificate", "nothing after",
      bad_card_issue_certificate_trailing_byte},
     {"idm_card_issue_certificate", "keys are not supported", bad_card_issue_certificate_ed25519},
+    {"idm_encoder_backend_error", "'message' is NULL", bad_encoder_backend_error_message},
+    {"idm_encoder_new", "'out' is NULL", bad_encoder_new_out},
+    {"idm_encoder_new", "'ops' is NULL", bad_encoder_new_ops},
+    {"idm_encoder_new", "'ops_size' is 8", bad_encoder_new_ops_size},
+    {"idm_encoder_new", "an idm_encoder_ops of version 1 has at least",
+     bad_encoder_new_ops_size_without_close},
+    {"idm_encoder_new_pcsc", "'out' is NULL", bad_encoder_new_pcsc_out},
+    {"idm_encoder_pcsc_set_reader", "'name' is NULL", bad_encoder_pcsc_set_reader_null},
+    {"idm_encoder_pcsc_set_reader", "'name' must be 1..255 bytes",
+     bad_encoder_pcsc_set_reader_empty},
+    {"idm_encoder_pcsc_set_reader", "'name' must be 1..255 bytes",
+     bad_encoder_pcsc_set_reader_too_long},
+    {"idm_encoder_pcsc_set_card_serial", "'serial' is NULL",
+     bad_encoder_pcsc_set_card_serial_null},
+    {"idm_encoder_pcsc_set_card_serial", "'serial' is 0 bytes; expected 1..64",
+     bad_encoder_pcsc_set_card_serial_empty},
+    {"idm_encoder_pcsc_set_card_serial", "'serial' is 65 bytes; expected 1..64",
+     bad_encoder_pcsc_set_card_serial_too_long},
+    {"idm_encoder_pcsc_set_management_key", "'key' is NULL",
+     bad_encoder_pcsc_set_management_key_null},
+    {"idm_encoder_pcsc_set_factory_secrets", "'pin' is NULL",
+     bad_encoder_pcsc_set_factory_secrets_pin},
+    {"idm_encoder_pcsc_set_factory_secrets", "'puk' is NULL",
+     bad_encoder_pcsc_set_factory_secrets_puk},
+    {"idm_card_personalize", "'ca' does not point to a live idm_ca_t",
+     bad_card_personalize_zeroed_ca},
+    {"idm_card_personalize", "'ca' does not point to a live idm_ca_t",
+     bad_card_personalize_patterned_ca},
+    {"idm_card_personalize", "'ca' does not point to a live idm_ca_t",
+     bad_card_personalize_buffer_as_ca},
+    {"idm_card_personalize", "'ca' does not point to a live idm_ca_t",
+     bad_card_personalize_encoder_as_ca},
 };
 #define N_BAD_CALLS (sizeof bad_calls / sizeof bad_calls[0])
 
@@ -2459,6 +2825,34 @@ static int unsupported_host_ca_crl(struct world *w)
 {
     return idm_ca_generate_crl(w->host_ca, w->live[K_CTX], 24, w->live[K_BUFFER]);
 }
+static int unsupported_encoder_new_version(struct world *w)
+{
+    idm_encoder_ops ops = host_encoder_ops;
+    (void)w;
+    ops.version = 2;
+    return new_host_encoder(&ops, sizeof ops, 0);
+}
+static int unsupported_host_encoder_set_reader(struct world *w)
+{
+    return idm_encoder_pcsc_set_reader(w->host_encoder, NO_SUCH_READER);
+}
+static int unsupported_host_encoder_set_reader_index(struct world *w)
+{
+    return idm_encoder_pcsc_set_reader_index(w->host_encoder, 0);
+}
+static int unsupported_host_encoder_set_card_serial(struct world *w)
+{
+    return idm_encoder_pcsc_set_card_serial(w->host_encoder, "CHIP-0001");
+}
+static int unsupported_host_encoder_set_management_key(struct world *w)
+{
+    return idm_encoder_pcsc_set_management_key(w->host_encoder, IDM_MGMT_KEY_3DES, mgmt_key_24,
+                                               sizeof mgmt_key_24);
+}
+static int unsupported_host_encoder_set_factory_secrets(struct world *w)
+{
+    return idm_encoder_pcsc_set_factory_secrets(w->host_encoder, "123456", "12345678");
+}
 static int no_revocation_of_a_valid_certificate(struct world *w)
 {
     idm_revocation_reason reason = IDM_REVOKE_UNSPECIFIED;
@@ -2477,10 +2871,21 @@ static const struct coded_call unsupported_calls[] = {
     {"idm_ca_generate_crl", IDM_ERR_UNSUPPORTED, "no crl method", unsupported_host_ca_crl},
     {"idm_cert_get_revocation", IDM_ERR_STATE, "neither revoked nor on hold",
      no_revocation_of_a_valid_certificate},
+    {"idm_encoder_new", IDM_ERR_UNSUPPORTED, "ops->version is 2", unsupported_encoder_new_version},
+    {"idm_encoder_pcsc_set_reader", IDM_ERR_UNSUPPORTED, "the encoder is a host encoder",
+     unsupported_host_encoder_set_reader},
+    {"idm_encoder_pcsc_set_reader_index", IDM_ERR_UNSUPPORTED, "the encoder is a host encoder",
+     unsupported_host_encoder_set_reader_index},
+    {"idm_encoder_pcsc_set_card_serial", IDM_ERR_UNSUPPORTED, "the encoder is a host encoder",
+     unsupported_host_encoder_set_card_serial},
+    {"idm_encoder_pcsc_set_management_key", IDM_ERR_UNSUPPORTED,
+     "the encoder is a host encoder", unsupported_host_encoder_set_management_key},
+    {"idm_encoder_pcsc_set_factory_secrets", IDM_ERR_UNSUPPORTED,
+     "the encoder is a host encoder", unsupported_host_encoder_set_factory_secrets},
 };
 #define N_UNSUPPORTED_CALLS (sizeof unsupported_calls / sizeof unsupported_calls[0])
 
-START_TEST(test_cas_refuse_what_they_cannot_do)
+START_TEST(test_backends_refuse_what_they_cannot_do)
 {
     const struct coded_call *c = &unsupported_calls[_i];
     struct world w;
@@ -2514,6 +2919,355 @@ START_TEST(test_ca_new_accepts_the_smallest_table_and_free_destroys_once)
     idm_ca_free(NULL);
     ck_assert_int_eq(destroyed, 1);
     ck_assert_idm_ok(idm_ca_backend_error("outside a method: kept for the next one"));
+}
+END_TEST
+
+/* ---- encoders ------------------------------------------------------------ */
+
+START_TEST(test_encoder_new_takes_a_whole_table_and_free_destroys_once)
+{
+    /* Every method of version 1 but generate_key and sign is required, and
+     * close is the last: the smallest table is the whole of it. */
+    const size_t smallest = offsetof(idm_encoder_ops, close) + sizeof host_encoder_ops.close;
+    idm_encoder_t *encoder = NULL;
+    destroyed = 0;
+    ck_assert_idm_ok(idm_encoder_new(&encoder, &host_encoder_ops, smallest, &destroyed,
+                                     count_destroy));
+    ck_assert_ptr_nonnull(encoder);
+    ck_assert_int_eq(destroyed, 0);
+    idm_encoder_free(&encoder);
+    ck_assert_ptr_null(encoder);
+    ck_assert_int_eq(destroyed, 1);
+    idm_encoder_free(&encoder);
+    idm_encoder_free(NULL);
+    ck_assert_int_eq(destroyed, 1);
+    ck_assert_idm_ok(idm_encoder_backend_error("outside a method: kept for the next one"));
+
+    /* A host compiled against newer headers, with a longer table. */
+    struct {
+        idm_encoder_ops ops;
+        void (*later[4])(void);
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.ops = host_encoder_ops;
+    newer.ops.size = (uint32_t)sizeof newer;
+    ck_assert_idm_ok(idm_encoder_new(&encoder, &newer.ops, sizeof newer, NULL, NULL));
+    idm_encoder_free(&encoder);
+    ck_assert_ptr_null(encoder);
+}
+END_TEST
+
+/* The methods idm_encoder_new() requires, in the order it checks them. */
+static const char *const required_encoder_methods[] = {
+    "open", "card_serial", "write_certificate", "write_object",
+    "read_object", "set_pin", "verify_pin", "close"};
+#define N_REQUIRED_ENCODER_METHODS \
+    (sizeof required_encoder_methods / sizeof required_encoder_methods[0])
+
+static void drop_encoder_method(idm_encoder_ops *ops, size_t i)
+{
+    switch (i) {
+    case 0: ops->open = NULL; break;
+    case 1: ops->card_serial = NULL; break;
+    case 2: ops->write_certificate = NULL; break;
+    case 3: ops->write_object = NULL; break;
+    case 4: ops->read_object = NULL; break;
+    case 5: ops->set_pin = NULL; break;
+    case 6: ops->verify_pin = NULL; break;
+    default: ops->close = NULL; break;
+    }
+}
+
+START_TEST(test_encoder_new_names_a_missing_method)
+{
+    idm_encoder_ops ops = host_encoder_ops;
+    char needle[64];
+    drop_encoder_method(&ops, (size_t)_i);
+    snprintf(needle, sizeof needle, "ops->%s is NULL", required_encoder_methods[_i]);
+    ck_assert_idm_error(new_host_encoder(&ops, sizeof ops, 0), IDM_ERR_INVALID_ARG,
+                        "idm_encoder_new");
+    ck_assert_message_mentions(needle);
+}
+END_TEST
+
+START_TEST(test_host_encoders_take_the_common_settings)
+{
+    struct world w;
+    uint64_t apdus = 1, bytes = 1, card_us = 1;
+    world_open(&w);
+    ck_assert_idm_ok(idm_encoder_set_timeout(w.host_encoder, 0));
+    ck_assert_idm_ok(idm_encoder_set_timeout(w.host_encoder, 3600000));
+    ck_assert_idm_ok(idm_encoder_set_pin_callbacks(w.host_encoder, NULL, NULL, NULL));
+    ck_assert_idm_ok(idm_encoder_set_pin_callbacks(w.host_encoder, enter_pin, deliver_pin, &w));
+    ck_assert_idm_ok(idm_encoder_get_stats(w.host_encoder, &apdus, &bytes, &card_us));
+    ck_assert_uint_eq(apdus, 0);
+    ck_assert_uint_eq(bytes, 0);
+    ck_assert_uint_eq(card_us, 0);
+    ck_assert_idm_ok(idm_encoder_get_stats(w.host_encoder, NULL, NULL, NULL));
+    ck_assert_idm_ok(idm_encoder_reset_stats(w.host_encoder));
+    ck_assert_int_eq(host_encoder_calls, 0);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_management_key_must_fit_its_algorithm)
+{
+    static const unsigned char key[40] = {0};
+    const struct {
+        idm_mgmt_key_alg alg;
+        size_t len;
+    } algs[] = {{IDM_MGMT_KEY_3DES, 24},
+                {IDM_MGMT_KEY_AES128, 16},
+                {IDM_MGMT_KEY_AES192, 24},
+                {IDM_MGMT_KEY_AES256, 32}};
+    /* PIV algorithm identifiers that are not management keys (0x07 and 0x11
+     * are card keys), and values no enum has. */
+    const int bad_algs[] = {0x00, 0x01, 0x02, 0x04, 0x07, 0x09, 0x0B, 0x0D, 0x11, -1, INT_MAX};
+    struct world w;
+    world_open(&w);
+    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
+        const size_t wrong[] = {0, 1, algs[i].len - 1, algs[i].len + 1, 8, sizeof key};
+        for (size_t j = 0; j < sizeof wrong / sizeof wrong[0]; j++) {
+            char needle[64];
+            snprintf(needle, sizeof needle, "'len' is %zu;", wrong[j]);
+            ck_assert_idm_error(idm_encoder_pcsc_set_management_key(w.live[K_ENCODER],
+                                                                    algs[i].alg, key, wrong[j]),
+                                IDM_ERR_INVALID_ARG, "idm_encoder_pcsc_set_management_key");
+            ck_assert_message_mentions(needle);
+            snprintf(needle, sizeof needle, "has %zu bytes", algs[i].len);
+            ck_assert_message_mentions(needle);
+        }
+        ck_assert_idm_ok(idm_encoder_pcsc_set_management_key(w.live[K_ENCODER], algs[i].alg,
+                                                             key, algs[i].len));
+    }
+    for (size_t i = 0; i < sizeof bad_algs / sizeof bad_algs[0]; i++) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "'alg' is 0x%02X", (unsigned)bad_algs[i]);
+        ck_assert_idm_error(idm_encoder_pcsc_set_management_key(
+                                w.live[K_ENCODER], (idm_mgmt_key_alg)bad_algs[i], key, 24),
+                            IDM_ERR_INVALID_ARG, "idm_encoder_pcsc_set_management_key");
+        ck_assert_message_mentions(needle);
+    }
+    world_close(&w);
+}
+END_TEST
+
+/* Malformed factory secrets: the message says what is wrong, never what the
+ * secret is. */
+static const struct {
+    const char *pin, *puk;
+    const char *needle;
+    const char *secret; /* must not appear in the message */
+} bad_factory_secrets[] = {
+    {"937", "12345678", "'pin' has 3 characters; expected 4..8", "937"},
+    {"937051846", "12345678", "'pin' has 9 characters; expected 4..8", "937051846"},
+    {"", "12345678", "'pin' has 0 characters; expected 4..8", NULL},
+    {"93a7", "12345678", "'pin' has a character other than a digit at position 3", "93a7"},
+    {"9371 ", "12345678", "'pin' has a character other than a digit at position 5", "9371"},
+    {"123456", "864208642", "'puk' has 9 characters; expected 1..8", "864208642"},
+    {"123456", "", "'puk' has 0 characters; expected 1..8", NULL},
+    {"123456", "8642\t86", "'puk' has a character other than printable ASCII at position 5",
+     "8642"},
+    {"123456", "8642\xc3\xa9", "'puk' has a character other than printable ASCII at position 5",
+     "8642"},
+};
+#define N_BAD_FACTORY_SECRETS (sizeof bad_factory_secrets / sizeof bad_factory_secrets[0])
+
+START_TEST(test_factory_secrets_are_refused_without_being_echoed)
+{
+    struct world w;
+    world_open(&w);
+    ck_assert_idm_error(idm_encoder_pcsc_set_factory_secrets(w.live[K_ENCODER],
+                                                             bad_factory_secrets[_i].pin,
+                                                             bad_factory_secrets[_i].puk),
+                        IDM_ERR_INVALID_ARG, "idm_encoder_pcsc_set_factory_secrets");
+    ck_assert_message_mentions(bad_factory_secrets[_i].needle);
+    if (bad_factory_secrets[_i].secret != NULL)
+        ck_assert_msg(strstr(idm_last_error_message(), bad_factory_secrets[_i].secret) == NULL,
+                      "error message \"%s\" gives the secret away",
+                      idm_last_error_message());
+    /* The ends of the ranges are accepted. */
+    ck_assert_idm_ok(idm_encoder_pcsc_set_factory_secrets(w.live[K_ENCODER], "1234", "x"));
+    ck_assert_idm_ok(idm_encoder_pcsc_set_factory_secrets(w.live[K_ENCODER], "12345678",
+                                                          "a b~!@#$"));
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_list_readers_answers_whether_or_not_pcscd_runs)
+{
+    /* With a live buffer the answer depends on the machine: pcscd's readers
+     * (maybe none), or IDM_ERR_CARD when no pcscd runs.  Either way the
+     * count and the buffer agree. */
+    idm_buffer_t *names = NULL;
+    size_t count = 99;
+    ck_assert_idm_ok(idm_buffer_new(&names));
+    ck_assert_idm_ok(idm_buffer_set(names, "old", 3));
+    int rc = idm_encoder_pcsc_list_readers(names, &count);
+    ck_assert_msg(rc == IDM_OK || rc == IDM_ERR_CARD, "expected IDM_OK or IDM_ERR_CARD, got %s: %s",
+                  idm_strerror_name(rc), idm_last_error_message());
+    if (rc == IDM_ERR_CARD) {
+        ck_assert_message_mentions("idm_encoder_pcsc_list_readers");
+        ck_assert_uint_eq(count, 0);
+    } else {
+        const unsigned char *data = NULL;
+        size_t len = 0, seen = 0;
+        ck_assert_idm_ok(idm_buffer_get(names, &data, &len));
+        for (size_t at = 0; at < len; seen++) {
+            const unsigned char *end = memchr(data + at, '\0', len - at);
+            ck_assert_msg(end != NULL, "reader name %zu is not NUL-terminated", seen);
+            ck_assert_msg(end > data + at, "reader name %zu is empty", seen);
+            at = (size_t)(end - data) + 1;
+        }
+        ck_assert_uint_eq(seen, count);
+    }
+    idm_buffer_free(&names);
+}
+END_TEST
+
+START_TEST(test_piv_slots_have_their_documented_names)
+{
+    const int unknown[] = {0, 0x99, 0x9B, 0x9F, 0x82, -1, INT_MAX, INT_MIN};
+    ck_assert_str_eq(idm_piv_slot_name(IDM_PIV_SLOT_AUTHENTICATION), "9A authentication");
+    ck_assert_str_eq(idm_piv_slot_name(IDM_PIV_SLOT_SIGNATURE), "9C signature");
+    ck_assert_str_eq(idm_piv_slot_name(IDM_PIV_SLOT_KEY_MANAGEMENT), "9D key management");
+    ck_assert_str_eq(idm_piv_slot_name(IDM_PIV_SLOT_CARD_AUTHENTICATION),
+                     "9E card authentication");
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        const char *name = idm_piv_slot_name((idm_piv_slot)unknown[i]);
+        ck_assert_msg(name != NULL && strcmp(name, "unknown") == 0,
+                      "idm_piv_slot_name(%d) gave \"%s\"", unknown[i],
+                      name != NULL ? name : "(null)");
+    }
+}
+END_TEST
+
+/* ---- personalizations refused before the encoder is opened --------------- */
+
+/* The message of the last personalization below, kept across the calls
+ * that check the card afterwards. */
+static char personalize_message[2048];
+
+/* Personalizes card with encoder and ca; the refusal must leave the card's
+ * state alone. */
+static int personalize_and_keep_state(idm_card_t *card, idm_encoder_t *encoder, idm_ca_t *ca)
+{
+    idm_card_state before, after;
+    ck_assert_idm_ok(idm_card_get_state(card, &before));
+    int rc = idm_card_personalize(card, ACTOR, encoder, ca, 1);
+    snprintf(personalize_message, sizeof personalize_message, "%s", idm_last_error_message());
+    ck_assert_idm_ok(idm_card_refresh(card));
+    ck_assert_idm_ok(idm_card_get_state(card, &after));
+    ck_assert_int_eq(after, before);
+    return rc;
+}
+
+/* The same with a card made for it: non-personal, moved to approved unless
+ * produced externally. */
+static int personalize_new_card(struct world *w, idm_card_option option,
+                                idm_production production, idm_encoder_t *encoder, idm_ca_t *ca)
+{
+    static const idm_card_state to_approved[] = {IDM_CARD_REQUESTED, IDM_CARD_APPROVED};
+    idm_card_t *card = NULL;
+    ck_assert_idm_ok(idm_card_new(w->live[K_CTX], ACTOR, IDM_CARD_NON_PERSONAL, option,
+                                  production, 0, "Room 2", &card));
+    for (size_t i = 0; production == IDM_PRODUCTION_LOCAL && i < 2; i++)
+        ck_assert_idm_ok(idm_card_set_state(card, ACTOR, to_approved[i], NULL));
+    int rc = personalize_and_keep_state(card, encoder, ca);
+    idm_card_free(&card);
+    return rc;
+}
+
+static int refused_registered_card(struct world *w)
+{
+    /* The host encoder has both callbacks: only the card's state is wrong. */
+    ck_assert_idm_ok(idm_encoder_set_pin_callbacks(w->host_encoder, enter_pin, deliver_pin,
+                                                   NULL));
+    return personalize_and_keep_state(w->live[K_CARD], w->host_encoder, NULL);
+}
+static int refused_registered_card_builtin(struct world *w)
+{
+    ck_assert_idm_ok(idm_encoder_set_pin_callbacks(w->live[K_ENCODER], enter_pin, deliver_pin,
+                                                   NULL));
+    return personalize_and_keep_state(w->live[K_CARD], w->live[K_ENCODER], w->live[K_CA]);
+}
+static int refused_external_card(struct world *w)
+{
+    ck_assert_idm_ok(idm_encoder_set_pin_callbacks(w->host_encoder, enter_pin, deliver_pin,
+                                                   NULL));
+    return personalize_new_card(w, IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL, w->host_encoder,
+                                NULL);
+}
+static int refused_without_delivery(struct world *w)
+{
+    ck_assert_idm_ok(idm_encoder_set_pin_callbacks(w->host_encoder, enter_pin, NULL, NULL));
+    return personalize_new_card(w, IDM_CARD_PHYSICAL, IDM_PRODUCTION_LOCAL, w->host_encoder,
+                                NULL);
+}
+static int refused_without_delivery_builtin(struct world *w)
+{
+    /* The world's built-in encoder has no callbacks. */
+    return personalize_new_card(w, IDM_CARD_PHYSICAL, IDM_PRODUCTION_LOCAL, w->live[K_ENCODER],
+                                NULL);
+}
+static int refused_without_entry(struct world *w)
+{
+    /* pin_source is 'user' by default: the cardholder's PIN is entered. */
+    ck_assert_idm_ok(idm_encoder_set_pin_callbacks(w->host_encoder, NULL, deliver_pin, NULL));
+    return personalize_new_card(w, IDM_CARD_PHYSICAL, IDM_PRODUCTION_LOCAL, w->host_encoder,
+                                NULL);
+}
+static int refused_digital_without_ca(struct world *w)
+{
+    ck_assert_idm_ok(idm_encoder_set_pin_callbacks(w->live[K_ENCODER], enter_pin, deliver_pin,
+                                                   NULL));
+    return personalize_new_card(w, IDM_CARD_DIGITAL, IDM_PRODUCTION_LOCAL, w->live[K_ENCODER],
+                                NULL);
+}
+static int refused_digital_without_generate_key(struct world *w)
+{
+    ck_assert_idm_ok(idm_encoder_set_pin_callbacks(w->host_encoder, enter_pin, deliver_pin,
+                                                   NULL));
+    return personalize_new_card(w, IDM_CARD_DIGITAL, IDM_PRODUCTION_LOCAL, w->host_encoder,
+                                w->live[K_CA]);
+}
+
+static const struct coded_call personalize_refusals[] = {
+    {"idm_card_personalize", IDM_ERR_STATE, "personalization starts from 'approved'",
+     refused_registered_card},
+    {"idm_card_personalize", IDM_ERR_STATE, "personalization starts from 'approved'",
+     refused_registered_card_builtin},
+    {"idm_card_personalize", IDM_ERR_STATE, "produced externally", refused_external_card},
+    {"idm_card_personalize", IDM_ERR_STATE, "no PIN delivery callback", refused_without_delivery},
+    {"idm_card_personalize", IDM_ERR_STATE, "no PIN delivery callback",
+     refused_without_delivery_builtin},
+    {"idm_card_personalize", IDM_ERR_STATE, "no PIN entry callback", refused_without_entry},
+    {"idm_card_personalize", IDM_ERR_STATE, "argument 'ca' is NULL", refused_digital_without_ca},
+    {"idm_card_personalize", IDM_ERR_STATE, "has no generate_key method",
+     refused_digital_without_generate_key},
+};
+#define N_PERSONALIZE_REFUSALS (sizeof personalize_refusals / sizeof personalize_refusals[0])
+
+START_TEST(test_personalize_refuses_before_the_encoder_is_opened)
+{
+    const struct coded_call *c = &personalize_refusals[_i];
+    uint64_t apdus = 1, bytes = 1, card_us = 1;
+    struct world w;
+    world_open(&w);
+    int rc = c->call(&w);
+    ck_assert_msg(rc == c->code, "expected %s, got %s: %s", idm_strerror_name(c->code),
+                  idm_strerror_name(rc), personalize_message);
+    ck_assert_msg(strstr(personalize_message, c->name) != NULL &&
+                      strstr(personalize_message, c->needle) != NULL,
+                  "error message \"%s\" does not mention \"%s\" and \"%s\"",
+                  personalize_message, c->name, c->needle);
+    /* Neither encoder did anything: no method called, no APDU, no time. */
+    ck_assert_int_eq(host_encoder_calls, 0);
+    ck_assert_idm_ok(idm_encoder_get_stats(w.live[K_ENCODER], &apdus, &bytes, &card_us));
+    ck_assert_uint_eq(apdus, 0);
+    ck_assert_uint_eq(bytes, 0);
+    ck_assert_uint_eq(card_us, 0);
+    world_close(&w);
 }
 END_TEST
 
@@ -2616,7 +3370,7 @@ static const struct name_call name_calls[] = {
     {"idm_order_kind_name", IDM_ORDER_EXTERNAL, name_order_kind},
     {"idm_order_state_name", IDM_ORDER_ABORTED, name_order_state},
     {"idm_object_type_name", IDM_OBJECT_CA, name_object_type},
-    {"idm_key_usage_name", IDM_USAGE_ENCRYPTION, name_key_usage},
+    {"idm_key_usage_name", IDM_USAGE_CARD_AUTHENTICATION, name_key_usage},
 };
 #define N_NAME_CALLS (sizeof name_calls / sizeof name_calls[0])
 
@@ -2644,7 +3398,8 @@ START_TEST(test_new_values_have_their_documented_names)
     ck_assert_str_eq(idm_key_usage_name(IDM_USAGE_AUTHENTICATION), "authentication");
     ck_assert_str_eq(idm_key_usage_name(IDM_USAGE_SIGNATURE), "signature");
     ck_assert_str_eq(idm_key_usage_name(IDM_USAGE_ENCRYPTION), "encryption");
-    ck_assert_str_eq(idm_key_usage_name((idm_key_usage)3), "unknown");
+    ck_assert_str_eq(idm_key_usage_name(IDM_USAGE_CARD_AUTHENTICATION), "card_authentication");
+    ck_assert_str_eq(idm_key_usage_name((idm_key_usage)4), "unknown");
 }
 END_TEST
 
@@ -2775,6 +3530,7 @@ Suite *idm_test_suite(void)
     tcase_add_test(plain, test_process_name_refuses_temporary_cards);
     tcase_add_test(plain, test_process_name_names_every_mass_produced_card);
     tcase_add_test(plain, test_option_enumeration_accepts_null_outs);
+    tcase_add_test(plain, test_piv_slots_have_their_documented_names);
     suite_add_tcase(s, plain);
 
     TCase *handles = tcase_create("handles");
@@ -2810,10 +3566,24 @@ Suite *idm_test_suite(void)
                         0, N_DESTRUCTORS);
     suite_add_tcase(s, destructors);
 
-    TCase *cas = tcase_create("ca");
-    tcase_add_loop_test(cas, test_cas_refuse_what_they_cannot_do, 0, (int)N_UNSUPPORTED_CALLS);
-    tcase_add_test(cas, test_ca_new_accepts_the_smallest_table_and_free_destroys_once);
-    suite_add_tcase(s, cas);
+    TCase *backends = tcase_create("backends");
+    tcase_add_loop_test(backends, test_backends_refuse_what_they_cannot_do, 0,
+                        (int)N_UNSUPPORTED_CALLS);
+    tcase_add_test(backends, test_ca_new_accepts_the_smallest_table_and_free_destroys_once);
+    suite_add_tcase(s, backends);
+
+    TCase *encoders = tcase_create("encoder");
+    tcase_add_test(encoders, test_encoder_new_takes_a_whole_table_and_free_destroys_once);
+    tcase_add_loop_test(encoders, test_encoder_new_names_a_missing_method, 0,
+                        (int)N_REQUIRED_ENCODER_METHODS);
+    tcase_add_test(encoders, test_host_encoders_take_the_common_settings);
+    tcase_add_test(encoders, test_management_key_must_fit_its_algorithm);
+    tcase_add_loop_test(encoders, test_factory_secrets_are_refused_without_being_echoed, 0,
+                        (int)N_BAD_FACTORY_SECRETS);
+    tcase_add_test(encoders, test_list_readers_answers_whether_or_not_pcscd_runs);
+    tcase_add_loop_test(encoders, test_personalize_refuses_before_the_encoder_is_opened, 0,
+                        (int)N_PERSONALIZE_REFUSALS);
+    suite_add_tcase(s, encoders);
 
     TCase *regressions = tcase_create("regressions");
     tcase_add_loop_test(regressions, test_fixed_bugs_stay_fixed, 0, (int)N_REGRESSIONS);

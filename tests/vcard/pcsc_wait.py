@@ -61,11 +61,16 @@ def list_readers(lib, ctx):
     return [r.decode() for r in buf.raw[:size.value].split(b"\0") if r]
 
 
-def wait(readers, timeout):
-    """Return None on success, else a sentence saying what was missing."""
+def wait(readers, timeout, only=None, absent=False):
+    """Return None on success, else a sentence saying what was missing.
+
+    only: watch just that reader index; absent: wait for the reader(s) to be
+    empty instead (a card swapped by `pcsc-stack.sh card` must first be seen
+    leaving, or the old card would pass for the new one)."""
     lib = load()
     deadline = time.monotonic() + timeout
-    wanted = ["Virtual PCD 00 %02d" % i for i in range(readers)]
+    indexes = [only] if only is not None else range(readers)
+    wanted = ["Virtual PCD 00 %02d" % i for i in indexes]
     ctx = LONG(0)
     problem = "pcscd is not answering (SCardEstablishContext failed)"
     # pcscd may still be starting: keep asking for a context until the deadline.
@@ -97,12 +102,20 @@ def wait(readers, timeout):
                          if not s.dwEventState & SCARD_STATE_PRESENT]
                 mute = [s.szReader.decode() for s in states
                         if s.dwEventState & SCARD_STATE_MUTE]
-                if not empty and not mute:
+                if absent:
+                    if len(empty) == len(states):
+                        return None
+                    problem = "a card is still in %s" % [s.szReader.decode() for s in states
+                                                          if s.szReader.decode() not in empty]
+                elif not empty and not mute:
                     for s in states:
                         print("%s: card present, ATR %s" % (
                             s.szReader.decode(), bytes(s.rgbAtr[:s.cbAtr]).hex(" ").upper()))
                     return None
-                problem = ("no card in %s" % empty) if empty else ("card in %s is mute" % mute)
+                elif empty:
+                    problem = "no card in %s" % empty
+                else:
+                    problem = "card in %s is mute" % mute
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return problem
@@ -122,9 +135,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--readers", type=int, default=1)
     p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--only", type=int, metavar="INDEX", help="watch only this reader")
+    p.add_argument("--absent", action="store_true", help="wait until the reader(s) are empty")
     args = p.parse_args()
     try:
-        problem = wait(args.readers, args.timeout)
+        problem = wait(args.readers, args.timeout, args.only, args.absent)
     except OSError as e:
         print("pcsc_wait: cannot load libpcsclite.so.1: %s" % e, file=sys.stderr)
         return 2
