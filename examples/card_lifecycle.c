@@ -6,9 +6,10 @@
  * Run: idm-example-card-lifecycle [--new] STORE.db PEOPLE.csv
  * (--new starts from an empty store, removing STORE.db first).
  *
- * The card encoder arrives with a later issue: here a key made with
- * libcrypto stands in for the key the card generates, and the states are
- * moved by hand to show the model.
+ * No card reader is needed: a key made with libcrypto stands in for the
+ * key a card generates, and the states are moved by hand to show the
+ * model.  personalize_card.c does the same on a real card with
+ * idm_card_personalize().
  */
 #include <inttypes.h>
 #include <openssl/evp.h>
