@@ -1,5 +1,7 @@
 #include "core/error_impl.h"
 
+#include <openssl/err.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -131,4 +133,14 @@ void idm_backend_words(char *buf, size_t size)
                       : last_message[0] != '\0'  ? last_message
                                                  : "it gave no reason";
     snprintf(buf, size, "%s", why);
+}
+
+int idm_error_crypto(const char *what)
+{
+    char reason[256] = "no detail from OpenSSL";
+    unsigned long e = ERR_peek_last_error();
+    if (e != 0)
+        ERR_error_string_n(e, reason, sizeof reason);
+    ERR_clear_error();
+    return idm_error_set(NULL, IDM_ERR_CRYPTO, "%s: %s", what, reason);
 }

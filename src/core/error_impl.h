@@ -48,6 +48,10 @@ void idm_backend_call_reset(void);
 void idm_backend_say(const char *message);
 void idm_backend_words(char *buf, size_t size);
 
+/* Fails an internal helper with IDM_ERR_CRYPTO: "<what>: <OpenSSL's words
+ * for its last error>", and empties OpenSSL's error queue. */
+int idm_error_crypto(const char *what);
+
 /* Puts "<func>: " in front of the current message and returns code: how a
  * public function passes on the failure of an internal helper. */
 int idm_error_prefix(const char *func, int code);

@@ -137,19 +137,6 @@ static idm_key_usage slot_usage(unsigned slot)
     }
 }
 
-static idm_piv_object slot_cert_object(unsigned slot)
-{
-    switch (slot) {
-    case IDM_PIV_SLOT_SIGNATURE:
-        return IDM_PIV_OBJECT_CERT_SIGNATURE;
-    case IDM_PIV_SLOT_KEY_MANAGEMENT:
-        return IDM_PIV_OBJECT_CERT_KEY_MANAGEMENT;
-    case IDM_PIV_SLOT_CARD_AUTHENTICATION:
-        return IDM_PIV_OBJECT_CERT_CARD_AUTHENTICATION;
-    default:
-        return IDM_PIV_OBJECT_CERT_AUTHENTICATION;
-    }
-}
 
 /* ---- reading the card, its holder and the options ----------------------- */
 
@@ -397,15 +384,28 @@ static int produce_slot(struct run *r, unsigned slot)
         if (rc == IDM_OK)
             r->nresults++;
     }
-    idm_buffer_free(&spki);
     const unsigned char *der = NULL;
     size_t der_len = 0;
     if (rc == IDM_OK)
         rc = idm_cert_get_der(res->cert, &der, &der_len);
+    /* An attempt already issued (a repeated call with the same attempt)
+     * returns the certificate recorded for it, made for the key an earlier
+     * run generated: it must never reach this card. */
+    if (rc == IDM_OK) {
+        struct idm_cert_rec parsed;
+        memset(&parsed, 0, sizeof parsed);
+        rc = idm_cert_parse(der, der_len, key, key_len, &parsed);
+        idm_cert_rec_clear(&parsed);
+        if (rc == IDM_ERR_INVALID_ARG)
+            rc = IDM_ERR(IDM_ERR_STATE, "%s: attempt %d already has a certificate for slot %s, "
+                         "made for another key; personalize again with a new attempt",
+                         r->label, r->attempt, idm_piv_slot_name((idm_piv_slot)slot));
+    }
+    idm_buffer_free(&spki);
     if (rc == IDM_OK) {
         struct written *w = &r->objects[r->nobjects++];
         memset(w, 0, sizeof *w);
-        w->object = slot_cert_object(slot);
+        w->object = (idm_piv_object)idm_piv_slot_cert_object(slot);
         w->cert = der;
         w->cert_len = der_len;
         snprintf(what, sizeof what, "write the certificate of slot %s",
@@ -514,14 +514,6 @@ static int verify_objects(struct run *r)
     return rc;
 }
 
-static int crypto_words(const char *what)
-{
-    char why[256];
-    unsigned long e = ERR_get_error();
-    ERR_error_string_n(e, why, sizeof why);
-    ERR_clear_error();
-    return IDM_ERR(IDM_ERR_CRYPTO, "%s: %s", what, e != 0 ? why : "no reason given");
-}
 
 /* What the card computes for a signature over digest: the digest itself for
  * EC, a PKCS#1 v1.5 block of the modulus size for RSA. */
@@ -561,7 +553,7 @@ static int check_signature(struct run *r, const struct slot_result *res, EVP_PKE
     if (verdict == 1)
         return IDM_OK;
     if (!ok)
-        return crypto_words("cannot set up a signature check");
+        return idm_error_crypto("cannot set up a signature check");
     ERR_clear_error();
     return IDM_ERR(IDM_ERR_CRYPTO, "%s: the signature the card made with the key in slot %s "
                    "does not verify against its certificate", r->label,
@@ -580,7 +572,7 @@ static int verify_key(struct run *r, const struct slot_result *res)
     EVP_PKEY *key = x != NULL ? X509_get0_pubkey(x) : NULL;
     if (key == NULL) {
         X509_free(x);
-        return crypto_words("cannot read the certificate back");
+        return idm_error_crypto("cannot read the certificate back");
     }
     unsigned char challenge[32], digest[32], block[512];
     size_t block_len = 0;
@@ -588,7 +580,7 @@ static int verify_key(struct run *r, const struct slot_result *res)
     rc = idm_ctx_random_bytes(r->ctx, challenge, sizeof challenge);
     if (rc == IDM_OK && EVP_Digest(challenge, sizeof challenge, digest, NULL, EVP_sha256(),
                                    NULL) != 1)
-        rc = crypto_words("cannot hash the challenge");
+        rc = idm_error_crypto("cannot hash the challenge");
     if (rc == IDM_OK)
         rc = signature_input(key, digest, block, &block_len);
     /* The signature key (9C) wants the PIN right before each use. */

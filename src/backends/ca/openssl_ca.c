@@ -53,16 +53,6 @@ struct idm_openssl_ca {
     struct profile profiles[PROFILE_COUNT];
 };
 
-/* OpenSSL's last error, in words, appended to a message. */
-static int crypto_fail(const char *what)
-{
-    char reason[256] = "no detail from OpenSSL";
-    unsigned long e = ERR_peek_last_error();
-    if (e != 0)
-        ERR_error_string_n(e, reason, sizeof reason);
-    ERR_clear_error();
-    return IDM_ERR(IDM_ERR_CRYPTO, "%s: %s", what, reason);
-}
 
 /* ---- keys -------------------------------------------------------------- */
 
@@ -224,7 +214,7 @@ static int set_random_serial(idm_ctx_t *ctx, X509 *x)
     int ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
     BN_free(bn);
     OPENSSL_cleanse(bytes, sizeof bytes);
-    return ok ? IDM_OK : crypto_fail("cannot set a serial number");
+    return ok ? IDM_OK : idm_error_crypto("cannot set a serial number");
 }
 
 static int add_ext(X509 *issuer, X509 *subject, int nid, const char *value)
@@ -263,7 +253,7 @@ static int fetch_digest(struct idm_openssl_ca *ca)
     if (EVP_PKEY_is_a(ca->key, "EC") && EVP_PKEY_get_bits(ca->key) == 384)
         name = "SHA384";
     ca->md = EVP_MD_fetch(NULL, name, NULL);
-    return ca->md != NULL ? IDM_OK : crypto_fail("cannot fetch the signature digest");
+    return ca->md != NULL ? IDM_OK : idm_error_crypto("cannot fetch the signature digest");
 }
 
 static struct idm_openssl_ca *ca_alloc(idm_ctx_t *ctx)
@@ -303,7 +293,7 @@ int idm_openssl_ca_generate(struct idm_openssl_ca **out, idm_ctx_t *ctx, idm_key
     case IDM_KEY_RSA_2048: ca->key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048); break;
     case IDM_KEY_RSA_3072: ca->key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072); break;
     }
-    int rc = ca->key != NULL ? IDM_OK : crypto_fail("cannot generate the CA key");
+    int rc = ca->key != NULL ? IDM_OK : idm_error_crypto("cannot generate the CA key");
     if (rc == IDM_OK)
         rc = fetch_digest(ca);
     if (rc == IDM_OK && (ca->cert = X509_new()) == NULL)
@@ -325,7 +315,7 @@ int idm_openssl_ca_generate(struct idm_openssl_ca **out, idm_ctx_t *ctx, idm_key
                  add_ext(ca->cert, ca->cert, NID_authority_key_identifier, "keyid:always") &&
                  X509_sign(ca->cert, ca->key, ca->md) > 0;
         if (!ok)
-            rc = crypto_fail("cannot make the CA certificate");
+            rc = idm_error_crypto("cannot make the CA certificate");
     }
     if (rc == IDM_OK)
         rc = read_key_id(ca);
@@ -398,10 +388,10 @@ int idm_openssl_ca_load(struct idm_openssl_ca **out, idm_ctx_t *ctx, const char 
     if (cb == NULL || kb == NULL)
         rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot read PEM input");
     if (rc == IDM_OK && (ca->cert = PEM_read_bio_X509(cb, NULL, NULL, NULL)) == NULL)
-        rc = crypto_fail("argument 'cert_pem' is not a PEM certificate");
+        rc = idm_error_crypto("argument 'cert_pem' is not a PEM certificate");
     if (rc == IDM_OK &&
         (ca->key = PEM_read_bio_PrivateKey(kb, NULL, pem_passphrase, &bridge)) == NULL)
-        rc = crypto_fail("argument 'key_pem' cannot be read (not a PEM private key, or a wrong "
+        rc = idm_error_crypto("argument 'key_pem' cannot be read (not a PEM private key, or a wrong "
                          "passphrase)");
     if (rc == IDM_ERR_CRYPTO && (ca->cert == NULL || ca->key == NULL))
         rc = idm_error_wrap(NULL, IDM_ERR_PARSE, "cannot load the CA");
@@ -431,7 +421,7 @@ int idm_openssl_ca_certificate(const struct idm_openssl_ca *ca, idm_buffer_t *de
     unsigned char *buf = NULL;
     int len = i2d_X509(ca->cert, &buf);
     if (len <= 0)
-        return crypto_fail("cannot encode the CA certificate");
+        return idm_error_crypto("cannot encode the CA certificate");
     int rc = idm_buffer_put(der, buf, (size_t)len);
     OPENSSL_free(buf);
     return rc;
@@ -453,7 +443,7 @@ int idm_openssl_ca_export_key(const struct idm_openssl_ca *ca, idm_passphrase_fn
     OPENSSL_cleanse(pass, sizeof pass);
     int rc = IDM_OK;
     if (!ok) {
-        rc = crypto_fail("cannot encrypt the CA key");
+        rc = idm_error_crypto("cannot encrypt the CA key");
     } else {
         char *data = NULL;
         long len = BIO_get_mem_data(out, &data);
@@ -537,7 +527,7 @@ static int profile_for(struct idm_openssl_ca *ca, int which, const struct idm_ce
         free(p->crl_url);
         free(p->aia_url);
         memset(p, 0, sizeof *p);
-        return crypto_fail("cannot build a certificate profile");
+        return idm_error_crypto("cannot build a certificate profile");
     }
     p->built = 1;
     *out = p->exts;
@@ -666,12 +656,12 @@ static int issue(const idm_cert_request_t *req, idm_buffer_t *out, void *user_da
         ok = ok && set_public_key(x, req->spki, req->spki_len) && add_subject_alt_names(x, req) &&
              X509_sign(x, ca->key, ca->md) > 0;
         if (!ok)
-            rc = crypto_fail("cannot build the certificate");
+            rc = idm_error_crypto("cannot build the certificate");
     }
     if (rc == IDM_OK) {
         unsigned char *der = NULL;
         int len = i2d_X509(x, &der);
-        rc = len > 0 ? idm_buffer_put(out, der, (size_t)len) : crypto_fail("cannot encode");
+        rc = len > 0 ? idm_buffer_put(out, der, (size_t)len) : idm_error_crypto("cannot encode");
         OPENSSL_free(der);
     }
     X509_free(x);
@@ -766,11 +756,11 @@ int idm_openssl_ca_crl(struct idm_openssl_ca *ca, const struct idm_crl_entry *en
     ok = ok && X509_CRL_sort(crl) && X509_CRL_sign(crl, ca->key, ca->md) > 0;
     int rc = IDM_OK;
     if (!ok) {
-        rc = crypto_fail("cannot build the CRL");
+        rc = idm_error_crypto("cannot build the CRL");
     } else {
         unsigned char *der = NULL;
         int len = i2d_X509_CRL(crl, &der);
-        rc = len > 0 ? idm_buffer_put(out, der, (size_t)len) : crypto_fail("cannot encode the CRL");
+        rc = len > 0 ? idm_buffer_put(out, der, (size_t)len) : idm_error_crypto("cannot encode the CRL");
         OPENSSL_free(der);
     }
     X509_CRL_free(crl);

@@ -65,6 +65,21 @@ IDM_EXPORT const char *idm_piv_slot_name(idm_piv_slot slot)
     return "unknown";
 }
 
+unsigned idm_piv_slot_cert_object(unsigned slot)
+{
+    switch (slot) {
+    case IDM_PIV_SLOT_AUTHENTICATION:
+        return IDM_PIV_OBJECT_CERT_AUTHENTICATION;
+    case IDM_PIV_SLOT_SIGNATURE:
+        return IDM_PIV_OBJECT_CERT_SIGNATURE;
+    case IDM_PIV_SLOT_KEY_MANAGEMENT:
+        return IDM_PIV_OBJECT_CERT_KEY_MANAGEMENT;
+    case IDM_PIV_SLOT_CARD_AUTHENTICATION:
+        return IDM_PIV_OBJECT_CERT_CARD_AUTHENTICATION;
+    }
+    return 0;
+}
+
 static int encoder_alloc(const idm_encoder_ops *ops, size_t ops_size, void *user_data,
                          void (*destroy)(void *), idm_encoder_t **out)
 {

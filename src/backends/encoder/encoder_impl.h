@@ -38,6 +38,10 @@ struct idm_encoder {
 uint64_t idm_encoder_call_start(void);
 int idm_encoder_call_end(idm_encoder_t *enc, uint64_t started, int rc, const char *what);
 
+/* The certificate object of a PIV key slot (5FC105 for 9A, ...), 0 for a
+ * value that is not one of the four slots. */
+unsigned idm_piv_slot_cert_object(unsigned slot);
+
 /* ---- the built-in PC/SC encoder (pcsc_encoder.c) --------------------- */
 
 extern const idm_encoder_ops idm_pcsc_encoder_ops;

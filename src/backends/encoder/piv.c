@@ -125,16 +125,6 @@ static int sw_fail(const char *command, unsigned sw)
     return IDM_ERR(IDM_ERR_CARD, "%s: %s", command, idm_sw_message(sw));
 }
 
-/* OpenSSL's words for its last error, after what we were doing. */
-static int crypto_fail(const char *what)
-{
-    char reason[256] = "no detail from OpenSSL";
-    unsigned long e = ERR_get_error();
-    if (e != 0)
-        ERR_error_string_n(e, reason, sizeof reason);
-    ERR_clear_error();
-    return IDM_ERR(IDM_ERR_CRYPTO, "%s: %s", what, reason);
-}
 
 /* A copy of the current detail message, to quote inside a new one (the
  * message buffer cannot be both source and destination of a format). */
@@ -337,7 +327,7 @@ static int ecb_block(const EVP_CIPHER *cipher, const unsigned char *key, int enc
              EVP_CipherUpdate(ctx, out, &n, in, (int)block) == 1 &&
              EVP_CipherFinal_ex(ctx, out + n, &tail) == 1 && (size_t)(n + tail) == block;
     int rc = ok ? IDM_OK
-                : crypto_fail(encrypt ? "cannot encrypt the challenge with the management key"
+                : idm_error_crypto(encrypt ? "cannot encrypt the challenge with the management key"
                                       : "cannot decrypt the witness with the management key");
     EVP_CIPHER_CTX_free(ctx); /* also wipes the key schedule */
     return rc;
@@ -413,7 +403,7 @@ int idm_piv_authenticate(const struct idm_apdu_transport *t, struct idm_apdu_sta
         rc = ecb_block(cipher, key, 0, field.value, plain, block);
     reply_free(&r);
     if (rc == IDM_OK && RAND_bytes(challenge, (int)block) != 1)
-        rc = crypto_fail("cannot draw a challenge for the card");
+        rc = idm_error_crypto("cannot draw a challenge for the card");
     if (rc == IDM_OK)
         rc = ecb_block(cipher, key, 1, challenge, expected, block);
     /* 7C { 80 witness, 81 challenge, 82 (empty: the response is asked for) }. */
@@ -559,21 +549,21 @@ static int rsa_spki(const struct idm_tlv *template, unsigned char **spki, size_t
         (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
         EVP_PKEY_fromdata_init(ctx) != 1 ||
         EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
-        rc = crypto_fail("cannot make an RSA public key of the card's modulus and exponent");
+        rc = idm_error_crypto("cannot make an RSA public key of the card's modulus and exponent");
 
     unsigned char *der = NULL;
     int der_len = 0;
     if (rc == IDM_OK) {
         der_len = i2d_PUBKEY(key, NULL);
         if (der_len <= 0)
-            rc = crypto_fail("cannot encode the card's RSA public key");
+            rc = idm_error_crypto("cannot encode the card's RSA public key");
     }
     if (rc == IDM_OK && (der = malloc((size_t)der_len)) == NULL)
         rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot allocate %d bytes for a public key", der_len);
     if (rc == IDM_OK) {
         unsigned char *p = der;
         if (i2d_PUBKEY(key, &p) != der_len) {
-            rc = crypto_fail("cannot encode the card's RSA public key");
+            rc = idm_error_crypto("cannot encode the card's RSA public key");
             free(der);
         } else {
             *spki = der;
