@@ -323,6 +323,30 @@ START_TEST(test_unknown_reader_is_named)
 }
 END_TEST
 
+/* A PIV token without a GlobalPlatform card manager has no CPLC serial. */
+START_TEST(test_card_without_chip_serial_is_refused_with_the_reason)
+{
+    swap_card("--fresh --no-cplc");
+    struct world w;
+    world_open(&w, "encoder-nocplc");
+    idm_card_t *card = approved_card(&w, IDM_CARD_DIGITAL);
+    ck_assert_idm_error(idm_card_personalize(card, ACTOR, w.enc, w.ca, 1), IDM_ERR_UNSUPPORTED,
+                        "no chip serial");
+    /* Looking for any reader with a card says why this one was passed over. */
+    idm_encoder_t *any = NULL;
+    ck_ok(idm_encoder_new_pcsc(&any, w.ctx));
+    ck_ok(idm_encoder_set_timeout(any, 300));
+    ck_ok(idm_encoder_set_pin_callbacks(any, NULL, deliver, &w.secrets));
+    ck_assert_idm_error(idm_card_personalize(card, ACTOR, any, w.ca, 1), IDM_ERR_TIMEOUT,
+                        "no chip serial");
+    ck_assert_int_eq(state_of(card), IDM_CARD_APPROVED);
+    idm_encoder_free(&any);
+    idm_card_free(&card);
+    world_close(&w);
+    swap_card("--fresh");
+}
+END_TEST
+
 START_TEST(test_wrong_management_key_changes_nothing)
 {
     swap_card("--fresh");
@@ -390,8 +414,13 @@ START_TEST(test_full_card_fails_and_revokes_its_certificates)
     int live = 0, revoked = 0;
     count_certs(&w, card, &live, &revoked);
     ck_assert_int_eq(revoked, 1); /* the first slot's, recorded before the write failed */
-    /* Attempt 2 on a card with room succeeds and gets new certificates. */
+    /* The same attempt again would get attempt 1's certificate, made for a
+     * key the card no longer has: refused before it reaches the card. */
     swap_card("");
+    ck_assert_idm_error(idm_card_personalize(card, ACTOR, w.enc, w.ca, 1), IDM_ERR_STATE,
+                        "made for another key");
+    assert_failed_consistently(&w, card, "new attempt");
+    /* Attempt 2 on a card with room succeeds and gets new certificates. */
     ck_ok(idm_card_personalize(card, ACTOR, w.enc, w.ca, 2));
     count_certs(&w, card, &live, &revoked);
     ck_assert_int_eq(live, 4);
@@ -461,6 +490,7 @@ Suite *idm_test_suite(void)
     tcase_add_test(tc, test_card_without_piv_application_changes_nothing);
     tcase_add_test(tc, test_empty_reader_times_out);
     tcase_add_test(tc, test_unknown_reader_is_named);
+    tcase_add_test(tc, test_card_without_chip_serial_is_refused_with_the_reason);
     tcase_add_test(tc, test_wrong_management_key_changes_nothing);
     tcase_add_test(tc, test_card_of_another_card_record_is_the_wrong_card);
     tcase_add_test(tc, test_full_card_fails_and_revokes_its_certificates);

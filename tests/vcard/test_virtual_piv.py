@@ -563,6 +563,13 @@ class TestTransport(unittest.TestCase):
         server.close()
 
 
+class TestNoCplc(CardTestCase):
+    def test_card_without_card_manager_refuses_cla_80(self):
+        _, host = self.make_card(no_cplc=True)
+        self.assertEqual(host.raw(bytes.fromhex("80CA9F7F00"))[1], 0x6E00)
+        self.assertEqual(host.select()[1], 0x9000)
+
+
 class TestHopper(CardTestCase):
     """--hopper: a reset after writes feeds the next blank card."""
 

@@ -270,11 +270,12 @@ class VirtualPivCard:
 
     def __init__(self, state_path=None, mgmt_alg=None, mgmt_key=None,
                  no_piv=False, full=False, vanish_after=None, atr=DEFAULT_ATR,
-                 hopper=False):
+                 hopper=False, no_cplc=False):
         self.state_path = state_path
         self.no_piv = no_piv
         self.full = full
         self.hopper = hopper
+        self.no_cplc = no_cplc          # no GlobalPlatform card manager (like a PIV token)
         self.changed = False            # written since the last power-on (hopper)
         self.vanish_after = vanish_after
         self.atr = atr
@@ -398,7 +399,7 @@ class VirtualPivCard:
         # GlobalPlatform GET DATA (CLA 80) belongs to the card manager: it
         # answers before SELECT and on a card without PIV, and like any other
         # command it ends an open chain and the PIN-always window.
-        if apdu.cla == 0x80 and apdu.ins == 0xCA:
+        if apdu.cla == 0x80 and apdu.ins == 0xCA and not self.no_cplc:
             self.pending = b""
             self.chain = None
             self.pin_always_ok = False
@@ -857,6 +858,8 @@ def parse_args(argv):
     p.add_argument("--full", action="store_true", help="PUT DATA of certificates answers 6A84")
     p.add_argument("--vanish-after", type=int, metavar="N",
                    help="after N APDUs, answer nothing, drop the connection and exit")
+    p.add_argument("--no-cplc", action="store_true",
+                   help="no GlobalPlatform CPLC (chip serial): CLA 80 answers 6E00")
     p.add_argument("--hopper", action="store_true",
                    help="after a reset that follows writes, become a new blank card")
     p.add_argument("--verbose", "-v", action="store_true", help="log every APDU to stderr")
@@ -878,7 +881,7 @@ def main(argv=None):
             mgmt_alg=MGMT_ALG_NAMES[args.mgmt_alg] if args.mgmt_alg else None,
             mgmt_key=bytes.fromhex(args.mgmt_key) if args.mgmt_key else None,
             no_piv=args.no_piv, full=args.full, vanish_after=args.vanish_after,
-            hopper=args.hopper)
+            hopper=args.hopper, no_cplc=args.no_cplc)
     except (ValueError, OSError) as e:
         print("virtual_piv: %s" % e, file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@
  * one exclusive connection with one PC/SC transaction around it, so no
  * other program can slip an APDU between our VERIFY and our signature.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,28 +175,45 @@ static int reader_at_index(struct idm_pcsc_encoder *e, char *name, size_t size)
     return rc;
 }
 
+/* Adds to the notes kept for the timeout message, while room lasts. */
+static void note(char *notes, size_t size, const char *fmt, ...) IDM_PRINTF(3, 4);
+static void note(char *notes, size_t size, const char *fmt, ...)
+{
+    size_t used = strlen(notes);
+    if (used + 3 >= size)
+        return;
+    if (used > 0)
+        used += (size_t)snprintf(notes + used, size - used, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(notes + used, size - used, fmt, ap);
+    va_end(ap);
+}
+
 /* Looks at every reader once: the first with a card (and the right serial,
- * when one is asked for) is connected.  IDM_ERR_NOT_FOUND when none fits. */
-static int scan_readers(struct idm_pcsc_encoder *e, char *seen, size_t seen_size)
+ * when one is asked for) is connected.  IDM_ERR_NOT_FOUND when none fits;
+ * notes then says what was found instead. */
+static int scan_readers(struct idm_pcsc_encoder *e, char *notes, size_t notes_size)
 {
     char **names = NULL;
     size_t n = 0;
     int rc = idm_pcsc_list_readers(e->pcsc, &names, &n);
     if (rc != IDM_OK)
         return rc;
-    seen[0] = '\0';
+    notes[0] = '\0';
     rc = IDM_ERR_NOT_FOUND;
     for (size_t i = 0; i < n && rc != IDM_OK; i++) {
         if (idm_pcsc_wait_card(e->pcsc, names[i], 0) != IDM_OK)
             continue;
-        if (connect_reader(e, names[i]) != IDM_OK)
-            continue; /* in use, mute, no serial: not the card we want */
+        if (connect_reader(e, names[i]) != IDM_OK) {
+            /* In use, mute, no serial: not a card we can take; say why. */
+            note(notes, notes_size, "'%s': %s", names[i], idm_last_error_message());
+            continue;
+        }
         if (e->card_serial == NULL || strcmp(e->serial, e->card_serial) == 0) {
             rc = IDM_OK;
         } else {
-            size_t used = strlen(seen);
-            snprintf(seen + used, seen_size - used, "%s'%s' in '%s'", used ? ", " : "",
-                     e->serial, names[i]);
+            note(notes, notes_size, "'%s' holds chip %s", names[i], e->serial);
             idm_pcsc_disconnect(e->card);
             e->card = NULL;
         }
@@ -207,18 +225,18 @@ static int scan_readers(struct idm_pcsc_encoder *e, char *seen, size_t seen_size
 static int wait_any_reader(struct idm_pcsc_encoder *e, int timeout_ms)
 {
     long long deadline = clock_ms() + timeout_ms;
-    char seen[512];
+    char notes[512];
     for (;;) {
-        int rc = scan_readers(e, seen, sizeof seen);
+        int rc = scan_readers(e, notes, sizeof notes);
         if (rc != IDM_ERR_NOT_FOUND)
             return rc; /* connected, or pcscd failed (no reader at all included) */
         long long left = deadline - clock_ms();
         if (left <= 0) {
-            if (e->card_serial == NULL)
-                return IDM_ERR(IDM_ERR_TIMEOUT, "no card in any reader after %d ms", timeout_ms);
-            return IDM_ERR(IDM_ERR_TIMEOUT, "no card with chip serial '%s' in any reader after "
-                           "%d ms%s%s%s", e->card_serial, timeout_ms, seen[0] ? " (found " : "",
-                           seen, seen[0] ? ")" : "");
+            char wanted[96] = "no usable card";
+            if (e->card_serial != NULL)
+                snprintf(wanted, sizeof wanted, "no card with chip serial '%s'", e->card_serial);
+            return IDM_ERR(IDM_ERR_TIMEOUT, "%s in any reader after %d ms%s%s%s", wanted,
+                           timeout_ms, notes[0] ? " (" : "", notes, notes[0] ? ")" : "");
         }
         pause_ms(left < SCAN_PAUSE_MS ? (int)left : SCAN_PAUSE_MS);
     }
@@ -285,20 +303,6 @@ static int generate_key(idm_piv_slot slot, idm_card_key_alg alg, idm_buffer_t *s
     return rc;
 }
 
-static unsigned cert_object(idm_piv_slot slot)
-{
-    switch (slot) {
-    case IDM_PIV_SLOT_AUTHENTICATION:
-        return IDM_PIV_OBJECT_CERT_AUTHENTICATION;
-    case IDM_PIV_SLOT_SIGNATURE:
-        return IDM_PIV_OBJECT_CERT_SIGNATURE;
-    case IDM_PIV_SLOT_KEY_MANAGEMENT:
-        return IDM_PIV_OBJECT_CERT_KEY_MANAGEMENT;
-    case IDM_PIV_SLOT_CARD_AUTHENTICATION:
-        return IDM_PIV_OBJECT_CERT_CARD_AUTHENTICATION;
-    }
-    return 0;
-}
 
 /* SP 800-73-4 part 1, appendix A: 70 certificate, 71 CertInfo (00: not
  * compressed), FE error detection code (empty). */
@@ -306,7 +310,7 @@ static int write_certificate(idm_piv_slot slot, const unsigned char *der, size_t
                              void *user_data)
 {
     struct idm_pcsc_encoder *e = user_data;
-    unsigned tag = cert_object(slot);
+    unsigned tag = idm_piv_slot_cert_object((unsigned)slot);
     if (tag == 0)
         return IDM_ERR(IDM_ERR_INVALID_ARG, "0x%02X is not a PIV key slot", (unsigned)slot);
     unsigned char *obj = NULL;
