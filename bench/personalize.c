@@ -225,6 +225,17 @@ static void run(const char *title, const char *store, const char *ca_pem, const 
     report(title, st, n, elapsed, rtt);
 }
 
+/* A NUL-terminated copy of len bytes that need not be terminated. */
+static char *copy_text(const void *data, size_t len)
+{
+    char *t = malloc(len + 1);
+    if (t == NULL)
+        die("out of memory");
+    memcpy(t, data, len);
+    t[len] = '\0';
+    return t;
+}
+
 /* The CA as PEM texts, so that every station loads a handle of its own. */
 static void export_ca(idm_ca_t *ca, char **cert_pem, char **key_pem)
 {
@@ -242,11 +253,9 @@ static void export_ca(idm_ca_t *ca, char **cert_pem, char **key_pem)
         die("cannot convert the CA certificate to PEM");
     char *data;
     long n = BIO_get_mem_data(bio, &data);
-    *cert_pem = strndup(data, (size_t)n);
+    *cert_pem = copy_text(data, (size_t)n);
     check_idm(idm_buffer_get(key, &p, &len), "idm_buffer_get");
-    *key_pem = strndup((const char *)p, len);
-    if (*cert_pem == NULL || *key_pem == NULL)
-        die("out of memory");
+    *key_pem = copy_text(p, len);
     BIO_free(bio);
     X509_free(x);
     idm_buffer_free(&der);

@@ -166,6 +166,10 @@ cmd_start() {
     if [[ -n $pcscd_pid ]]; then
         say "reusing the pcscd that is already running (pid $pcscd_pid); stop will leave it alone"
     else
+        # A pcscd that died without cleaning up (SIGKILL) leaves its socket
+        # and pid file; when its pid lingers as an unreaped zombie, a new
+        # pcscd takes it for alive and refuses to start.  Nothing runs: clear.
+        rm -f /run/pcscd/pcscd.comm /run/pcscd/pcscd.pid 2>/dev/null || true
         # -f: foreground, so the pid is pcscd's own and its log goes to a file;
         # no -x (auto-exit), so it stays up between test programs.
         start_bg pcscd "$state_dir/pcscd.log" pcscd pcscd --foreground
