@@ -358,8 +358,11 @@ int idm_encoder_pcsc_set_factory_secrets(idm_encoder_t *encoder, const char *pin
  * @param ca       the CA for a Digital ID card; NULL for Physical ID.
  * @param attempt  the production attempt, >= 1.
  * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_STATE (card state or
- *         production, wrong card, missing callback or CA); IDM_ERR_CANCELLED
+ *         production, wrong card, missing callback or CA, an attempt that
+ *         already has certificates for other keys); IDM_ERR_CANCELLED
  *         when a PIN callback returned non-zero; IDM_ERR_TIMEOUT (no card);
+ *         IDM_ERR_NOT_FOUND (no such reader); IDM_ERR_UNSUPPORTED (a card
+ *         without a chip serial);
  *         IDM_ERR_CARD with the card's or reader's words (no PIV
  *         application, wrong or blocked PIN, card full, card removed, ...);
  *         IDM_ERR_BACKEND with a host encoder's or CA's words;
