@@ -739,6 +739,8 @@ IDM_EXPORT int idm_card_personalize(idm_card_t *card, const char *actor, idm_enc
         if (rc != IDM_OK)
             rc = idm_error_wrap(__func__, rc, "%s was personalized on chip %s but cannot be "
                                 "recorded as issued", r.label, r.serial);
+        else
+            idm_log_info(r.ctx, "encoder", "%s %s", r.label, detail);
     } else {
         char why[1024];
         snprintf(why, sizeof why, "%s", idm_last_error_message());

@@ -70,6 +70,18 @@ static int enter_pin(const idm_card_t *card, char *pin, size_t size, void *user_
     return 0;
 }
 
+/* Every log line of the run, to look for secrets in. */
+static char log_text[65536];
+
+static void collect_log(idm_log_level level, const char *component, const char *message,
+                        void *user_data)
+{
+    (void)level;
+    (void)user_data;
+    size_t used = strlen(log_text);
+    snprintf(log_text + used, sizeof log_text - used, "%s: %s\n", component, message);
+}
+
 struct world {
     char path[4096];
     idm_ctx_t *ctx;
@@ -84,6 +96,9 @@ static void world_open(struct world *w, const char *name)
     memset(w, 0, sizeof *w);
     snprintf(w->path, sizeof w->path, "%s", fixture_store_path(name));
     w->ctx = fixture_ctx(w->path);
+    log_text[0] = '\0';
+    ck_ok(idm_ctx_set_log_callback(w->ctx, collect_log, NULL));
+    ck_ok(idm_ctx_set_log_level(w->ctx, IDM_LOG_DEBUG));
     ck_ok(idm_options_set_string(w->ctx, ACTOR, "pin_source", "generated"));
     ck_ok(idm_ca_new_openssl(&w->ca, w->ctx, IDM_KEY_EC_P256, "Test Issuing CA", 3650));
     ck_ok(idm_encoder_new_pcsc(&w->enc, w->ctx));
@@ -213,6 +228,9 @@ START_TEST(test_digital_id_card_is_personalized_and_verified)
     ck_assert_uint_gt(card_us, 0);
     assert_audit_clean(&w, "personalized and verified on chip");
     assert_store_has_no_secret(&w);
+    ck_assert_msg(log_text[0] != '\0', "the run logged nothing at debug level");
+    ck_assert_msg(strstr(log_text, w.secrets.pin) == NULL, "PIN in the log");
+    ck_assert_msg(strstr(log_text, w.secrets.puk) == NULL, "PUK in the log");
 
     /* A second personalization of the same card is refused by its state. */
     ck_assert_idm_error(idm_card_personalize(card, ACTOR, w.enc, w.ca, 2), IDM_ERR_STATE,
