@@ -17,8 +17,8 @@
  *                pin_source is "user", generated otherwise) and a generated
  *                8-digit PUK
  *
- * then verifies the card: every written object is read back and compared,
- * the PIN is VERIFYed, and each key signs a fresh random challenge that is
+ * then verifies the card: the PIN is VERIFYed, every written object is read
+ * back and compared, and each key signs a fresh random challenge that is
  * checked against its certificate.
  *
  * Secrets: the library never logs, stores or audits a PIN, PUK or

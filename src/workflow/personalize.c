@@ -13,7 +13,7 @@
  *   4. PIN and PUK: delivered to the host first, then set on the card, so
  *      that no crash leaves a card with secrets nobody knows; last, so that
  *      a card that failed earlier still has its factory PIN for the retry;
- *   5. verification: every object read back, VERIFY PIN, a signature per
+ *   5. verification: VERIFY PIN, every object read back, a signature per
  *      key checked against the certificate;
  *   6. the card moves to issued, or to failed with this attempt's
  *      certificates revoked.
@@ -608,9 +608,11 @@ static int verify_key(struct run *r, const struct slot_result *res)
 
 static int verify_card(struct run *r)
 {
-    int rc = verify_objects(r);
+    /* The PIN first: a real card lets nobody read Printed Information
+     * without it (SP 800-73-4 part 1, table 9: access rule PIN). */
+    int rc = ENC_CALL(r, "verify the PIN", verify_pin(r->pin, r->enc->user_data));
     if (rc == IDM_OK)
-        rc = ENC_CALL(r, "verify the PIN", verify_pin(r->pin, r->enc->user_data));
+        rc = verify_objects(r);
     for (size_t i = 0; rc == IDM_OK && i < r->nresults; i++)
         rc = verify_key(r, &r->results[i]);
     return rc;

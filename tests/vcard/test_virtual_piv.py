@@ -563,6 +563,17 @@ class TestTransport(unittest.TestCase):
         server.close()
 
 
+class TestPrintedInformation(CardTestCase):
+    def test_printed_information_needs_the_pin(self):
+        _, host = self.make_card()
+        host.select()
+        self.assertEqual(host.mgmt_auth_mutual(0x03, vp.DEFAULT_MGMT_KEY), 0x9000)
+        self.assertEqual(host.put_data(bytes.fromhex("5FC109"), b"\x01\x03Ada"), 0x9000)
+        self.assertEqual(host.get_data(bytes.fromhex("5FC109"))[1], 0x6982)
+        self.assertEqual(host.verify(b"123456"), 0x9000)
+        self.assertEqual(host.get_data(bytes.fromhex("5FC109"))[1], 0x9000)
+
+
 class TestNoCplc(CardTestCase):
     def test_card_without_card_manager_refuses_cla_80(self):
         _, host = self.make_card(no_cplc=True)
@@ -585,11 +596,11 @@ class TestHopper(CardTestCase):
         first = self.serial(host)
         host.select()
         self.assertEqual(host.mgmt_auth_mutual(0x08, AES128_KEY), 0x9000)
-        self.assertEqual(host.put_data(bytes.fromhex("5FC109"), b"\x01\x03Ada"), 0x9000)
+        self.assertEqual(host.put_data(bytes.fromhex("5FC107"), b"\x01\x03Ada"), 0x9000)
         card.reset()
         self.assertNotEqual(self.serial(host), first)
         host.select()
-        self.assertEqual(host.get_data(bytes.fromhex("5FC109"))[1], 0x6A82)
+        self.assertEqual(host.get_data(bytes.fromhex("5FC107"))[1], 0x6A82)
         self.assertEqual(host.mgmt_auth_mutual(0x08, AES128_KEY), 0x9000)
 
     def test_reset_without_writes_keeps_the_card(self):
@@ -604,7 +615,7 @@ class TestHopper(CardTestCase):
         first = self.serial(host)
         host.select()
         self.assertEqual(host.mgmt_auth_mutual(0x03, vp.DEFAULT_MGMT_KEY), 0x9000)
-        self.assertEqual(host.put_data(bytes.fromhex("5FC109"), b"\x01\x03Ada"), 0x9000)
+        self.assertEqual(host.put_data(bytes.fromhex("5FC107"), b"\x01\x03Ada"), 0x9000)
         card.reset()
         self.assertEqual(self.serial(host), first)
 

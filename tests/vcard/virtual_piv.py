@@ -74,6 +74,7 @@ EC_CURVES = {ALG_P256: (ec.SECP256R1, hashes.SHA256, 32),
 CERT_TAGS = {bytes.fromhex(t) for t in ("5FC105", "5FC10A", "5FC10B", "5FC101")} | {
     bytes([0x5F, 0xC1, n]) for n in range(0x0D, 0x21)}   # retired key certs
 TAG_CHUID = bytes.fromhex("5FC102")
+TAG_PRINTED_INFO = bytes.fromhex("5FC109")
 TAG_DISCOVERY = bytes.fromhex("7E")
 
 # GlobalPlatform card production life cycle data (GP 2.3, GET DATA 9F7F):
@@ -504,6 +505,9 @@ class VirtualPivCard:
         if (apdu.p1, apdu.p2) != (0x3F, 0xFF):
             raise CardError(SW_WRONG_P1P2)
         tag, _ = self._object_tag(apdu.data)
+        # Printed Information is readable only after the PIN (part 1, table 9).
+        if tag == TAG_PRINTED_INFO and not self.pin_verified:
+            raise CardError(SW_SECURITY)
         stored = self.state["objects"].get(tag.hex().upper())
         if stored is not None:
             return bytes.fromhex(stored)
