@@ -98,8 +98,9 @@ const char *idm_piv_slot_name(idm_piv_slot slot);
  * IDM_ERR_NOT_FOUND, ...), which the caller sees as is; any other non-zero
  * value becomes IDM_ERR_BACKEND.  Either way the method's own words, given
  * with idm_encoder_backend_error() before returning, reach the caller and
- * the audit trail.  The library calls open first and close last, and every
- * call in between concerns the card open holds.  user_data is the pointer
+ * the audit trail.  The library calls open first and, when open succeeded,
+ * close last (also after a failure); every call in between concerns the
+ * card open holds.  user_data is the pointer
  * given to idm_encoder_new().
  */
 typedef struct idm_encoder_ops {
