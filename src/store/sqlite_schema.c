@@ -112,9 +112,29 @@ static const char migration_2[] =
     ") WITHOUT ROWID;"
     "INSERT INTO meta (key, value) VALUES ('crl_number', 0);";
 
+/* Mass production (groundwork): the cards of an order with their outcome
+ * and reason, the production attempt, and which station holds the card
+ * since when, so that stations claim each card exactly once and a station
+ * that died lets go of its card when its lease runs out. */
+static const char migration_3[] =
+    "CREATE TABLE order_cards ("
+    "  order_id INTEGER NOT NULL REFERENCES orders (id),"
+    "  card_id INTEGER NOT NULL REFERENCES cards (id),"
+    "  position INTEGER NOT NULL,"
+    "  outcome INTEGER NOT NULL DEFAULT 0,"
+    "  reason TEXT,"
+    "  attempt INTEGER NOT NULL DEFAULT 0,"
+    "  station TEXT,"
+    "  claimed_ms INTEGER,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (order_id, card_id)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX order_cards_next ON order_cards (order_id, outcome, position);";
+
 const char *const idm_sqlite_migrations[] = {
     migration_1,
     migration_2,
+    migration_3,
 };
 
 const size_t idm_sqlite_schema_version =

@@ -689,6 +689,157 @@ static int store_order_update(struct idm_store *s, const struct idm_order_rec *r
     return exec_update_one(st, q, "cannot update an order", rec->id);
 }
 
+/* ---- the cards of an order -------------------------------------------- */
+
+static const char SQL_ORDER_CARD_ADD[] =
+    "INSERT INTO order_cards (order_id, card_id, position, updated_ms)"
+    " SELECT ?1, ?2, count(*), ?3 FROM order_cards WHERE order_id = ?1";
+static const char SQL_ORDER_CARD_EXISTS[] =
+    "SELECT 1 FROM order_cards WHERE order_id = ?1 AND card_id = ?2";
+/* Pending first by position, then claims that ran out or are ours: the
+ * order of the cards is the order of the work. */
+static const char SQL_ORDER_CARD_NEXT[] =
+    "SELECT card_id FROM order_cards WHERE order_id = ?1 AND (outcome = 0 OR"
+    " (outcome = 1 AND (station = ?2 OR claimed_ms <= ?3)))"
+    " ORDER BY position LIMIT 1";
+static const char SQL_ORDER_CARD_CLAIM[] =
+    "UPDATE order_cards SET outcome = 1, station = ?3, claimed_ms = ?4, updated_ms = ?4,"
+    " attempt = attempt + 1 WHERE order_id = ?1 AND card_id = ?2";
+static const char SQL_ORDER_CARD_FINISH[] =
+    "UPDATE order_cards SET outcome = ?3, reason = ?4, updated_ms = ?5"
+    " WHERE order_id = ?1 AND card_id = ?2";
+static const char SQL_ORDER_CARD_LOAD[] =
+    "SELECT position, outcome, reason, attempt, station, claimed_ms, updated_ms"
+    " FROM order_cards WHERE order_id = ?1 AND card_id = ?2";
+static const char SQL_ORDER_CARD_COUNTS[] =
+    "SELECT outcome, count(*) FROM order_cards WHERE order_id = ?1 GROUP BY outcome";
+
+void idm_order_card_rec_clear(struct idm_order_card_rec *rec)
+{
+    free(rec->reason);
+    free(rec->station);
+    memset(rec, 0, sizeof *rec);
+}
+
+static int store_order_card_add(struct idm_store *s, int64_t order_id, int64_t card_id,
+                                int64_t time_ms)
+{
+    struct sqlite_store *st = impl(s);
+    {
+        PREPARE(st, q, SQL_ORDER_CARD_EXISTS, "cannot read the cards of an order");
+        sqlite3_bind_int64(q, 1, order_id);
+        sqlite3_bind_int64(q, 2, card_id);
+        int rc = sqlite3_step(q);
+        release(st, q);
+        if (rc == SQLITE_ROW)
+            return idm_error_set(NULL, IDM_ERR_EXISTS, "card %lld is in order %lld already",
+                                 (long long)card_id, (long long)order_id);
+        if (rc != SQLITE_DONE)
+            return db_fail(st, rc, "cannot read the cards of an order");
+    }
+    PREPARE(st, q, SQL_ORDER_CARD_ADD, "cannot add a card to an order");
+    sqlite3_bind_int64(q, 1, order_id);
+    sqlite3_bind_int64(q, 2, card_id);
+    sqlite3_bind_int64(q, 3, time_ms);
+    return exec_done(st, q, "cannot add a card to an order");
+}
+
+static int store_order_card_load(struct idm_store *s, int64_t order_id, int64_t card_id,
+                                 struct idm_order_card_rec *out)
+{
+    struct sqlite_store *st = impl(s);
+    memset(out, 0, sizeof *out);
+    PREPARE(st, q, SQL_ORDER_CARD_LOAD, "cannot read the cards of an order");
+    sqlite3_bind_int64(q, 1, order_id);
+    sqlite3_bind_int64(q, 2, card_id);
+    int rc = sqlite3_step(q);
+    int result = IDM_OK;
+    if (rc == SQLITE_ROW) {
+        out->order_id = order_id;
+        out->card_id = card_id;
+        out->position = sqlite3_column_int64(q, 0);
+        out->outcome = sqlite3_column_int(q, 1);
+        out->attempt = sqlite3_column_int(q, 3);
+        out->claimed_ms = sqlite3_column_int64(q, 5);
+        out->updated_ms = sqlite3_column_int64(q, 6);
+        int ok = 1;
+        out->reason = column_text(q, 2, &ok);
+        out->station = column_text(q, 4, &ok);
+        if (!ok)
+            result = idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot copy an order card");
+    } else if (rc == SQLITE_DONE) {
+        result = idm_error_set(NULL, IDM_ERR_NOT_FOUND, "card %lld is not in order %lld",
+                               (long long)card_id, (long long)order_id);
+    } else {
+        result = db_fail(st, rc, "cannot read the cards of an order");
+    }
+    release(st, q);
+    if (result != IDM_OK)
+        idm_order_card_rec_clear(out);
+    return result;
+}
+
+static int store_order_card_claim(struct idm_store *s, int64_t order_id, const char *station,
+                                  int64_t now_ms, int64_t lease_ms,
+                                  struct idm_order_card_rec *out)
+{
+    struct sqlite_store *st = impl(s);
+    memset(out, 0, sizeof *out);
+    int64_t card_id = 0;
+    {
+        PREPARE(st, q, SQL_ORDER_CARD_NEXT, "cannot look for the next card of an order");
+        sqlite3_bind_int64(q, 1, order_id);
+        sqlite3_bind_text(q, 2, station, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, now_ms - lease_ms);
+        int rc = sqlite3_step(q);
+        if (rc == SQLITE_ROW)
+            card_id = sqlite3_column_int64(q, 0);
+        release(st, q);
+        if (rc == SQLITE_DONE)
+            return idm_error_set(NULL, IDM_ERR_NOT_FOUND, "order %lld has no card left to claim",
+                                 (long long)order_id);
+        if (rc != SQLITE_ROW)
+            return db_fail(st, rc, "cannot look for the next card of an order");
+    }
+    PREPARE(st, q, SQL_ORDER_CARD_CLAIM, "cannot claim a card of an order");
+    sqlite3_bind_int64(q, 1, order_id);
+    sqlite3_bind_int64(q, 2, card_id);
+    sqlite3_bind_text(q, 3, station, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, now_ms);
+    int rc = exec_update_one(st, q, "cannot claim a card of an order", card_id);
+    return rc == IDM_OK ? store_order_card_load(s, order_id, card_id, out) : rc;
+}
+
+static int store_order_card_finish(struct idm_store *s, int64_t order_id, int64_t card_id,
+                                   int outcome, const char *reason, int64_t time_ms)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_ORDER_CARD_FINISH, "cannot record the outcome of a card");
+    sqlite3_bind_int64(q, 1, order_id);
+    sqlite3_bind_int64(q, 2, card_id);
+    sqlite3_bind_int(q, 3, outcome);
+    bind_text_or_null(q, 4, reason);
+    sqlite3_bind_int64(q, 5, time_ms);
+    return exec_update_one(st, q, "cannot record the outcome of a card", card_id);
+}
+
+static int store_order_card_counts(struct idm_store *s, int64_t order_id,
+                                   struct idm_order_counts *out)
+{
+    struct sqlite_store *st = impl(s);
+    memset(out, 0, sizeof *out);
+    PREPARE(st, q, SQL_ORDER_CARD_COUNTS, "cannot count the cards of an order");
+    sqlite3_bind_int64(q, 1, order_id);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int outcome = sqlite3_column_int(q, 0);
+        if (outcome >= 0 && outcome < 5)
+            out->by_outcome[outcome] = sqlite3_column_int64(q, 1);
+    }
+    release(st, q);
+    return rc == SQLITE_DONE ? IDM_OK : db_fail(st, rc, "cannot count the cards of an order");
+}
+
 /* ---- options --------------------------------------------------------- */
 
 static const char SQL_OPTIONS_LOAD[] = "SELECT key, value FROM options ORDER BY key";
@@ -998,6 +1149,11 @@ static const struct idm_store_ops sqlite_ops = {
     .order_load = store_order_load,
     .order_find = store_order_find,
     .order_update = store_order_update,
+    .order_card_add = store_order_card_add,
+    .order_card_claim = store_order_card_claim,
+    .order_card_finish = store_order_card_finish,
+    .order_card_load = store_order_card_load,
+    .order_card_counts = store_order_card_counts,
     .options_load = store_options_load,
     .option_save = store_option_save,
     .audit_last = store_audit_last,

@@ -43,6 +43,34 @@ struct idm_audit_filter {
     int64_t to_ms;
 };
 
+/* What happened to a card of an order (order_cards.outcome). */
+enum idm_order_card_outcome {
+    IDM_ORDER_CARD_PENDING = 0,  /* not looked at yet, or let go */
+    IDM_ORDER_CARD_CLAIMED = 1,  /* a station works on it */
+    IDM_ORDER_CARD_PRODUCED = 2,
+    IDM_ORDER_CARD_SKIPPED = 3,  /* not ready; reason says why */
+    IDM_ORDER_CARD_FAILED = 4    /* reason has the backend's words */
+};
+
+struct idm_order_card_rec {
+    int64_t order_id;
+    int64_t card_id;
+    int64_t position;
+    int outcome;        /* enum idm_order_card_outcome */
+    char *reason;       /* NULL for none */
+    int attempt;        /* claims so far: the production attempt */
+    char *station;      /* NULL while never claimed */
+    int64_t claimed_ms;
+    int64_t updated_ms;
+};
+
+void idm_order_card_rec_clear(struct idm_order_card_rec *rec);
+
+/* How many cards of an order have each outcome, indexed by outcome. */
+struct idm_order_counts {
+    int64_t by_outcome[5];
+};
+
 struct idm_option_row {
     char *key;
     char *value;
@@ -92,6 +120,27 @@ struct idm_store_ops {
     int (*order_load)(struct idm_store *s, int64_t id, struct idm_order_rec *rec);
     int (*order_find)(struct idm_store *s, const char *external_id, int64_t *id);
     int (*order_update)(struct idm_store *s, const struct idm_order_rec *rec); /* state, updated_ms */
+
+    /* The cards of an order.  add: at the end (position = count so far),
+     * IDM_ERR_EXISTS if the card is in the order already. */
+    int (*order_card_add)(struct idm_store *s, int64_t order_id, int64_t card_id,
+                          int64_t time_ms);
+    /* Claims the first card, by position, that is pending, or claimed by
+     * this station, or claimed by another whose claim is older than
+     * lease_ms: outcome claimed, station, claimed_ms now, attempt + 1.
+     * IDM_ERR_NOT_FOUND when no card is left.  Run it inside begin/commit
+     * so that two stations never claim the same card. */
+    int (*order_card_claim)(struct idm_store *s, int64_t order_id, const char *station,
+                            int64_t now_ms, int64_t lease_ms, struct idm_order_card_rec *out);
+    /* Records a final outcome (produced, skipped, failed) or lets the card
+     * go (pending); reason may be NULL.  IDM_ERR_NOT_FOUND if the card is
+     * not in the order. */
+    int (*order_card_finish)(struct idm_store *s, int64_t order_id, int64_t card_id,
+                             int outcome, const char *reason, int64_t time_ms);
+    int (*order_card_load)(struct idm_store *s, int64_t order_id, int64_t card_id,
+                           struct idm_order_card_rec *out);
+    int (*order_card_counts)(struct idm_store *s, int64_t order_id,
+                             struct idm_order_counts *out);
 
     /* Options that differ from their defaults, and the option set version. */
     int (*options_load)(struct idm_store *s, struct idm_option_row **rows, size_t *n,
