@@ -391,11 +391,11 @@ START_TEST(test_rsa_keys_are_checked_through_a_host_encoder)
     struct world w;
     world_open(&w, IDM_CARD_DIGITAL, 1);
     ck_ok(idm_options_set_string(w.ctx, ACTOR, "card_key_algorithm", "rsa2048"));
-    ck_ok(idm_options_set_string(w.ctx, ACTOR, "card_key_slots", "9C,9D"));
+    ck_ok(idm_options_set_string(w.ctx, ACTOR, "card_key_slots", "9C"));
     ck_ok(idm_card_personalize(w.card, ACTOR, w.enc, w.ca, 1));
     ck_assert_int_eq(card_state(&w), IDM_CARD_ISSUED);
     /* 9C wants the PIN right before its signature. */
-    ck_assert_ptr_nonnull(strstr(w.card_mem->calls, "read_object,verify_pin,sign,sign"));
+    ck_assert_ptr_nonnull(strstr(w.card_mem->calls, "read_object,verify_pin,sign,close"));
     world_close(&w);
 }
 END_TEST
