@@ -7,9 +7,10 @@
  * Order matters for what a crash or a failure leaves behind:
  *   1. the card is opened and its chip serial recorded (wrong card: stop
  *      before anything is written);
- *   2. per slot: key generated on the card, certificate issued and
- *      committed to the store, then written to the card;
- *   3. CHUID, CCC (Digital ID) and Printed Information;
+ *   2. issue: per slot, a key generated on the card and its certificate
+ *      issued and committed to the store;
+ *   3. produce: the certificates written to the card, then CHUID, CCC
+ *      (Digital ID) and Printed Information;
  *   4. PIN and PUK: delivered to the host first, then set on the card, so
  *      that no crash leaves a card with secrets nobody knows; last, so that
  *      a card that failed earlier still has its factory PIN for the retry;
@@ -360,7 +361,10 @@ static int write_data_object(struct run *r, idm_piv_object object,
 
 /* Step 2 for one slot: key on the card, certificate in the store, then on
  * the card. */
-static int produce_slot(struct run *r, unsigned slot)
+/* Issue, for one slot: the key is generated on the card and certified; the
+ * certificate is recorded in the store (committed) before anything writes
+ * it to the card. */
+static int issue_slot(struct run *r, unsigned slot)
 {
     idm_buffer_t *spki = NULL;
     char what[96];
@@ -402,18 +406,26 @@ static int produce_slot(struct run *r, unsigned slot)
                          r->label, r->attempt, idm_piv_slot_name((idm_piv_slot)slot));
     }
     idm_buffer_free(&spki);
-    if (rc == IDM_OK) {
-        struct written *w = &r->objects[r->nobjects++];
-        memset(w, 0, sizeof *w);
-        w->object = (idm_piv_object)idm_piv_slot_cert_object(slot);
-        w->cert = der;
-        w->cert_len = der_len;
-        snprintf(what, sizeof what, "write the certificate of slot %s",
-                 idm_piv_slot_name((idm_piv_slot)slot));
-        rc = ENC_CALL(r, what, write_certificate((idm_piv_slot)slot, der, der_len,
-                                                 r->enc->user_data));
-    }
     return rc;
+}
+
+/* Produce, for one issued slot: its certificate goes onto the card. */
+static int write_slot_certificate(struct run *r, const struct slot_result *res)
+{
+    const unsigned char *der = NULL;
+    size_t der_len = 0;
+    int rc = idm_cert_get_der(res->cert, &der, &der_len);
+    if (rc != IDM_OK)
+        return rc;
+    struct written *w = &r->objects[r->nobjects++];
+    memset(w, 0, sizeof *w);
+    w->object = (idm_piv_object)idm_piv_slot_cert_object(res->slot);
+    w->cert = der;
+    w->cert_len = der_len;
+    char what[96];
+    snprintf(what, sizeof what, "write the certificate of slot %s",
+             idm_piv_slot_name(res->slot));
+    return ENC_CALL(r, what, write_certificate(res->slot, der, der_len, r->enc->user_data));
 }
 
 /* Digits from the context's random source, without modulo bias. */
@@ -641,7 +653,11 @@ static int check_serial(struct run *r)
     return rc;
 }
 
-static int personalize(struct run *r)
+/* The three steps of the seed's workflow on one card, in one session:
+ * issue (the card found and checked, its keys made and certified, every
+ * certificate committed), produce (certificates, data objects, PIN and PUK
+ * onto the card), verify. */
+static int issue_step(struct run *r)
 {
     int rc = ENC_CALL(r, "open the card", open(r->enc->timeout_ms, r->enc->user_data));
     if (rc != IDM_OK)
@@ -650,9 +666,17 @@ static int personalize(struct run *r)
     rc = check_serial(r);
     if (rc != IDM_OK)
         return rc;
-    r->card_written = 1;
+    r->card_written = 1; /* a key generation changes the card */
     for (size_t i = 0; rc == IDM_OK && r->digital && i < r->nslots; i++)
-        rc = produce_slot(r, r->slots[i]);
+        rc = issue_slot(r, r->slots[i]);
+    return rc;
+}
+
+static int produce_step(struct run *r)
+{
+    int rc = IDM_OK;
+    for (size_t i = 0; rc == IDM_OK && i < r->nresults; i++)
+        rc = write_slot_certificate(r, &r->results[i]);
     if (rc == IDM_OK)
         rc = write_data_object(r, IDM_PIV_OBJECT_CHUID, build_chuid);
     if (rc == IDM_OK && r->digital)
@@ -661,6 +685,14 @@ static int personalize(struct run *r)
         rc = write_data_object(r, IDM_PIV_OBJECT_PRINTED_INFO, build_printed_info);
     if (rc == IDM_OK)
         rc = set_secrets(r);
+    return rc;
+}
+
+static int personalize(struct run *r)
+{
+    int rc = issue_step(r);
+    if (rc == IDM_OK)
+        rc = produce_step(r);
     if (rc == IDM_OK)
         rc = verify_card(r);
     return rc;

@@ -364,7 +364,7 @@ START_TEST(test_host_encoder_is_called_in_profile_order)
     ck_ok(idm_card_personalize(w.card, ACTOR, w.enc, w.ca, 1));
     ck_assert_int_eq(card_state(&w), IDM_CARD_ISSUED);
     ck_assert_str_eq(w.card_mem->calls,
-                     "open,card_serial,generate_key,write_certificate,generate_key,"
+                     "open,card_serial,generate_key,generate_key,write_certificate,"
                      "write_certificate,write_object,write_object,write_object,set_pin,"
                      "verify_pin,read_object,read_object,read_object,read_object,read_object,"
                      "sign,sign,close");
