@@ -42,9 +42,15 @@ struct idm_card_iter {
 #define CHECK_CARD(c) IDM_CHECK_HANDLE(c, IDM_MAGIC_CARD, "idm_card_t")
 #define CHECK_ITER(it) IDM_CHECK_HANDLE(it, IDM_MAGIC_CARD_ITER, "idm_card_iter_t")
 
-static int is_personal(idm_card_type type)
+int idm_card_type_is_personal(idm_card_type type)
 {
     return type == IDM_CARD_EMPLOYEE || type == IDM_CARD_CONTRACTOR || type == IDM_CARD_VISITOR;
+}
+
+int idm_card_type_is_visitor(idm_card_type type)
+{
+    return type == IDM_CARD_VISITOR || type == IDM_CARD_VISITOR_NON_PERSONAL ||
+           type == IDM_CARD_TEMPORARY;
 }
 
 int idm_card_label(const struct idm_card_rec *rec, char *buf, size_t size)
@@ -114,7 +120,7 @@ static int check_new_card(const char *func, idm_card_type type, idm_card_option 
     if (type == IDM_CARD_TEMPORARY && production != IDM_PRODUCTION_EXTERNAL)
         return idm_error_set(func, IDM_ERR_INVALID_ARG, "temporary cards are produced "
                              "externally; argument 'production' is local");
-    if (is_personal(type)) {
+    if (idm_card_type_is_personal(type)) {
         if (identity_id <= 0)
             return idm_error_set(func, IDM_ERR_INVALID_ARG, "a %s card needs its holder: "
                                  "argument 'identity_id' is %" PRId64,

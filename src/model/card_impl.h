@@ -11,6 +11,11 @@
 
 struct idm_store;
 
+/* Employee, contractor and visitor cards have a holder; visitor, visitor
+ * non-personal and temporary cards take the visitor validity. */
+int idm_card_type_is_personal(idm_card_type type);
+int idm_card_type_is_visitor(idm_card_type type);
+
 /* "card 00000042" for messages; returns snprintf's count. */
 int idm_card_label(const struct idm_card_rec *rec, char *buf, size_t size);
 

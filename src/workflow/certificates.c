@@ -38,16 +38,6 @@
 #define CHECK_CA(ca) IDM_CHECK_HANDLE(ca, IDM_MAGIC_CA, "idm_ca_t")
 #define MS_PER_DAY INT64_C(86400000)
 
-static int is_personal(idm_card_type type)
-{
-    return type == IDM_CARD_EMPLOYEE || type == IDM_CARD_CONTRACTOR || type == IDM_CARD_VISITOR;
-}
-
-static int is_visitor(idm_card_type type)
-{
-    return type == IDM_CARD_VISITOR || type == IDM_CARD_VISITOR_NON_PERSONAL ||
-           type == IDM_CARD_TEMPORARY;
-}
 
 static char *dup_or_null(const char *s, int *ok)
 {
@@ -89,14 +79,16 @@ static int build_request(const idm_ctx_t *ctx, struct idm_store *s,
     if (rc == IDM_OK)
         rc = idm_optset_string(o, "cert_aia_url", &aia);
     if (rc == IDM_OK)
-        rc = idm_optset_int(o, is_visitor(card->type) ? "visitor_cert_validity_days"
-                                                      : "cert_validity_days", &days);
+        rc = idm_optset_int(o,
+                            idm_card_type_is_visitor(card->type) ? "visitor_cert_validity_days"
+                                                                 : "cert_validity_days",
+                            &days);
 
     struct idm_identity_rec holder;
     memset(&holder, 0, sizeof holder);
     char *cn = NULL, *upn = NULL;
     const char *email = NULL;
-    if (rc == IDM_OK && is_personal(card->type)) {
+    if (rc == IDM_OK && idm_card_type_is_personal(card->type)) {
         rc = s->ops->identity_load(s, card->identity_id, &holder);
         char who[160];
         if (rc == IDM_OK)

@@ -181,8 +181,7 @@ static int load_profile(struct run *r)
     struct idm_optset *o = NULL;
     int64_t pin_length = 6, days = 0;
     const char *pin_source = NULL, *alg = NULL, *slots = NULL;
-    const int visitor = r->type == IDM_CARD_VISITOR || r->type == IDM_CARD_VISITOR_NON_PERSONAL ||
-                        r->type == IDM_CARD_TEMPORARY;
+    const int visitor = idm_card_type_is_visitor(r->type);
     rc = idm_ctx_store(r->ctx, &s);
     if (rc == IDM_OK)
         rc = idm_optset_load(s, &o);
