@@ -1,0 +1,130 @@
+/*
+ * The built-in readiness rules of mass production (see readiness.h).
+ */
+#include "workflow/readiness.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error_impl.h"
+#include "model/card_impl.h"
+#include "model/identity_impl.h"
+#include "model/text.h"
+#include "store/store.h"
+
+#define SIBLINGS_PAGE 64
+
+/* The first attribute a template names that attrs lack, copied into name;
+ * 0 when every one is there. */
+static int missing_attribute(const char *tmpl, const struct idm_attr *attrs, size_t n,
+                             char *name, size_t size)
+{
+    for (const char *p = strstr(tmpl, "${"); p != NULL; p = strstr(p, "${")) {
+        const char *start = p + 2;
+        const char *end = strchr(start, '}');
+        if (end == NULL)
+            return 0; /* the option checker refuses such templates */
+        snprintf(name, size, "%.*s", (int)(end - start), start);
+        if (idm_attr_find(attrs, n, name) == NULL)
+            return 1;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* Is another card of the holder, of the same type, issued or active? */
+static int other_card_in_use(struct idm_store *s, const struct idm_card_rec *card, int *in_use,
+                             char *number, size_t size)
+{
+    struct idm_list_filter f;
+    memset(&f, 0, sizeof f);
+    f.identity_id = card->identity_id;
+    f.has_type = 1;
+    f.type = (int)card->type;
+    int64_t ids[SIBLINGS_PAGE], after = 0;
+    size_t n = 0;
+    *in_use = 0;
+    do {
+        int rc = s->ops->list_ids(s, IDM_OBJECT_CARD, &f, after, SIBLINGS_PAGE, ids, &n);
+        if (rc != IDM_OK)
+            return rc;
+        for (size_t i = 0; i < n && !*in_use; i++) {
+            after = ids[i];
+            if (ids[i] == card->id)
+                continue;
+            struct idm_card_rec other;
+            memset(&other, 0, sizeof other);
+            rc = s->ops->card_load(s, ids[i], &other);
+            if (rc != IDM_OK)
+                return rc;
+            if (other.state == IDM_CARD_ISSUED || other.state == IDM_CARD_ACTIVE) {
+                *in_use = 1;
+                snprintf(number, size, "%s", other.number);
+            }
+            idm_card_rec_clear(&other);
+        }
+    } while (n == SIBLINGS_PAGE && !*in_use);
+    return IDM_OK;
+}
+
+int idm_readiness_check(struct idm_store *s, const struct idm_optset *o,
+                        const struct idm_card_rec *card, int *ready, char *why, size_t why_size)
+{
+    *ready = 0;
+    why[0] = '\0';
+    char label[96];
+    idm_card_label(card, label, sizeof label);
+    if (card->state != IDM_CARD_APPROVED) {
+        snprintf(why, why_size, "%s is in state '%s'; mass production takes approved cards",
+                 label, idm_card_state_name(card->state));
+        return IDM_OK;
+    }
+    if (card->production != IDM_PRODUCTION_LOCAL) {
+        snprintf(why, why_size, "%s is produced externally", label);
+        return IDM_OK;
+    }
+    if (!idm_card_type_is_personal(card->type)) {
+        *ready = 1;
+        return IDM_OK;
+    }
+
+    const char *cn_template = NULL, *upn_template = NULL;
+    int multiple = 0;
+    int rc = idm_optset_string(o, "common_name_template", &cn_template);
+    if (rc == IDM_OK)
+        rc = idm_optset_string(o, "upn_template", &upn_template);
+    if (rc == IDM_OK)
+        rc = idm_optset_bool(o, "allow_multiple_active_cards", &multiple);
+    if (rc != IDM_OK)
+        return rc;
+
+    struct idm_identity_rec holder;
+    memset(&holder, 0, sizeof holder);
+    rc = s->ops->identity_load(s, card->identity_id, &holder);
+    if (rc != IDM_OK)
+        return rc;
+    char who[160], attr[128];
+    idm_identity_label(&holder, who, sizeof who);
+    int in_use = 0;
+    char other[64] = "";
+    if (holder.state != IDM_IDENTITY_ACTIVE) {
+        snprintf(why, why_size, "%s of %s is '%s'; only active holders get cards", who, label,
+                 idm_identity_state_name(holder.state));
+    } else if (holder.common_name == NULL &&
+               missing_attribute(cn_template, holder.attrs, holder.nattrs, attr, sizeof attr)) {
+        snprintf(why, why_size, "attribute '%s' of %s is missing (common_name_template)", attr,
+                 who);
+    } else if (card->option == IDM_CARD_DIGITAL && holder.upn == NULL &&
+               missing_attribute(upn_template, holder.attrs, holder.nattrs, attr, sizeof attr)) {
+        snprintf(why, why_size, "attribute '%s' of %s is missing (upn_template)", attr, who);
+    } else if (!multiple &&
+               (rc = other_card_in_use(s, card, &in_use, other, sizeof other)) == IDM_OK &&
+               in_use) {
+        snprintf(why, why_size, "%s already has %s card %s in use, and "
+                 "allow_multiple_active_cards is off", who, idm_card_type_name(card->type), other);
+    } else if (rc == IDM_OK) {
+        *ready = 1;
+    }
+    idm_identity_rec_clear(&holder);
+    return rc;
+}
