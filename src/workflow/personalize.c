@@ -46,6 +46,7 @@
 #include "model/options_impl.h"
 #include "model/text.h"
 #include "store/store.h"
+#include "workflow/personalize_impl.h"
 
 #define PUK_LENGTH 8
 #define SECRET_ROOM 16
@@ -82,7 +83,7 @@ struct slot_result {
 };
 
 /* Everything one personalization needs and produces. */
-struct run {
+struct idm_personalization {
     idm_ctx_t *ctx;
     idm_card_t *card;
     const char *actor;
@@ -113,7 +114,7 @@ struct run {
     uint64_t call_started;
 };
 
-static void run_clear(struct run *r)
+static void run_clear(struct idm_personalization *r)
 {
     for (size_t i = 0; i < r->nresults; i++)
         idm_cert_free(&r->results[i].cert);
@@ -141,7 +142,7 @@ static idm_key_usage slot_usage(unsigned slot)
 
 /* ---- reading the card, its holder and the options ----------------------- */
 
-static int load_profile(struct run *r)
+static int load_profile(struct idm_personalization *r)
 {
     idm_card_state state;
     idm_production production;
@@ -259,7 +260,7 @@ static void utc_date(int64_t ms, struct tm *tm)
     gmtime_r(&t, tm);
 }
 
-static int build_chuid(struct run *r, unsigned char **out, size_t *out_len)
+static int build_chuid(struct idm_personalization *r, unsigned char **out, size_t *out_len)
 {
     uuid_t guid;
     uuid_generate_random(guid);
@@ -279,7 +280,7 @@ static int build_chuid(struct run *r, unsigned char **out, size_t *out_len)
     return rc;
 }
 
-static int build_ccc(struct run *r, unsigned char **out, size_t *out_len)
+static int build_ccc(struct idm_personalization *r, unsigned char **out, size_t *out_len)
 {
     unsigned char card_id[21];
     memcpy(card_id, GSC_RID, sizeof GSC_RID);
@@ -307,7 +308,7 @@ static int build_ccc(struct run *r, unsigned char **out, size_t *out_len)
     return rc;
 }
 
-static int build_printed_info(struct run *r, unsigned char **out, size_t *out_len)
+static int build_printed_info(struct idm_personalization *r, unsigned char **out, size_t *out_len)
 {
     static const char *const months[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
@@ -341,8 +342,8 @@ static int build_printed_info(struct run *r, unsigned char **out, size_t *out_le
     ((r)->call_started = idm_encoder_call_start(),              \
      idm_encoder_call_end((r)->enc, (r)->call_started, (r)->enc->ops.call, what))
 
-static int write_data_object(struct run *r, idm_piv_object object,
-                             int (*build)(struct run *, unsigned char **, size_t *))
+static int write_data_object(struct idm_personalization *r, idm_piv_object object,
+                             int (*build)(struct idm_personalization *, unsigned char **, size_t *))
 {
     struct written *w = &r->objects[r->nobjects];
     memset(w, 0, sizeof *w);
@@ -363,7 +364,7 @@ static int write_data_object(struct run *r, idm_piv_object object,
 /* Issue, for one slot: the key is generated on the card and certified; the
  * certificate is recorded in the store (committed) before anything writes
  * it to the card. */
-static int issue_slot(struct run *r, unsigned slot)
+static int issue_slot(struct idm_personalization *r, unsigned slot)
 {
     idm_buffer_t *spki = NULL;
     char what[96];
@@ -409,7 +410,7 @@ static int issue_slot(struct run *r, unsigned slot)
 }
 
 /* Produce, for one issued slot: its certificate goes onto the card. */
-static int write_slot_certificate(struct run *r, const struct slot_result *res)
+static int write_slot_certificate(struct idm_personalization *r, const struct slot_result *res)
 {
     const unsigned char *der = NULL;
     size_t der_len = 0;
@@ -456,7 +457,7 @@ static int pin_is_valid(const char *pin, int length)
 }
 
 /* Step 4: PIN and PUK. */
-static int set_secrets(struct run *r)
+static int set_secrets(struct idm_personalization *r)
 {
     int rc = IDM_OK;
     if (r->pin_generated) {
@@ -483,7 +484,7 @@ static int set_secrets(struct run *r)
 
 /* ---- verification ------------------------------------------------------- */
 
-static int compare_object(struct run *r, const struct written *w, const unsigned char *got,
+static int compare_object(struct idm_personalization *r, const struct written *w, const unsigned char *got,
                           size_t got_len)
 {
     const unsigned char *want = w->value;
@@ -505,7 +506,7 @@ static int compare_object(struct run *r, const struct written *w, const unsigned
     return IDM_OK;
 }
 
-static int verify_objects(struct run *r)
+static int verify_objects(struct idm_personalization *r)
 {
     idm_buffer_t *back = NULL;
     int rc = idm_buffer_new(&back);
@@ -550,7 +551,7 @@ static int signature_input(EVP_PKEY *key, const unsigned char digest[32], unsign
     return IDM_OK;
 }
 
-static int check_signature(struct run *r, const struct slot_result *res, EVP_PKEY *key,
+static int check_signature(struct idm_personalization *r, const struct slot_result *res, EVP_PKEY *key,
                            const unsigned char digest[32], const unsigned char *sig,
                            size_t sig_len)
 {
@@ -571,7 +572,7 @@ static int check_signature(struct run *r, const struct slot_result *res, EVP_PKE
                    idm_piv_slot_name(res->slot));
 }
 
-static int verify_key(struct run *r, const struct slot_result *res)
+static int verify_key(struct idm_personalization *r, const struct slot_result *res)
 {
     const unsigned char *der = NULL;
     size_t der_len = 0;
@@ -617,7 +618,7 @@ static int verify_key(struct run *r, const struct slot_result *res)
     return rc;
 }
 
-static int verify_card(struct run *r)
+static int verify_card(struct idm_personalization *r)
 {
     /* The PIN first: a real card lets nobody read Printed Information
      * without it (SP 800-73-4 part 1, table 9: access rule PIN). */
@@ -631,7 +632,7 @@ static int verify_card(struct run *r)
 
 /* ---- the whole run ------------------------------------------------------ */
 
-static int check_serial(struct run *r)
+static int check_serial(struct idm_personalization *r)
 {
     int rc = ENC_CALL(r, "read the chip serial",
                       card_serial(r->serial, sizeof r->serial, r->enc->user_data));
@@ -656,7 +657,7 @@ static int check_serial(struct run *r)
  * issue (the card found and checked, its keys made and certified, every
  * certificate committed), produce (certificates, data objects, PIN and PUK
  * onto the card), verify. */
-static int issue_step(struct run *r)
+static int issue_step(struct idm_personalization *r)
 {
     int rc = ENC_CALL(r, "open the card", open(r->enc->timeout_ms, r->enc->user_data));
     if (rc != IDM_OK)
@@ -671,7 +672,7 @@ static int issue_step(struct run *r)
     return rc;
 }
 
-static int produce_step(struct run *r)
+static int produce_step(struct idm_personalization *r)
 {
     int rc = IDM_OK;
     for (size_t i = 0; rc == IDM_OK && i < r->nresults; i++)
@@ -687,20 +688,11 @@ static int produce_step(struct run *r)
     return rc;
 }
 
-static int personalize(struct run *r)
-{
-    int rc = issue_step(r);
-    if (rc == IDM_OK)
-        rc = produce_step(r);
-    if (rc == IDM_OK)
-        rc = verify_card(r);
-    return rc;
-}
 
 /* A failure after the card was written to: this attempt's certificates are
  * revoked with the CA and the card fails, all audited; the caller's error
  * stays what it was. */
-static void fail_card(struct run *r, const char *why)
+static void fail_card(struct idm_personalization *r, const char *why)
 {
     char problems[512] = "";
     for (size_t i = 0; i < r->nresults; i++) {
@@ -725,6 +717,93 @@ static void fail_card(struct run *r, const char *why)
                       r->label, idm_last_error_message());
 }
 
+int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card,
+                              const char *actor, idm_encoder_t *enc, idm_ca_t *ca, int attempt)
+{
+    struct idm_personalization *r = calloc(1, sizeof *r);
+    *out = NULL;
+    if (r == NULL)
+        return IDM_ERR(IDM_ERR_NO_MEMORY, "cannot allocate a personalization");
+    r->ctx = idm_card_handle_ctx(card);
+    r->card = card;
+    r->actor = actor;
+    r->enc = enc;
+    r->ca = ca;
+    r->attempt = attempt;
+    int rc = load_profile(r);
+    if (rc != IDM_OK) {
+        idm_personalization_free(r);
+        return rc;
+    }
+    *out = r;
+    return IDM_OK;
+}
+
+int idm_personalization_issue(struct idm_personalization *r, const char *actor)
+{
+    r->actor = actor;
+    return issue_step(r);
+}
+
+int idm_personalization_produce(struct idm_personalization *r, const char *actor)
+{
+    r->actor = actor;
+    return produce_step(r);
+}
+
+int idm_personalization_verify(struct idm_personalization *r, const char *actor)
+{
+    r->actor = actor;
+    return verify_card(r);
+}
+
+int idm_personalization_end(struct idm_personalization *r, const char *actor, int rc)
+{
+    r->actor = actor;
+    if (r->session_open) {
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", idm_last_error_message());
+        int close_rc = ENC_CALL(r, "close the card", close(rc == IDM_OK, r->enc->user_data));
+        r->session_open = 0;
+        if (rc == IDM_OK)
+            rc = close_rc; /* the last transaction must end for the card to count */
+        else
+            idm_error_set(NULL, rc, "%s", saved);
+    }
+    if (rc == IDM_OK) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "personalized and verified on chip %s (%s ID, "
+                 "attempt %d, %zu key%s)", r->serial, r->digital ? "Digital" : "Physical",
+                 r->attempt, r->nresults, r->nresults == 1 ? "" : "s");
+        rc = idm_card_set_state(r->card, actor, IDM_CARD_ISSUED, detail);
+        if (rc != IDM_OK)
+            return idm_error_wrap(NULL, rc, "%s was personalized on chip %s but cannot be "
+                                  "recorded as issued", r->label, r->serial);
+        idm_log_info(r->ctx, "encoder", "%s %s", r->label, detail);
+        return IDM_OK;
+    }
+    char why[1024];
+    snprintf(why, sizeof why, "%s", idm_last_error_message());
+    struct idm_store *s = NULL;
+    if (r->card_written)
+        fail_card(r, why);
+    else if (idm_ctx_store(r->ctx, &s) == IDM_OK)
+        idm_audit_append_alone(r->ctx, s, actor, IDM_OBJECT_CARD, idm_card_handle_id(r->card),
+                               "personalization did not start: %s", why);
+    idm_error_set(NULL, rc, "%s", why);
+    idm_log_warning(r->ctx, "encoder", "%s: %s", r->label, why);
+    return idm_error_wrap(NULL, rc, "%s (attempt %d)", r->label, r->attempt);
+}
+
+void idm_personalization_free(struct idm_personalization *r)
+{
+    if (r == NULL)
+        return;
+    run_clear(r);
+    OPENSSL_cleanse(r, sizeof *r);
+    free(r);
+}
+
 IDM_EXPORT int idm_card_personalize(idm_card_t *card, const char *actor, idm_encoder_t *encoder,
                                     idm_ca_t *ca, int attempt)
 {
@@ -738,55 +817,16 @@ IDM_EXPORT int idm_card_personalize(idm_card_t *card, const char *actor, idm_enc
     if (attempt < 1)
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'attempt' is %d; expected >= 1", attempt);
 
-    struct run r;
-    memset(&r, 0, sizeof r);
-    r.ctx = idm_card_handle_ctx(card);
-    r.card = card;
-    r.actor = actor;
-    r.enc = encoder;
-    r.ca = ca;
-    r.attempt = attempt;
-    rc = load_profile(&r);
-    if (rc != IDM_OK) {
-        run_clear(&r);
+    struct idm_personalization *r = NULL;
+    rc = idm_personalization_begin(&r, card, actor, encoder, ca, attempt);
+    if (rc != IDM_OK)
         return idm_error_prefix(__func__, rc);
-    }
-    rc = personalize(&r);
-    if (r.session_open) {
-        char saved[1024];
-        snprintf(saved, sizeof saved, "%s", idm_last_error_message());
-        int close_rc = ENC_CALL(&r, "close the card", close(rc == IDM_OK, r.enc->user_data));
-        if (rc == IDM_OK)
-            rc = close_rc; /* the last transaction must end for the card to count */
-        else
-            idm_error_set(NULL, rc, "%s", saved);
-    }
-
-    struct idm_store *s = NULL;
-    if (rc == IDM_OK) {
-        char detail[256];
-        snprintf(detail, sizeof detail, "personalized and verified on chip %s (%s ID, "
-                 "attempt %d, %zu key%s)", r.serial, r.digital ? "Digital" : "Physical",
-                 attempt, r.nresults, r.nresults == 1 ? "" : "s");
-        rc = idm_card_set_state(card, actor, IDM_CARD_ISSUED, detail);
-        if (rc != IDM_OK)
-            rc = idm_error_wrap(__func__, rc, "%s was personalized on chip %s but cannot be "
-                                "recorded as issued", r.label, r.serial);
-        else
-            idm_log_info(r.ctx, "encoder", "%s %s", r.label, detail);
-    } else {
-        char why[1024];
-        snprintf(why, sizeof why, "%s", idm_last_error_message());
-        if (r.card_written)
-            fail_card(&r, why);
-        else if (idm_ctx_store(r.ctx, &s) == IDM_OK)
-            idm_audit_append_alone(r.ctx, s, actor, IDM_OBJECT_CARD,
-                                   idm_card_handle_id(card),
-                                   "personalization did not start: %s", why);
-        idm_error_set(NULL, rc, "%s", why);
-        idm_log_warning(r.ctx, "encoder", "%s: %s", r.label, why);
-        rc = idm_error_wrap(__func__, rc, "%s (attempt %d)", r.label, attempt);
-    }
-    run_clear(&r);
-    return rc;
+    rc = idm_personalization_issue(r, actor);
+    if (rc == IDM_OK)
+        rc = idm_personalization_produce(r, actor);
+    if (rc == IDM_OK)
+        rc = idm_personalization_verify(r, actor);
+    rc = idm_personalization_end(r, actor, rc);
+    idm_personalization_free(r);
+    return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }

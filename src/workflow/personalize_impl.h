@@ -1,0 +1,33 @@
+/*
+ * One card's personalization, step by step, for the workflows that drive
+ * it: idm_card_personalize() runs all steps at once; mass production will
+ * run them one at a time for its step API.  Errors carry no function name;
+ * the public caller adds its own.
+ *
+ *   begin    the card, its holder and the options are read and checked
+ *   issue    the card is opened; its keys are generated and certified, each
+ *            certificate committed to the store
+ *   produce  certificates, CHUID, CCC, Printed Information, PIN and PUK go
+ *            onto the card
+ *   verify   PIN, every object read back, a signature per key
+ *   end      the session is closed; with rc IDM_OK the card moves to issued,
+ *            otherwise it fails (certificates revoked) or, when the card was
+ *            not touched yet, the failure is audited; returns the outcome
+ */
+#ifndef IDM_WORKFLOW_PERSONALIZE_IMPL_H
+#define IDM_WORKFLOW_PERSONALIZE_IMPL_H
+
+#include <idm/encoder.h>
+
+struct idm_personalization;
+
+int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card,
+                              const char *actor, idm_encoder_t *enc, idm_ca_t *ca, int attempt);
+int idm_personalization_issue(struct idm_personalization *p, const char *actor);
+int idm_personalization_produce(struct idm_personalization *p, const char *actor);
+int idm_personalization_verify(struct idm_personalization *p, const char *actor);
+int idm_personalization_end(struct idm_personalization *p, const char *actor, int rc);
+/* Wipes the PIN and PUK it held.  NULL-safe. */
+void idm_personalization_free(struct idm_personalization *p);
+
+#endif /* IDM_WORKFLOW_PERSONALIZE_IMPL_H */
