@@ -319,6 +319,18 @@ struct add_card {
     int64_t card_id;
 };
 
+/* Is the order completed or aborted? */
+static int order_is_final(struct idm_store *s, int64_t id, int *final)
+{
+    struct idm_order_rec other;
+    memset(&other, 0, sizeof other);
+    int rc = s->ops->order_load(s, id, &other);
+    if (rc == IDM_OK)
+        *final = other.state == IDM_ORDER_COMPLETED || other.state == IDM_ORDER_ABORTED;
+    idm_order_rec_clear(&other);
+    return rc;
+}
+
 static int apply_add_card(idm_order_t *order, struct idm_store *s, struct idm_order_rec *cur,
                           const void *arg)
 {
@@ -332,19 +344,25 @@ static int apply_add_card(idm_order_t *order, struct idm_store *s, struct idm_or
     int rc = s->ops->card_load(s, c->card_id, &card);
     if (rc != IDM_OK)
         return rc;
+    int final = 0;
     char card_name[96];
     idm_card_label(&card, card_name, sizeof card_name);
     if (card.type != cur->card_type || card.option != cur->card_option) {
         rc = IDM_ERR(IDM_ERR_INVALID_ARG, "%s is a %s %s card; %s takes %s %s cards", card_name,
                      idm_card_option_name(card.option), idm_card_type_name(card.type), label,
                      idm_card_option_name(cur->card_option), idm_card_type_name(cur->card_type));
-    } else if (card.order_id != 0 && card.order_id != cur->id) {
+    } else if (card.order_id != 0 && card.order_id != cur->id &&
+               (rc = order_is_final(s, card.order_id, &final)) == IDM_OK && !final) {
         rc = IDM_ERR(IDM_ERR_STATE, "%s already belongs to order %" PRId64, card_name,
                      card.order_id);
-    } else if (card.order_id == 0) {
+    } else if (rc == IDM_OK && card.order_id != cur->id) {
+        /* A card of a completed or aborted order (a failed one, say) may
+         * join a new order: "a later order can repeat production". */
         card.order_id = cur->id;
         card.updated_ms = idm_ctx_clock_ms(order->ctx);
         rc = s->ops->card_update(s, &card);
+        if (rc == IDM_OK)
+            rc = s->ops->order_card_add(s, cur->id, card.id, card.updated_ms);
         if (rc == IDM_OK)
             rc = idm_audit_append(order->ctx, s, c->actor, IDM_OBJECT_CARD, card.id, NULL, NULL,
                                   "added to %s", label);

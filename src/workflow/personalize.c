@@ -795,6 +795,14 @@ int idm_personalization_end(struct idm_personalization *r, const char *actor, in
     return idm_error_wrap(NULL, rc, "%s (attempt %d)", r->label, r->attempt);
 }
 
+void idm_personalization_abandon(struct idm_personalization *r)
+{
+    if (r->session_open)
+        (void)ENC_CALL(r, "close the card", close(0, r->enc->user_data));
+    r->session_open = 0;
+    idm_error_clear();
+}
+
 void idm_personalization_free(struct idm_personalization *r)
 {
     if (r == NULL)

@@ -27,6 +27,10 @@ int idm_personalization_issue(struct idm_personalization *p, const char *actor);
 int idm_personalization_produce(struct idm_personalization *p, const char *actor);
 int idm_personalization_verify(struct idm_personalization *p, const char *actor);
 int idm_personalization_end(struct idm_personalization *p, const char *actor, int rc);
+/* Lets go of the card without recording anything, as a process that stops
+ * here would: the store keeps what the steps so far committed, and a later
+ * attempt takes over from it. */
+void idm_personalization_abandon(struct idm_personalization *p);
 /* Wipes the PIN and PUK it held.  NULL-safe. */
 void idm_personalization_free(struct idm_personalization *p);
 

@@ -1,0 +1,389 @@
+/*
+ * Mass production stations (see mass_production_impl.h): claims, readiness
+ * and skips, the three personalization steps, outcomes and the order's
+ * state, resumable after a crash at any point.
+ */
+#include "workflow/mass_production_impl.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/context_impl.h"
+#include "core/error_impl.h"
+#include "model/audit_impl.h"
+#include "model/card_impl.h"
+#include "model/options_impl.h"
+#include "model/records.h"
+#include "store/store.h"
+#include "workflow/personalize_impl.h"
+#include "workflow/readiness.h"
+
+#define STATION_MAX 64
+#define REASON_MAX 1024
+
+enum step { STEP_NONE, STEP_CLAIMED, STEP_ISSUED, STEP_PRODUCED };
+
+struct idm_mp_station {
+    idm_ctx_t *ctx;
+    struct idm_store *store;
+    idm_order_t *order;
+    int64_t order_id;
+    struct idm_optset *options; /* the order's snapshot */
+    char station[STATION_MAX + 1];
+    idm_encoder_t *enc;
+    idm_ca_t *ca;
+    int64_t lease_ms;
+    idm_mp_ready_fn ready;
+    void *ready_user_data;
+    /* the card in production */
+    idm_card_t *card;
+    int64_t card_id;
+    int attempt;
+    enum step step;
+    struct idm_personalization *p;
+};
+
+int idm_mp_station_open(struct idm_mp_station **out, idm_ctx_t *ctx, int64_t order_id,
+                        const char *station, idm_encoder_t *enc, idm_ca_t *ca, int64_t lease_ms)
+{
+    *out = NULL;
+    size_t len = strlen(station);
+    if (len == 0 || len > STATION_MAX)
+        return IDM_ERR(IDM_ERR_INVALID_ARG, "a station name has 1..%d characters, not %zu",
+                       STATION_MAX, len);
+    if (lease_ms < 1)
+        return IDM_ERR(IDM_ERR_INVALID_ARG, "a claim's lease is at least 1 ms");
+    struct idm_mp_station *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return IDM_ERR(IDM_ERR_NO_MEMORY, "cannot allocate a station");
+    st->ctx = ctx;
+    st->order_id = order_id;
+    memcpy(st->station, station, len + 1);
+    st->enc = enc;
+    st->ca = ca;
+    st->lease_ms = lease_ms;
+    struct idm_order_rec rec;
+    memset(&rec, 0, sizeof rec);
+    int rc = idm_ctx_store(ctx, &st->store);
+    if (rc == IDM_OK)
+        rc = st->store->ops->order_load(st->store, order_id, &rec);
+    if (rc == IDM_OK && rec.kind != IDM_ORDER_MASS_PRODUCTION)
+        rc = IDM_ERR(IDM_ERR_INVALID_ARG, "order %" PRId64 " is an external order, not a mass "
+                     "production", order_id);
+    if (rc == IDM_OK)
+        rc = idm_optset_parse(rec.options_snapshot, rec.options_version, &st->options);
+    if (rc == IDM_OK)
+        rc = idm_order_open(ctx, order_id, &st->order);
+    idm_order_rec_clear(&rec);
+    if (rc != IDM_OK) {
+        idm_mp_station_close(st);
+        return rc;
+    }
+    *out = st;
+    return IDM_OK;
+}
+
+void idm_mp_station_set_readiness(struct idm_mp_station *st, idm_mp_ready_fn fn,
+                                  void *user_data)
+{
+    st->ready = fn;
+    st->ready_user_data = user_data;
+}
+
+/* ---- the store side ----------------------------------------------------- */
+
+/* Records a card's outcome in the order, with an audit event of the card
+ * that says so, in one transaction. */
+static int record_outcome(struct idm_mp_station *st, const char *actor, int64_t card_id,
+                          int outcome, const char *reason)
+{
+    static const char *const words[] = {"let go", "claimed", "produced", "skipped", "failed"};
+    struct idm_store *s = st->store;
+    int rc = s->ops->begin(s);
+    if (rc != IDM_OK)
+        return rc;
+    rc = s->ops->order_card_finish(s, st->order_id, card_id, outcome, reason,
+                                   idm_ctx_clock_ms(st->ctx));
+    if (rc == IDM_OK)
+        rc = idm_audit_append(st->ctx, s, actor, IDM_OBJECT_CARD, card_id, NULL, NULL,
+                              "%s in order %" PRId64 " by station %s%s%s", words[outcome],
+                              st->order_id, st->station, reason != NULL ? ": " : "",
+                              reason != NULL ? reason : "");
+    if (rc == IDM_OK)
+        return s->ops->commit(s);
+    s->ops->rollback(s);
+    return rc;
+}
+
+static int claim(struct idm_mp_station *st, struct idm_order_card_rec *out)
+{
+    struct idm_store *s = st->store;
+    int rc = s->ops->begin(s);
+    if (rc != IDM_OK)
+        return rc;
+    rc = s->ops->order_card_claim(s, st->order_id, st->station, idm_ctx_clock_ms(st->ctx),
+                                  st->lease_ms, out);
+    if (rc == IDM_OK)
+        return s->ops->commit(s);
+    s->ops->rollback(s);
+    return rc;
+}
+
+static void drop_card(struct idm_mp_station *st)
+{
+    if (st->p != NULL)
+        idm_personalization_abandon(st->p);
+    idm_personalization_free(st->p);
+    st->p = NULL;
+    idm_card_free(&st->card);
+    st->card_id = 0;
+    st->step = STEP_NONE;
+}
+
+/* ---- next ----------------------------------------------------------------- */
+
+/* The built-in rules, then the host's.  *ready 1, or 0 with why; a
+ * cancelling hook is IDM_ERR_CANCELLED. */
+static int check_ready(struct idm_mp_station *st, const struct idm_card_rec *card,
+                       idm_card_t *handle, int *ready, char *why, size_t size)
+{
+    int rc = idm_readiness_check(st->store, st->options, card, ready, why, size);
+    if (rc != IDM_OK || !*ready || st->ready == NULL)
+        return rc;
+    why[0] = '\0';
+    int verdict = st->ready(handle, why, size, st->ready_user_data);
+    why[size - 1] = '\0';
+    if (verdict == 0)
+        return IDM_OK;
+    *ready = 0;
+    if (verdict == 1) {
+        if (why[0] == '\0')
+            snprintf(why, size, "the host's readiness check said no");
+        return IDM_OK;
+    }
+    return IDM_ERR(IDM_ERR_CANCELLED, "the readiness hook returned %d", verdict);
+}
+
+static int start_order(struct idm_mp_station *st, const char *actor)
+{
+    idm_order_state state;
+    int rc = idm_order_refresh(st->order);
+    if (rc == IDM_OK)
+        rc = idm_order_get_state(st->order, &state);
+    if (rc != IDM_OK)
+        return rc;
+    if (state == IDM_ORDER_OPEN)
+        return idm_order_set_state(st->order, actor, IDM_ORDER_RUNNING, NULL);
+    if (state != IDM_ORDER_RUNNING)
+        return IDM_ERR(IDM_ERR_STATE, "order %" PRId64 " is '%s'; no card is produced for it",
+                       st->order_id, idm_order_state_name(state));
+    return IDM_OK;
+}
+
+int idm_mp_next(struct idm_mp_station *st, const char *actor, int64_t *card_id)
+{
+    *card_id = 0;
+    if (st->step != STEP_NONE)
+        return IDM_ERR(IDM_ERR_STATE, "card %" PRId64 " is still in production at station %s; "
+                       "finish it first", st->card_id, st->station);
+    int rc = start_order(st, actor);
+    while (rc == IDM_OK) {
+        struct idm_order_card_rec item;
+        rc = claim(st, &item);
+        if (rc == IDM_ERR_NOT_FOUND) {
+            idm_error_clear();
+            return IDM_OK; /* no card left */
+        }
+        if (rc != IDM_OK)
+            return rc;
+        int64_t id = item.card_id;
+        int attempt = item.attempt;
+        idm_order_card_rec_clear(&item);
+
+        struct idm_card_rec card;
+        memset(&card, 0, sizeof card);
+        rc = st->store->ops->card_load(st->store, id, &card);
+        /* An earlier attempt got as far as recording the card's own state. */
+        if (rc == IDM_OK && card.state == IDM_CARD_ISSUED) {
+            rc = record_outcome(st, actor, id, IDM_ORDER_CARD_PRODUCED, NULL);
+        } else if (rc == IDM_OK && card.state == IDM_CARD_FAILED) {
+            rc = record_outcome(st, actor, id, IDM_ORDER_CARD_FAILED,
+                                "the card failed in an earlier attempt");
+        } else if (rc == IDM_OK) {
+            idm_card_t *handle = NULL;
+            int ready = 0;
+            char why[REASON_MAX];
+            rc = idm_card_handle_new(st->ctx, id, &handle);
+            if (rc == IDM_OK)
+                rc = check_ready(st, &card, handle, &ready, why, sizeof why);
+            if (rc == IDM_OK && !ready) {
+                rc = record_outcome(st, actor, id, IDM_ORDER_CARD_SKIPPED, why);
+            } else if (rc == IDM_OK) {
+                st->card = handle;
+                handle = NULL;
+                st->card_id = id;
+                st->attempt = attempt;
+                st->step = STEP_CLAIMED;
+                *card_id = id;
+            } else if (rc == IDM_ERR_CANCELLED) {
+                char saved[REASON_MAX];
+                snprintf(saved, sizeof saved, "%s", idm_last_error_message());
+                (void)record_outcome(st, actor, id, IDM_ORDER_CARD_PENDING, NULL);
+                idm_error_set(NULL, IDM_ERR_CANCELLED, "%s", saved);
+            }
+            idm_card_free(&handle);
+        }
+        idm_card_rec_clear(&card);
+        if (*card_id != 0)
+            return IDM_OK;
+    }
+    return rc;
+}
+
+/* ---- the steps ------------------------------------------------------------ */
+
+/* An interrupted attempt may have left certificates of a card that is
+ * still approved: they are for keys the card is about to lose. */
+static int revoke_superseded(struct idm_mp_station *st, const char *actor)
+{
+    idm_cert_iter_t *it = NULL;
+    idm_cert_t *cert = NULL;
+    int rc = idm_cert_iter_new(st->ctx, st->card_id, &it);
+    while (rc == IDM_OK && (rc = idm_cert_iter_next(it, &cert)) == IDM_OK && cert != NULL) {
+        idm_cert_state state;
+        rc = idm_cert_get_state(cert, &state);
+        if (rc == IDM_OK && (state == IDM_CERT_VALID || state == IDM_CERT_ON_HOLD)) {
+            if (st->ca == NULL)
+                rc = IDM_ERR(IDM_ERR_STATE, "card %" PRId64 " has certificates from an "
+                             "interrupted attempt and the station has no CA to revoke them",
+                             st->card_id);
+            else
+                rc = idm_cert_revoke(cert, actor, st->ca, IDM_REVOKE_SUPERSEDED);
+        }
+        idm_cert_free(&cert);
+    }
+    idm_cert_iter_free(&it);
+    return rc;
+}
+
+/* After a failed step: the personalization records its side (card failed
+ * and certificates revoked, or an audit event), the order records the
+ * outcome; a failed card aborts the order. */
+static int step_failed(struct idm_mp_station *st, const char *actor, int rc)
+{
+    idm_card_state before = IDM_CARD_APPROVED, after = IDM_CARD_APPROVED;
+    (void)idm_card_get_state(st->card, &before);
+    if (st->p != NULL)
+        rc = idm_personalization_end(st->p, actor, rc);
+    char why[REASON_MAX];
+    snprintf(why, sizeof why, "%s", idm_last_error_message());
+    if (idm_card_refresh(st->card) == IDM_OK)
+        (void)idm_card_get_state(st->card, &after);
+    if (after == IDM_CARD_FAILED) {
+        (void)record_outcome(st, actor, st->card_id, IDM_ORDER_CARD_FAILED, why);
+        char detail[REASON_MAX + 64];
+        snprintf(detail, sizeof detail, "card %" PRId64 " failed: %s", st->card_id, why);
+        (void)idm_order_set_state(st->order, actor, IDM_ORDER_ABORTED, detail);
+    } else {
+        (void)record_outcome(st, actor, st->card_id, IDM_ORDER_CARD_PENDING, NULL);
+    }
+    (void)before;
+    idm_personalization_free(st->p);
+    st->p = NULL;
+    idm_card_free(&st->card);
+    st->card_id = 0;
+    st->step = STEP_NONE;
+    idm_error_set(NULL, rc, "%s", why);
+    return rc;
+}
+
+static int expect_step(const struct idm_mp_station *st, enum step want, const char *what)
+{
+    if (st->step == want)
+        return IDM_OK;
+    static const char *const names[] = {"no card", "a claimed card", "an issued card",
+                                        "a produced card"};
+    return IDM_ERR(IDM_ERR_STATE, "station %s has %s; %s needs %s", st->station,
+                   names[st->step], what, names[want]);
+}
+
+int idm_mp_issue(struct idm_mp_station *st, const char *actor)
+{
+    int rc = expect_step(st, STEP_CLAIMED, "issue");
+    if (rc != IDM_OK)
+        return rc;
+    rc = revoke_superseded(st, actor);
+    if (rc == IDM_OK)
+        rc = idm_personalization_begin(&st->p, st->card, actor, st->enc, st->ca, st->attempt);
+    if (rc == IDM_OK)
+        rc = idm_personalization_issue(st->p, actor);
+    if (rc != IDM_OK)
+        return step_failed(st, actor, rc);
+    st->step = STEP_ISSUED;
+    return IDM_OK;
+}
+
+int idm_mp_produce(struct idm_mp_station *st, const char *actor)
+{
+    int rc = expect_step(st, STEP_ISSUED, "produce");
+    if (rc != IDM_OK)
+        return rc;
+    rc = idm_personalization_produce(st->p, actor);
+    if (rc != IDM_OK)
+        return step_failed(st, actor, rc);
+    st->step = STEP_PRODUCED;
+    return IDM_OK;
+}
+
+int idm_mp_verify(struct idm_mp_station *st, const char *actor)
+{
+    int rc = expect_step(st, STEP_PRODUCED, "verify");
+    if (rc != IDM_OK)
+        return rc;
+    rc = idm_personalization_verify(st->p, actor);
+    if (rc != IDM_OK)
+        return step_failed(st, actor, rc);
+    rc = idm_personalization_end(st->p, actor, IDM_OK);
+    if (rc != IDM_OK)
+        return step_failed(st, actor, rc);
+    idm_personalization_free(st->p);
+    st->p = NULL;
+    rc = record_outcome(st, actor, st->card_id, IDM_ORDER_CARD_PRODUCED, NULL);
+    idm_card_free(&st->card);
+    st->card_id = 0;
+    st->step = STEP_NONE;
+    return rc;
+}
+
+int idm_mp_complete(struct idm_mp_station *st, const char *actor, int more)
+{
+    if (st->step != STEP_NONE)
+        return expect_step(st, STEP_NONE, more ? "more" : "complete");
+    if (more)
+        return IDM_OK;
+    struct idm_order_counts n;
+    int rc = st->store->ops->order_card_counts(st->store, st->order_id, &n);
+    if (rc != IDM_OK)
+        return rc;
+    int64_t open = n.by_outcome[IDM_ORDER_CARD_PENDING] + n.by_outcome[IDM_ORDER_CARD_CLAIMED];
+    if (open > 0)
+        return IDM_ERR(IDM_ERR_STATE, "order %" PRId64 " still has %" PRId64 " card%s to "
+                       "produce; answer 'more'", st->order_id, open, open == 1 ? "" : "s");
+    char detail[160];
+    snprintf(detail, sizeof detail, "%" PRId64 " produced, %" PRId64 " skipped, %" PRId64
+             " failed", n.by_outcome[IDM_ORDER_CARD_PRODUCED],
+             n.by_outcome[IDM_ORDER_CARD_SKIPPED], n.by_outcome[IDM_ORDER_CARD_FAILED]);
+    return idm_order_set_state(st->order, actor, IDM_ORDER_COMPLETED, detail);
+}
+
+void idm_mp_station_close(struct idm_mp_station *st)
+{
+    if (st == NULL)
+        return;
+    drop_card(st);
+    idm_order_free(&st->order);
+    idm_optset_free(st->options);
+    free(st);
+}

@@ -1,0 +1,38 @@
+/* A host encoder for tests: a card kept in memory, keys made by libcrypto,
+ * faults on request.  Each personalization that ends well ejects the card
+ * and feeds a blank one with the next serial (HOST-0001, HOST-0002, ...),
+ * like a printer-encoder; one that ends badly leaves the same card in. */
+#ifndef IDM_TESTS_MEM_ENCODER_H
+#define IDM_TESTS_MEM_ENCODER_H
+
+#include <openssl/evp.h>
+
+#include <idm/idm.h>
+
+#define MEM_MAX_OBJECTS 8
+
+struct mem_object {
+    unsigned tag;
+    unsigned char *value;
+    size_t len;
+};
+
+struct mem_card {
+    struct mem_object objects[MEM_MAX_OBJECTS];
+    EVP_PKEY *keys[256]; /* by slot */
+    char pin[16], puk[16]; /* what set_pin wrote last (kept when the card goes) */
+    int serial_no;        /* of the card in the encoder */
+    char calls[512];      /* method names in order, since the last reset */
+    int closed_with;      /* close's success argument */
+    /* faults */
+    const char *fail_method;
+    int fail_code;
+    int corrupt_reads;
+    int bad_signatures;
+};
+
+/* An encoder over a new mem_card (*card; freed with the encoder).
+ * with_keys 0 leaves generate_key and sign out (Physical ID only). */
+idm_encoder_t *mem_encoder_new(struct mem_card **card, int with_keys);
+
+#endif /* IDM_TESTS_MEM_ENCODER_H */
