@@ -166,13 +166,20 @@ static int check_ready(struct idm_mp_station *st, const struct idm_card_rec *car
     return IDM_ERR(IDM_ERR_CANCELLED, "the readiness hook returned %d", verdict);
 }
 
-static int start_order(struct idm_mp_station *st, const char *actor)
+static int order_state(struct idm_mp_station *st, idm_order_state *state)
+{
+    int rc = idm_order_refresh(st->order);
+    return rc == IDM_OK ? idm_order_get_state(st->order, state) : rc;
+}
+
+/* Open -> running.  *completed tells of an order another station (or this
+ * one, before a stop) completed: there is nothing left to do. */
+static int start_order(struct idm_mp_station *st, const char *actor, int *completed)
 {
     idm_order_state state;
-    int rc = idm_order_refresh(st->order);
-    if (rc == IDM_OK)
-        rc = idm_order_get_state(st->order, &state);
-    if (rc != IDM_OK)
+    int rc = order_state(st, &state);
+    *completed = rc == IDM_OK && state == IDM_ORDER_COMPLETED;
+    if (rc != IDM_OK || *completed)
         return rc;
     if (state == IDM_ORDER_OPEN)
         return idm_order_set_state(st->order, actor, IDM_ORDER_RUNNING, NULL);
@@ -188,8 +195,9 @@ int idm_mp_next(struct idm_mp_station *st, const char *actor, int64_t *card_id)
     if (st->step != STEP_NONE)
         return IDM_ERR(IDM_ERR_STATE, "card %" PRId64 " is still in production at station %s; "
                        "finish it first", st->card_id, st->station);
-    int rc = start_order(st, actor);
-    while (rc == IDM_OK) {
+    int completed = 0;
+    int rc = start_order(st, actor, &completed);
+    while (rc == IDM_OK && !completed) {
         struct idm_order_card_rec item;
         rc = claim(st, &item);
         if (rc == IDM_ERR_NOT_FOUND) {
@@ -363,8 +371,12 @@ int idm_mp_complete(struct idm_mp_station *st, const char *actor, int more)
         return expect_step(st, STEP_NONE, more ? "more" : "complete");
     if (more)
         return IDM_OK;
+    idm_order_state state;
+    int rc = order_state(st, &state);
+    if (rc != IDM_OK || state == IDM_ORDER_COMPLETED)
+        return rc; /* completed already: by another station, or before a stop */
     struct idm_order_counts n;
-    int rc = st->store->ops->order_card_counts(st->store, st->order_id, &n);
+    rc = st->store->ops->order_card_counts(st->store, st->order_id, &n);
     if (rc != IDM_OK)
         return rc;
     int64_t open = n.by_outcome[IDM_ORDER_CARD_PENDING] + n.by_outcome[IDM_ORDER_CARD_CLAIMED];

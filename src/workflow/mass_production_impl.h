@@ -37,9 +37,9 @@ int idm_mp_station_open(struct idm_mp_station **out, idm_ctx_t *ctx, int64_t ord
 void idm_mp_station_set_readiness(struct idm_mp_station *st, idm_mp_ready_fn fn,
                                   void *user_data);
 
-/* Claims the next ready card; *card_id is 0 when no card is left.  Starts an
- * open order (running).  IDM_ERR_STATE while a card is in production or
- * when the order is completed or aborted. */
+/* Claims the next ready card; *card_id is 0 when no card is left (also in
+ * a completed order).  Starts an open order (running).  IDM_ERR_STATE while
+ * a card is in production or when the order is aborted. */
 int idm_mp_next(struct idm_mp_station *st, const char *actor, int64_t *card_id);
 
 /* The steps for the claimed card, in this order.  A failure of the card
@@ -52,8 +52,8 @@ int idm_mp_produce(struct idm_mp_station *st, const char *actor);
 int idm_mp_verify(struct idm_mp_station *st, const char *actor);
 
 /* The administrator's answer: more (0 cards left is fine, next() goes on)
- * or complete (the order moves to completed; IDM_ERR_STATE while cards are
- * pending or claimed). */
+ * or complete (the order moves to completed, and a completed order stays
+ * so; IDM_ERR_STATE while cards are pending or claimed). */
 int idm_mp_complete(struct idm_mp_station *st, const char *actor, int more);
 
 /* Frees the station.  A card in the middle of its steps is let go as a

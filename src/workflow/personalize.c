@@ -760,27 +760,37 @@ int idm_personalization_verify(struct idm_personalization *r, const char *actor)
 int idm_personalization_end(struct idm_personalization *r, const char *actor, int rc)
 {
     r->actor = actor;
-    if (r->session_open) {
-        char saved[1024];
-        snprintf(saved, sizeof saved, "%s", idm_last_error_message());
-        int close_rc = ENC_CALL(r, "close the card", close(rc == IDM_OK, r->enc->user_data));
-        r->session_open = 0;
-        if (rc == IDM_OK)
-            rc = close_rc; /* the last transaction must end for the card to count */
-        else
-            idm_error_set(NULL, rc, "%s", saved);
-    }
     if (rc == IDM_OK) {
+        /* The store first, then the card goes: a process that stops in
+         * between leaves an issued card in the reader, which the next run
+         * recognizes, rather than a finished card gone from the reader that
+         * the store still calls approved. */
         char detail[256];
         snprintf(detail, sizeof detail, "personalized and verified on chip %s (%s ID, "
                  "attempt %d, %zu key%s)", r->serial, r->digital ? "Digital" : "Physical",
                  r->attempt, r->nresults, r->nresults == 1 ? "" : "s");
         rc = idm_card_set_state(r->card, actor, IDM_CARD_ISSUED, detail);
-        if (rc != IDM_OK)
-            return idm_error_wrap(NULL, rc, "%s was personalized on chip %s but cannot be "
-                                  "recorded as issued", r->label, r->serial);
+        if (rc != IDM_OK) {
+            rc = idm_error_wrap(NULL, rc, "%s was personalized on chip %s but cannot be "
+                                "recorded as issued", r->label, r->serial);
+            idm_personalization_abandon(r);
+            return rc;
+        }
         idm_log_info(r->ctx, "encoder", "%s %s", r->label, detail);
+        if (r->session_open &&
+            ENC_CALL(r, "close the card", close(1, r->enc->user_data)) != IDM_OK)
+            idm_log_warning(r->ctx, "encoder", "%s is issued; closing the card afterwards "
+                            "failed: %s", r->label, idm_last_error_message());
+        r->session_open = 0;
+        idm_error_clear();
         return IDM_OK;
+    }
+    if (r->session_open) {
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", idm_last_error_message());
+        (void)ENC_CALL(r, "close the card", close(0, r->enc->user_data));
+        r->session_open = 0;
+        idm_error_set(NULL, rc, "%s", saved);
     }
     char why[1024];
     snprintf(why, sizeof why, "%s", idm_last_error_message());

@@ -10,9 +10,11 @@
  *   produce  certificates, CHUID, CCC, Printed Information, PIN and PUK go
  *            onto the card
  *   verify   PIN, every object read back, a signature per key
- *   end      the session is closed; with rc IDM_OK the card moves to issued,
- *            otherwise it fails (certificates revoked) or, when the card was
- *            not touched yet, the failure is audited; returns the outcome
+ *   end      with rc IDM_OK the card moves to issued, then the session is
+ *            closed (a close that fails then is only logged); otherwise the
+ *            session is closed and the card fails (certificates revoked) or,
+ *            when the card was not touched yet, the failure is audited;
+ *            returns the outcome
  */
 #ifndef IDM_WORKFLOW_PERSONALIZE_IMPL_H
 #define IDM_WORKFLOW_PERSONALIZE_IMPL_H
