@@ -99,3 +99,25 @@ void fixture_certificate(const char *serial_hex, int64_t not_before, int64_t not
     X509_free(x);
     EVP_PKEY_free(key);
 }
+
+void fixture_count_certs(idm_ctx_t *ctx, int64_t card_id, int *live, int *superseded,
+                         int *other_revoked)
+{
+    idm_cert_iter_t *it = NULL;
+    idm_cert_t *c = NULL;
+    *live = *superseded = *other_revoked = 0;
+    ck_assert_int_eq(idm_cert_iter_new(ctx, card_id, &it), IDM_OK);
+    while (idm_cert_iter_next(it, &c) == IDM_OK && c != NULL) {
+        idm_cert_state s;
+        ck_assert_int_eq(idm_cert_get_state(c, &s), IDM_OK);
+        if (s == IDM_CERT_REVOKED) {
+            idm_revocation_reason why;
+            ck_assert_int_eq(idm_cert_get_revocation(c, &why, NULL), IDM_OK);
+            *(why == IDM_REVOKE_SUPERSEDED ? superseded : other_revoked) += 1;
+        } else {
+            (*live)++;
+        }
+        idm_cert_free(&c);
+    }
+    idm_cert_iter_free(&it);
+}

@@ -35,4 +35,10 @@ idm_identity_t *fixture_person(idm_ctx_t *ctx, const char *external_id, const ch
 void fixture_certificate(const char *serial_hex, int64_t not_before, int64_t not_after,
                          unsigned char **der, size_t *der_len);
 
+/* A card's certificates, counted: live (valid or on hold), revoked as
+ * superseded, revoked for any other reason.  Fails the running test on
+ * error. */
+void fixture_count_certs(idm_ctx_t *ctx, int64_t card_id, int *live, int *superseded,
+                         int *other_revoked);
+
 #endif /* IDM_TESTS_FIXTURES_H */

@@ -105,18 +105,9 @@ static idm_card_state card_state(struct world *w)
 static int live_certs(struct world *w)
 {
     int64_t id;
+    int live, superseded, other;
     ck_ok(idm_card_get_id(w->card, &id));
-    idm_cert_iter_t *it = NULL;
-    idm_cert_t *c = NULL;
-    int live = 0;
-    ck_ok(idm_cert_iter_new(w->ctx, id, &it));
-    while (idm_cert_iter_next(it, &c) == IDM_OK && c != NULL) {
-        idm_cert_state s;
-        ck_ok(idm_cert_get_state(c, &s));
-        live += s != IDM_CERT_REVOKED;
-        idm_cert_free(&c);
-    }
-    idm_cert_iter_free(&it);
+    fixture_count_certs(w->ctx, id, &live, &superseded, &other);
     return live;
 }
 

@@ -129,31 +129,6 @@ static int outcome_of(struct world *w, int64_t card, char *reason, size_t size, 
     return outcome;
 }
 
-/* The card's certificates: how many in each state, and revocation reasons. */
-static void certs_of(struct world *w, int64_t card, int *live, int *superseded, int *other)
-{
-    idm_cert_iter_t *it = NULL;
-    idm_cert_t *c = NULL;
-    *live = *superseded = *other = 0;
-    ck_ok(idm_cert_iter_new(w->ctx, card, &it));
-    while (idm_cert_iter_next(it, &c) == IDM_OK && c != NULL) {
-        idm_cert_state s;
-        ck_ok(idm_cert_get_state(c, &s));
-        if (s == IDM_CERT_REVOKED) {
-            idm_revocation_reason why;
-            ck_ok(idm_cert_get_revocation(c, &why, NULL));
-            if (why == IDM_REVOKE_SUPERSEDED)
-                (*superseded)++;
-            else
-                (*other)++;
-        } else {
-            (*live)++;
-        }
-        idm_cert_free(&c);
-    }
-    idm_cert_iter_free(&it);
-}
-
 static idm_order_state order_state(struct world *w)
 {
     idm_order_state s;
@@ -254,7 +229,7 @@ START_TEST(test_failed_card_aborts_the_order_and_a_later_order_repeats_it)
     ck_assert_ptr_nonnull(strstr(why, "ribbon empty"));
     ck_assert_int_eq(card_state(&w, got), IDM_CARD_FAILED);
     int live, superseded, other;
-    certs_of(&w, got, &live, &superseded, &other);
+    fixture_count_certs(w.ctx, got, &live, &superseded, &other);
     ck_assert_int_eq(live, 0);
     ck_assert_int_eq(other, 1);
     ck_assert_int_eq(order_state(&w), IDM_ORDER_ABORTED);
@@ -276,7 +251,7 @@ START_TEST(test_failed_card_aborts_the_order_and_a_later_order_repeats_it)
     ck_assert_int_eq(got, w.cards[0]);
     produce_one(st);
     ck_assert_int_eq(card_state(&w, got), IDM_CARD_ISSUED);
-    certs_of(&w, got, &live, &superseded, &other);
+    fixture_count_certs(w.ctx, got, &live, &superseded, &other);
     ck_assert_int_eq(live, 1);
     idm_mp_station_close(st);
     world_close(&w);
@@ -307,7 +282,7 @@ START_TEST(test_interrupted_station_resumes_its_card)
         ck_assert_int_eq(attempt, 2);
         produce_one(st);
         int live, superseded, other;
-        certs_of(&w, got, &live, &superseded, &other);
+        fixture_count_certs(w.ctx, got, &live, &superseded, &other);
         ck_assert_int_eq(live, 1);
         ck_assert_int_eq(superseded, 1);
         ck_assert_int_eq(other, 0);

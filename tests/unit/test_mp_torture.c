@@ -175,28 +175,6 @@ static int64_t new_order(idm_ctx_t *ctx, int round, int64_t *cards)
     return order_id;
 }
 
-/* One card's certificates: live ones, superseded ones, any other. */
-static void certs_of(idm_ctx_t *ctx, int64_t card, int *live, int *superseded, int *other)
-{
-    idm_cert_iter_t *it = NULL;
-    idm_cert_t *c = NULL;
-    *live = *superseded = *other = 0;
-    ck_ok(idm_cert_iter_new(ctx, card, &it));
-    while (idm_cert_iter_next(it, &c) == IDM_OK && c != NULL) {
-        idm_cert_state s;
-        ck_ok(idm_cert_get_state(c, &s));
-        if (s == IDM_CERT_REVOKED) {
-            idm_revocation_reason why;
-            ck_ok(idm_cert_get_revocation(c, &why, NULL));
-            *(why == IDM_REVOKE_SUPERSEDED ? superseded : other) += 1;
-        } else {
-            (*live)++;
-        }
-        idm_cert_free(&c);
-    }
-    idm_cert_iter_free(&it);
-}
-
 static long count_rows(const char *path, const char *sql)
 {
     char cmd[8192];
@@ -284,7 +262,7 @@ START_TEST(test_mass_production_survives_sigkill_at_any_step)
         idm_card_free(&c);
         ck_assert_int_eq(s, IDM_CARD_ISSUED);
         int live, superseded, other;
-        certs_of(ctx, cards[i], &live, &superseded, &other);
+        fixture_count_certs(ctx, cards[i], &live, &superseded, &other);
         ck_assert_int_eq(live, 1);
         ck_assert_int_eq(other, 0);
         superseded_total += superseded;
