@@ -1,5 +1,7 @@
 #include "core/handle.h"
 
+#include <string.h>
+
 #include <stddef.h>
 
 int idm_handle_validate(const void *h, uint32_t magic, const char *func, const char *arg,
@@ -21,4 +23,11 @@ void idm_handle_kill(void *h)
      * a stale copy of the pointer is then more likely refused than used
      * (best effort; ASan catches every such use). */
     *(volatile uint32_t *)&((struct idm_handle_head *)h)->magic = IDM_MAGIC_DEAD;
+}
+
+void idm_ops_copy(void *table, size_t table_size, const void *host, size_t host_size)
+{
+    memcpy(table, host, host_size < table_size ? host_size : table_size);
+    uint32_t size = (uint32_t)table_size;
+    memcpy((unsigned char *)table + sizeof(uint32_t), &size, sizeof size);
 }

@@ -7,6 +7,7 @@
 #ifndef IDM_CORE_HANDLE_H
 #define IDM_CORE_HANDLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error_impl.h"
@@ -37,6 +38,15 @@ struct idm_handle_head {
  * message names func, the argument and the expected type. */
 int idm_handle_validate(const void *h, uint32_t magic, const char *func, const char *arg,
                         const char *type_name);
+
+/*
+ * Copies a host's backend ops table (which starts with uint32_t version,
+ * uint32_t size) into the library's: what the library knows of it, the rest
+ * zero, so methods appended by later headers stay NULL for a host compiled
+ * against older ones; size then says the library's size.  table must be
+ * zeroed first.
+ */
+void idm_ops_copy(void *table, size_t table_size, const void *host, size_t host_size);
 
 /* Marks a handle dead before it is freed; volatile so the store is kept. */
 void idm_handle_kill(void *h);

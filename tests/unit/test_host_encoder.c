@@ -217,6 +217,10 @@ START_TEST(test_host_error_code_is_kept_and_nothing_changes_before_writing)
     ck_assert(audit_mentions(&w, "personalization did not start"));
     /* open failed: close is not called for a session that never opened. */
     ck_assert_str_eq(w.card_mem->calls, "open");
+    /* A negative number that is none of ours is the backend's own. */
+    w.card_mem->fail_code = -999;
+    ck_assert_idm_error(idm_card_personalize(w.card, ACTOR, w.enc, w.ca, 1), IDM_ERR_BACKEND,
+                        "(it returned -999)");
     world_close(&w);
 }
 END_TEST

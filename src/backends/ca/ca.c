@@ -45,10 +45,7 @@ static int ca_alloc(const idm_ca_ops *ops, size_t ops_size, void *user_data,
     if (ca == NULL)
         return IDM_ERR(IDM_ERR_NO_MEMORY, "cannot allocate a CA");
     ca->magic = IDM_MAGIC_CA;
-    /* What the library knows of the host's table; methods appended later
-     * stay NULL for a host compiled against older headers. */
-    memcpy(&ca->ops, ops, ops_size < sizeof ca->ops ? ops_size : sizeof ca->ops);
-    ca->ops.size = (uint32_t)sizeof ca->ops;
+    idm_ops_copy(&ca->ops, sizeof ca->ops, ops, ops_size);
     ca->user_data = user_data;
     ca->destroy = destroy;
     *out = ca;

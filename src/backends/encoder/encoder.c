@@ -44,7 +44,7 @@ int idm_encoder_call_end(idm_encoder_t *enc, uint64_t started, int rc, const cha
     idm_backend_words(why, sizeof why);
     /* A method may classify its failure with one of our codes; anything
      * else is the backend's own number. */
-    if (rc <= IDM_ERR_INVALID_ARG && rc >= IDM_ERR_INTEGRITY)
+    if (rc < 0 && strcmp(idm_strerror_name(rc), "IDM_ERR_UNKNOWN") != 0)
         return IDM_ERR(rc, "the encoder failed to %s: %s", what, why);
     return IDM_ERR(IDM_ERR_BACKEND, "the encoder failed to %s (it returned %d): %s", what, rc,
                    why);
@@ -87,10 +87,7 @@ static int encoder_alloc(const idm_encoder_ops *ops, size_t ops_size, void *user
     if (enc == NULL)
         return IDM_ERR(IDM_ERR_NO_MEMORY, "cannot allocate an encoder");
     enc->magic = IDM_MAGIC_ENCODER;
-    /* What the library knows of the host's table; methods appended later
-     * stay NULL for a host compiled against older headers. */
-    memcpy(&enc->ops, ops, ops_size < sizeof enc->ops ? ops_size : sizeof enc->ops);
-    enc->ops.size = (uint32_t)sizeof enc->ops;
+    idm_ops_copy(&enc->ops, sizeof enc->ops, ops, ops_size);
     enc->user_data = user_data;
     enc->destroy = destroy;
     enc->timeout_ms = DEFAULT_TIMEOUT_MS;
