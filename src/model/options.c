@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/context_impl.h"
 #include "core/error_impl.h"
@@ -131,8 +132,7 @@ int idm_option_parse_slots(const char *value, unsigned slots[4], size_t *count, 
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
             char name[3];
             snprintf(name, sizeof name, "%02X", known[k]);
-            if (len == 2 && (strncmp(p, name, 2) == 0 ||
-                             (p[0] == name[0] && (p[1] | 0x20) == (name[1] | 0x20))))
+            if (len == 2 && strncasecmp(p, name, 2) == 0)
                 slot = known[k];
         }
         if (slot == 0) {

@@ -1922,6 +1922,22 @@ START_TEST(test_option_of_another_type_refused)
 }
 END_TEST
 
+START_TEST(test_card_key_slots_are_checked)
+{
+    idm_ctx_t *ctx = fixture_ctx(":memory:");
+    ck_assert_int_eq(idm_options_set_string(ctx, "admin", "card_key_slots", "9a,9E"), IDM_OK);
+    ck_assert_idm_error(idm_options_set_string(ctx, "admin", "card_key_slots", "9A,9B"),
+                        IDM_ERR_INVALID_ARG, "'9B' is not a PIV key slot");
+    ck_assert_idm_error(idm_options_set_string(ctx, "admin", "card_key_slots", "9C,9c"),
+                        IDM_ERR_INVALID_ARG, "slot 9C is listed twice");
+    ck_assert_idm_error(idm_options_set_string(ctx, "admin", "card_key_slots", ""),
+                        IDM_ERR_INVALID_ARG, "is not a PIV key slot");
+    ck_assert_idm_error(idm_options_set_string(ctx, "admin", "card_key_algorithm", "p384"),
+                        IDM_ERR_INVALID_ARG, "card_key_algorithm");
+    idm_ctx_free(&ctx);
+}
+END_TEST
+
 START_TEST(test_option_changes_raise_version_persist_and_reset)
 {
     char path[4096];
@@ -2470,6 +2486,7 @@ Suite *idm_test_suite(void)
     tcase_add_test(options, test_invalid_option_values_refused_naming_the_key);
     tcase_add_test(options, test_expiry_mail_days_refuses_blanks_and_signs);
     tcase_add_test(options, test_option_of_another_type_refused);
+    tcase_add_test(options, test_card_key_slots_are_checked);
     tcase_add_test(options, test_option_changes_raise_version_persist_and_reset);
     tcase_add_test(options, test_order_keeps_its_snapshot_of_the_options);
     suite_add_tcase(s, options);
