@@ -131,10 +131,9 @@ static int claim(struct idm_mp_station *st, struct idm_order_card_rec *out)
     return rc;
 }
 
-static void drop_card(struct idm_mp_station *st)
+/* The station holds no card any more. */
+static void forget_card(struct idm_mp_station *st)
 {
-    if (st->p != NULL)
-        idm_personalization_abandon(st->p);
     idm_personalization_free(st->p);
     st->p = NULL;
     idm_card_free(&st->card);
@@ -281,8 +280,7 @@ static int revoke_superseded(struct idm_mp_station *st, const char *actor)
  * outcome; a failed card aborts the order. */
 static int step_failed(struct idm_mp_station *st, const char *actor, int rc)
 {
-    idm_card_state before = IDM_CARD_APPROVED, after = IDM_CARD_APPROVED;
-    (void)idm_card_get_state(st->card, &before);
+    idm_card_state after = IDM_CARD_APPROVED;
     if (st->p != NULL)
         rc = idm_personalization_end(st->p, actor, rc);
     char why[REASON_MAX];
@@ -297,12 +295,7 @@ static int step_failed(struct idm_mp_station *st, const char *actor, int rc)
     } else {
         (void)record_outcome(st, actor, st->card_id, IDM_ORDER_CARD_PENDING, NULL);
     }
-    (void)before;
-    idm_personalization_free(st->p);
-    st->p = NULL;
-    idm_card_free(&st->card);
-    st->card_id = 0;
-    st->step = STEP_NONE;
+    forget_card(st);
     idm_error_set(NULL, rc, "%s", why);
     return rc;
 }
@@ -356,12 +349,8 @@ int idm_mp_verify(struct idm_mp_station *st, const char *actor)
     rc = idm_personalization_end(st->p, actor, IDM_OK);
     if (rc != IDM_OK)
         return step_failed(st, actor, rc);
-    idm_personalization_free(st->p);
-    st->p = NULL;
     rc = record_outcome(st, actor, st->card_id, IDM_ORDER_CARD_PRODUCED, NULL);
-    idm_card_free(&st->card);
-    st->card_id = 0;
-    st->step = STEP_NONE;
+    forget_card(st);
     return rc;
 }
 
@@ -394,7 +383,9 @@ void idm_mp_station_close(struct idm_mp_station *st)
 {
     if (st == NULL)
         return;
-    drop_card(st);
+    if (st->p != NULL) /* as a stopped process would: nothing recorded */
+        idm_personalization_abandon(st->p);
+    forget_card(st);
     idm_order_free(&st->order);
     idm_optset_free(st->options);
     free(st);
