@@ -40,3 +40,12 @@ void fault(struct faults *f, const char *fmt, ...)
             *p = ' ';
     }
 }
+
+const char *test_stack_reader0(void)
+{
+    const char *r = getenv("IDM_TEST_READER0");
+    if (r == NULL || *r == '\0')
+        ck_abort_msg("IDM_TEST_READER0 is not set: run this suite through "
+                     "tests/vcard/with-stack.sh SOURCE_ROOT -- COMMAND");
+    return r;
+}

@@ -20,6 +20,11 @@ Suite *idm_test_suite(void);
                       idm_last_error_message(), (needle));                        \
     } while (0)
 
+/* The first reader of the PC/SC test stack, as tests/vcard/with-stack.sh
+ * names it in IDM_TEST_READER0; aborts the test when it is not set, so a
+ * suite run without the stack fails instead of proving nothing. */
+const char *test_stack_reader0(void);
+
 /* Fails the test with the library's message when a call does not succeed. */
 #define ck_ok(call)                                                                       \
     do {                                                                                  \

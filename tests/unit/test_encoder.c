@@ -24,15 +24,6 @@
 #define ACTOR "station-1"
 #define CARD_WAIT_MS 5000
 
-static const char *reader0(void)
-{
-    const char *r = getenv("IDM_TEST_READER0");
-    if (r == NULL || *r == '\0')
-        ck_abort_msg("IDM_TEST_READER0 is not set: run this suite through "
-                     "tests/vcard/with-stack.sh SOURCE_ROOT -- test_encoder");
-    return r;
-}
-
 /* Replaces the card in reader 0: options for virtual_piv.py, plus --fresh
  * (blank card) or --remove (empty reader). */
 static void swap_card(const char *options)
@@ -102,7 +93,7 @@ static void world_open(struct world *w, const char *name)
     ck_ok(idm_options_set_string(w->ctx, ACTOR, "pin_source", "generated"));
     ck_ok(idm_ca_new_openssl(&w->ca, w->ctx, IDM_KEY_EC_P256, "Test Issuing CA", 3650));
     ck_ok(idm_encoder_new_pcsc(&w->enc, w->ctx));
-    ck_ok(idm_encoder_pcsc_set_reader(w->enc, reader0()));
+    ck_ok(idm_encoder_pcsc_set_reader(w->enc, test_stack_reader0()));
     ck_ok(idm_encoder_set_timeout(w->enc, CARD_WAIT_MS));
     ck_ok(idm_encoder_set_pin_callbacks(w->enc, NULL, deliver, &w->secrets));
     w->person = fixture_person(w->ctx, "E1001", "Ada", "Lovelace");

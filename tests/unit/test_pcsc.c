@@ -26,15 +26,6 @@ static const unsigned char WRONG_PIN[8] = {'9', '9', '9', '9', '9', '9', 0xFF, 0
 
 #define WAIT_MS 5000
 
-static const char *reader0(void)
-{
-    const char *r = getenv("IDM_TEST_READER0");
-    if (r == NULL || *r == '\0')
-        ck_abort_msg("IDM_TEST_READER0 is not set: run this suite through "
-                     "tests/vcard/with-stack.sh SOURCE_ROOT -- test_pcsc");
-    return r;
-}
-
 /* ---- per-test state ------------------------------------------------- */
 
 static struct idm_pcsc *pcsc;
@@ -45,7 +36,7 @@ static void setup(void)
 {
     pcsc = NULL;
     card = NULL;
-    (void)reader0(); /* before pcscd is asked: say what is missing first */
+    (void)test_stack_reader0(); /* before pcscd is asked: say what is missing first */
     int rc = idm_pcsc_open(&pcsc);
     ck_assert_msg(rc == IDM_OK, "idm_pcsc_open: %s: %s", idm_strerror_name(rc),
                   idm_last_error_message());
@@ -62,8 +53,8 @@ static void teardown(void)
 /* Connects to reader 0 and starts a transaction. */
 static void connect_card(void)
 {
-    int rc = idm_pcsc_connect(pcsc, reader0(), &card, &transport);
-    ck_assert_msg(rc == IDM_OK, "connect to '%s': %s: %s", reader0(), idm_strerror_name(rc),
+    int rc = idm_pcsc_connect(pcsc, test_stack_reader0(), &card, &transport);
+    ck_assert_msg(rc == IDM_OK, "connect to '%s': %s: %s", test_stack_reader0(), idm_strerror_name(rc),
                   idm_last_error_message());
     rc = idm_pcsc_begin(card);
     ck_assert_msg(rc == IDM_OK, "begin: %s", idm_last_error_message());
@@ -105,8 +96,8 @@ START_TEST(test_reader_list_contains_the_stack_reader)
     ck_assert_ptr_null(names[count]);
     int found = 0;
     for (size_t i = 0; i < count; i++)
-        found |= strcmp(names[i], reader0()) == 0;
-    ck_assert_msg(found, "'%s' is not among the %zu readers (first '%s')", reader0(), count,
+        found |= strcmp(names[i], test_stack_reader0()) == 0;
+    ck_assert_msg(found, "'%s' is not among the %zu readers (first '%s')", test_stack_reader0(), count,
                   names[0]);
     idm_pcsc_free_readers(names);
 }
@@ -114,10 +105,10 @@ END_TEST
 
 START_TEST(test_waiting_for_the_inserted_card_succeeds)
 {
-    int rc = idm_pcsc_wait_card(pcsc, reader0(), WAIT_MS);
+    int rc = idm_pcsc_wait_card(pcsc, test_stack_reader0(), WAIT_MS);
     ck_assert_msg(rc == IDM_OK, "%s: %s", idm_strerror_name(rc), idm_last_error_message());
     /* A card already there is seen without waiting at all. */
-    ck_assert_int_eq(idm_pcsc_wait_card(pcsc, reader0(), 0), IDM_OK);
+    ck_assert_int_eq(idm_pcsc_wait_card(pcsc, test_stack_reader0(), 0), IDM_OK);
 }
 END_TEST
 
@@ -131,7 +122,7 @@ START_TEST(test_waiting_on_an_empty_reader_times_out)
     ck_assert_int_eq(idm_pcsc_list_readers(pcsc, &names, &count), IDM_OK);
     const char *empty = NULL;
     for (size_t i = 0; i < count && empty == NULL; i++)
-        if (strcmp(names[i], reader0()) != 0 && (other == NULL || strcmp(names[i], other) != 0))
+        if (strcmp(names[i], test_stack_reader0()) != 0 && (other == NULL || strcmp(names[i], other) != 0))
             empty = names[i];
     ck_assert_msg(empty != NULL, "every one of the %zu readers holds a card; start the stack "
                                  "with fewer cards than vpcd has readers", count);
@@ -152,7 +143,7 @@ START_TEST(test_unknown_reader_is_not_found_and_named)
     const char *bogus = "No Such Reader 99 99";
     ck_assert_idm_error(idm_pcsc_wait_card(pcsc, bogus, 100), IDM_ERR_NOT_FOUND, bogus);
     /* The message lists the readers that do exist. */
-    ck_assert_idm_error(idm_pcsc_wait_card(pcsc, bogus, 100), IDM_ERR_NOT_FOUND, reader0());
+    ck_assert_idm_error(idm_pcsc_wait_card(pcsc, bogus, 100), IDM_ERR_NOT_FOUND, test_stack_reader0());
     ck_assert_idm_error(idm_pcsc_connect(pcsc, bogus, &card, &transport), IDM_ERR_NOT_FOUND,
                         bogus);
     ck_assert_ptr_null(card);
@@ -161,7 +152,7 @@ END_TEST
 
 START_TEST(test_negative_timeout_is_refused)
 {
-    ck_assert_idm_error(idm_pcsc_wait_card(pcsc, reader0(), -1), IDM_ERR_INVALID_ARG, "-1 ms");
+    ck_assert_idm_error(idm_pcsc_wait_card(pcsc, test_stack_reader0(), -1), IDM_ERR_INVALID_ARG, "-1 ms");
 }
 END_TEST
 
@@ -220,10 +211,10 @@ START_TEST(test_second_exclusive_connect_is_in_use)
     struct idm_pcsc_card *second = NULL;
     struct idm_apdu_transport t2;
     ck_assert_int_eq(idm_pcsc_open(&other), IDM_OK);
-    ck_assert_idm_error(idm_pcsc_connect(other, reader0(), &second, &t2), IDM_ERR_CARD,
+    ck_assert_idm_error(idm_pcsc_connect(other, test_stack_reader0(), &second, &t2), IDM_ERR_CARD,
                         "in use");
-    ck_assert_idm_error(idm_pcsc_connect(other, reader0(), &second, &t2), IDM_ERR_CARD,
-                        reader0());
+    ck_assert_idm_error(idm_pcsc_connect(other, test_stack_reader0(), &second, &t2), IDM_ERR_CARD,
+                        test_stack_reader0());
     ck_assert_ptr_null(second);
     idm_pcsc_close(other);
 }

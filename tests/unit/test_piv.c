@@ -45,15 +45,6 @@
 static const unsigned char MGMT_KEY[24] = {1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4,
                                            5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8};
 
-static const char *reader0(void)
-{
-    const char *r = getenv("IDM_TEST_READER0");
-    if (r == NULL || *r == '\0')
-        ck_abort_msg("IDM_TEST_READER0 is not set: run this suite through "
-                     "tests/vcard/with-stack.sh SOURCE_ROOT -- test_piv");
-    return r;
-}
-
 /* ---- per-test state: one exclusive connection in a transaction ------- */
 
 static struct idm_pcsc *pcsc;
@@ -65,12 +56,12 @@ static void setup(void)
 {
     pcsc = NULL;
     card = NULL;
-    (void)reader0(); /* before pcscd is asked: say what is missing first */
+    (void)test_stack_reader0(); /* before pcscd is asked: say what is missing first */
     int rc = idm_pcsc_open(&pcsc);
     ck_assert_msg(rc == IDM_OK, "idm_pcsc_open: %s: %s", idm_strerror_name(rc),
                   idm_last_error_message());
-    rc = idm_pcsc_connect(pcsc, reader0(), &card, &transport);
-    ck_assert_msg(rc == IDM_OK, "connect to '%s': %s: %s", reader0(), idm_strerror_name(rc),
+    rc = idm_pcsc_connect(pcsc, test_stack_reader0(), &card, &transport);
+    ck_assert_msg(rc == IDM_OK, "connect to '%s': %s: %s", test_stack_reader0(), idm_strerror_name(rc),
                   idm_last_error_message());
     ck_ok(idm_pcsc_begin(card));
 }

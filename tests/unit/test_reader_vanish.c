@@ -82,8 +82,7 @@ static int stop_pcscd_then_deliver(const idm_card_t *card, const char *pin, cons
 
 START_TEST(test_reader_vanishing_mid_personalization_fails_the_card_cleanly)
 {
-    const char *reader = getenv("IDM_TEST_READER0");
-    ck_assert_msg(reader != NULL, "IDM_TEST_READER0 is not set");
+    const char *reader = test_stack_reader0();
     pid_t pid = pcscd_pid();
     const char *path = fixture_store_path("encoder-vanished-reader");
     idm_ctx_t *ctx = fixture_ctx(path);
