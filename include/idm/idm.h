@@ -20,5 +20,6 @@
 #include <idm/buffer.h>
 #include <idm/ca.h>
 #include <idm/encoder.h>
+#include <idm/production.h>
 
 #endif /* IDM_IDM_H */

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <idm/buffer.h>
 #include <idm/card.h>
 #include <idm/types.h>
 
@@ -36,6 +37,15 @@ typedef enum idm_order_state {
     IDM_ORDER_ABORTED = 3
 } idm_order_state;
 
+/** What happened to a card of an order. */
+typedef enum idm_order_card_outcome {
+    IDM_OUTCOME_PENDING = 0,  /**< not produced yet (or let go to be tried again) */
+    IDM_OUTCOME_CLAIMED = 1,  /**< a station works on it */
+    IDM_OUTCOME_PRODUCED = 2, /**< personalized and verified */
+    IDM_OUTCOME_SKIPPED = 3,  /**< not ready; the reason says why */
+    IDM_OUTCOME_FAILED = 4    /**< production failed; the reason has the backend's words */
+} idm_order_card_outcome;
+
 /**
  * Name of an order kind: "mass_production" or "external"; "unknown" otherwise.
  *
@@ -54,6 +64,16 @@ const char *idm_order_kind_name(idm_order_kind kind);
  * Thread-safety: safe to call from any thread.
  */
 const char *idm_order_state_name(idm_order_state state);
+
+/**
+ * Name of a card's outcome in an order: "pending", "claimed", "produced",
+ * "skipped", "failed"; "unknown" otherwise.
+ *
+ * @param outcome  any value.
+ * @return a static string; never NULL.
+ * Thread-safety: safe to call from any thread.
+ */
+const char *idm_order_card_outcome_name(idm_order_card_outcome outcome);
 
 /**
  * Creates an open order and snapshots the current option set into it.
@@ -209,19 +229,91 @@ int idm_order_set_state(idm_order_t *order, const char *actor, idm_order_state t
                         const char *detail);
 
 /**
- * Adds a card to an open order.  Audited.
+ * Adds a card to an order that is open, or running (a mass production
+ * order takes more cards while it runs: see idm_station_complete()).
+ * Audited.
  *
- * @param order    the order, in state open.
+ * @param order    the order, open or running.
  * @param actor    who adds it.
  * @param card_id  a card of the order's type and option that is in no
  *                 other order that is still open or running (a card of a
  *                 completed or aborted order, e.g. one that failed there,
  *                 may join a new order).  Adding it again is a no-op.
  * @return IDM_OK; IDM_ERR_INVALID_ARG if the card does not fit the order;
- *         IDM_ERR_NOT_FOUND; IDM_ERR_STATE if the order is not open or the
- *         card is in another open or running order; IDM_ERR_STORE.
+ *         IDM_ERR_NOT_FOUND; IDM_ERR_STATE if the order is completed or
+ *         aborted or the card is in another open or running order;
+ *         IDM_ERR_STORE.
  */
 int idm_order_add_card(idm_order_t *order, const char *actor, int64_t card_id);
+
+/**
+ * Adds several cards, all or none, in one transaction (as
+ * idm_order_add_card() for each; the message of a refusal names the card).
+ *
+ * @param order     the order, open or running.
+ * @param actor     who adds them.
+ * @param card_ids  the cards' ids.
+ * @param count     how many (1 .. 100,000).
+ * @return as idm_order_add_card().
+ */
+int idm_order_add_cards(idm_order_t *order, const char *actor, const int64_t *card_ids,
+                        size_t count);
+
+/**
+ * Adds every card of the order's type and option that is approved, produced
+ * locally and in no other open or running order, in card id order, in one
+ * transaction.  For "all approved cards of a type", create one order per
+ * option and call this on each.
+ *
+ * @param order  the order, open or running, of kind mass production.
+ * @param actor  who adds them.
+ * @param max    at most this many cards; 0 for no limit.
+ * @param added  receives how many were added; may be NULL.
+ * @return IDM_OK (also when none was found); IDM_ERR_INVALID_ARG for an
+ *         external order; IDM_ERR_STATE if the order is completed or
+ *         aborted; IDM_ERR_STORE.
+ */
+int idm_order_add_approved(idm_order_t *order, const char *actor, size_t max, size_t *added);
+
+/**
+ * How many of the order's cards have an outcome, read from the store.
+ *
+ * @param order    the order.
+ * @param outcome  the outcome.
+ * @param out      receives the count.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_STORE.
+ */
+int idm_order_count_cards(const idm_order_t *order, idm_order_card_outcome outcome,
+                          int64_t *out);
+
+/**
+ * A card's outcome in the order, read from the store.
+ *
+ * @param order    the order.
+ * @param card_id  a card of the order.
+ * @param outcome  receives the outcome; may be NULL.
+ * @param attempt  receives how many times a station claimed the card; may
+ *                 be NULL.
+ * @param reason   receives the reason of a skip or a failure (UTF-8, no
+ *                 NUL; empty for none); may be NULL.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_NOT_FOUND if the card is
+ *         not in the order; IDM_ERR_STORE.
+ */
+int idm_order_get_card_outcome(const idm_order_t *order, int64_t card_id,
+                               idm_order_card_outcome *outcome, int *attempt,
+                               idm_buffer_t *reason);
+
+/**
+ * Keeps only the cards that have an outcome in one order: with it a card
+ * iterator lists, for example, an order's skipped cards.
+ *
+ * @param iter      a card iterator (<idm/card.h>), not yet started.
+ * @param order_id  the order's id (> 0).
+ * @param outcome   the outcome.
+ * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_STATE once iteration began.
+ */
+int idm_card_iter_set_order_outcome(idm_card_iter_t *iter, int64_t order_id,
+                                    idm_order_card_outcome outcome);
 
 /**
  * Starts an iteration over the stored orders, in id order.

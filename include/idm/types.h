@@ -30,6 +30,8 @@ typedef struct idm_encoder idm_encoder_t;
 typedef struct idm_producer idm_producer_t;
 /** A notifier backend that delivers e-mails such as "card ordered". */
 typedef struct idm_notifier idm_notifier_t;
+/** A production station working one mass production order (<idm/production.h>). */
+typedef struct idm_station idm_station_t;
 /** A certificate record: DER, serial, validity and state, linked to a card. */
 typedef struct idm_cert idm_cert_t;
 /** One event of the audit trail. */

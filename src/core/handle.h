@@ -27,6 +27,7 @@
 #define IDM_MAGIC_CA 0x69646d63u            /* "idmc" */
 #define IDM_MAGIC_CERT_REQUEST 0x69646d52u  /* "idmR" */
 #define IDM_MAGIC_ENCODER 0x69646d45u       /* "idmE" */
+#define IDM_MAGIC_STATION 0x69646d53u       /* "idmS" */
 #define IDM_MAGIC_DEAD 0xdeadbeefu          /* written into a handle as it is freed */
 
 /* The first member of every handle. */

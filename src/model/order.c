@@ -17,6 +17,7 @@
 #include "model/audit_impl.h"
 #include "model/card_impl.h"
 #include "model/iter.h"
+#include "model/order_impl.h"
 #include "model/options_impl.h"
 #include "model/states.h"
 #include "model/text.h"
@@ -35,6 +36,11 @@ struct idm_order_iter {
 
 #define CHECK_ORDER(o) IDM_CHECK_HANDLE(o, IDM_MAGIC_ORDER, "idm_order_t")
 #define CHECK_ITER(it) IDM_CHECK_HANDLE(it, IDM_MAGIC_ORDER_ITER, "idm_order_iter_t")
+
+idm_ctx_t *idm_order_handle_ctx(const idm_order_t *order)
+{
+    return order->ctx;
+}
 
 static void order_label(const struct idm_order_rec *rec, char *buf, size_t size)
 {
@@ -337,9 +343,9 @@ static int apply_add_card(idm_order_t *order, struct idm_store *s, struct idm_or
     const struct add_card *c = arg;
     char label[160];
     order_label(cur, label, sizeof label);
-    if (cur->state != IDM_ORDER_OPEN)
+    if (cur->state != IDM_ORDER_OPEN && cur->state != IDM_ORDER_RUNNING)
         return IDM_ERR(IDM_ERR_STATE, "%s is in state '%s'; cards are added only while it is "
-                       "open", label, idm_order_state_name(cur->state));
+                       "open or running", label, idm_order_state_name(cur->state));
     struct idm_card_rec card;
     int rc = s->ops->card_load(s, c->card_id, &card);
     if (rc != IDM_OK)
@@ -371,17 +377,168 @@ static int apply_add_card(idm_order_t *order, struct idm_store *s, struct idm_or
     return rc;
 }
 
+#define ADD_MAX 100000
+
+struct add_cards {
+    const char *actor;
+    const int64_t *ids;
+    size_t count;
+};
+
+static int apply_add_cards(idm_order_t *order, struct idm_store *s, struct idm_order_rec *cur,
+                           const void *arg)
+{
+    const struct add_cards *c = arg;
+    int rc = IDM_OK;
+    for (size_t i = 0; rc == IDM_OK && i < c->count; i++) {
+        struct add_card one = {c->actor, c->ids[i]};
+        rc = apply_add_card(order, s, cur, &one);
+    }
+    return rc;
+}
+
+/* idm_order_add_card() and idm_order_add_cards(), whose errors name func. */
+static int add_cards(const char *func, idm_order_t *order, const char *actor,
+                     const int64_t *card_ids, size_t count)
+{
+    int rc = idm_check_actor(func, actor);
+    if (rc != IDM_OK)
+        return rc;
+    for (size_t i = 0; i < count; i++) {
+        char arg[48] = "card_id";
+        if (count > 1)
+            snprintf(arg, sizeof arg, "card_ids[%zu]", i);
+        if (card_ids[i] <= 0)
+            return idm_error_set(func, IDM_ERR_INVALID_ARG, "argument '%s' is %" PRId64
+                                 "; ids are > 0", arg, card_ids[i]);
+    }
+    struct add_cards c = {actor, card_ids, count};
+    rc = order_change(order, apply_add_cards, &c);
+    return rc == IDM_OK ? IDM_OK : idm_error_prefix(func, rc);
+}
+
 IDM_EXPORT int idm_order_add_card(idm_order_t *order, const char *actor, int64_t card_id)
 {
+    CHECK_ORDER(order);
+    return add_cards(__func__, order, actor, &card_id, 1);
+}
+
+IDM_EXPORT int idm_order_add_cards(idm_order_t *order, const char *actor, const int64_t *card_ids,
+                                   size_t count)
+{
+    CHECK_ORDER(order);
+    IDM_CHECK_NOT_NULL(card_ids);
+    if (count < 1 || count > ADD_MAX)
+        return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'count' is %zu; expected 1..%d", count,
+                        ADD_MAX);
+    return add_cards(__func__, order, actor, card_ids, count);
+}
+
+struct add_approved {
+    const char *actor;
+    size_t max;
+    size_t added;
+};
+
+static int apply_add_approved(idm_order_t *order, struct idm_store *s, struct idm_order_rec *cur,
+                              const void *arg)
+{
+    struct add_approved *c = (struct add_approved *)arg;
+    int64_t ids[IDM_ITER_PAGE];
+    int64_t after = 0;
+    size_t n = 0;
+    int rc = IDM_OK;
+    c->added = 0;
+    do {
+        size_t want = IDM_ITER_PAGE;
+        if (c->max != 0 && c->max - c->added < want)
+            want = c->max - c->added;
+        rc = s->ops->card_list_addable(s, (int)cur->card_type, (int)cur->card_option, after,
+                                       want, ids, &n);
+        for (size_t i = 0; rc == IDM_OK && i < n; i++) {
+            struct add_card one = {c->actor, ids[i]};
+            rc = apply_add_card(order, s, cur, &one);
+            after = ids[i];
+            c->added++;
+        }
+    } while (rc == IDM_OK && n > 0 && (c->max == 0 || c->added < c->max));
+    return rc;
+}
+
+IDM_EXPORT int idm_order_add_approved(idm_order_t *order, const char *actor, size_t max,
+                                      size_t *added)
+{
+    if (added != NULL)
+        *added = 0;
     CHECK_ORDER(order);
     int rc = idm_check_actor(__func__, actor);
     if (rc != IDM_OK)
         return rc;
+    if (order->rec.kind != IDM_ORDER_MASS_PRODUCTION)
+        return IDM_FAIL(IDM_ERR_INVALID_ARG, "order %" PRId64 " is an external order; approved "
+                        "cards are added to mass production orders", order->rec.id);
+    struct add_approved c = {actor, max, 0};
+    rc = order_change(order, apply_add_approved, &c);
+    if (rc != IDM_OK)
+        return idm_error_prefix(__func__, rc);
+    if (added != NULL)
+        *added = c.added;
+    return IDM_OK;
+}
+
+/* ---- the cards' outcomes ------------------------------------------------- */
+
+static int check_outcome(const char *func, const char *arg, idm_order_card_outcome outcome)
+{
+    if ((int)outcome < IDM_OUTCOME_PENDING || (int)outcome > IDM_OUTCOME_FAILED)
+        return idm_error_set(func, IDM_ERR_INVALID_ARG, "argument '%s' is %d; not an "
+                             "idm_order_card_outcome", arg, (int)outcome);
+    return IDM_OK;
+}
+
+IDM_EXPORT int idm_order_count_cards(const idm_order_t *order, idm_order_card_outcome outcome,
+                                     int64_t *out)
+{
+    CHECK_ORDER(order);
+    IDM_CHECK_NOT_NULL(out);
+    int rc = check_outcome(__func__, "outcome", outcome);
+    if (rc != IDM_OK)
+        return rc;
+    struct idm_store *s;
+    struct idm_order_counts n;
+    rc = idm_ctx_store(order->ctx, &s);
+    if (rc == IDM_OK)
+        rc = s->ops->order_card_counts(s, order->rec.id, &n);
+    if (rc != IDM_OK)
+        return idm_error_prefix(__func__, rc);
+    *out = n.by_outcome[outcome];
+    return IDM_OK;
+}
+
+IDM_EXPORT int idm_order_get_card_outcome(const idm_order_t *order, int64_t card_id,
+                                          idm_order_card_outcome *outcome, int *attempt,
+                                          idm_buffer_t *reason)
+{
+    CHECK_ORDER(order);
+    if (reason != NULL)
+        IDM_CHECK_HANDLE(reason, IDM_MAGIC_BUFFER, "idm_buffer_t");
     if (card_id <= 0)
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'card_id' is %" PRId64 "; ids are > 0",
                         card_id);
-    struct add_card c = {actor, card_id};
-    rc = order_change(order, apply_add_card, &c);
+    struct idm_store *s;
+    struct idm_order_card_rec rec;
+    memset(&rec, 0, sizeof rec);
+    int rc = idm_ctx_store(order->ctx, &s);
+    if (rc == IDM_OK)
+        rc = s->ops->order_card_load(s, order->rec.id, card_id, &rec);
+    if (rc == IDM_OK && reason != NULL)
+        rc = idm_buffer_set(reason, rec.reason != NULL ? rec.reason : "",
+                            rec.reason != NULL ? strlen(rec.reason) : 0);
+    if (rc == IDM_OK && outcome != NULL)
+        *outcome = (idm_order_card_outcome)rec.outcome;
+    if (rc == IDM_OK && attempt != NULL)
+        *attempt = rec.attempt;
+    idm_order_card_rec_clear(&rec);
     return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }
 

@@ -7,6 +7,7 @@
 #include <idm/audit.h>
 #include <idm/ca.h>
 #include <idm/order.h>
+#include <idm/production.h>
 
 #include "core/error_impl.h"
 #include "core/export.h"
@@ -414,27 +415,98 @@ IDM_EXPORT const char *idm_key_usage_name(idm_key_usage usage)
     return name_at(names, N(names), (int)usage);
 }
 
+/* ---- the ten mass production processes ----------------------------------- */
+
+#define PHYSICAL_STEPS \
+    (IDM_STEP_READINESS | IDM_STEP_PRODUCE | IDM_STEP_VERIFY | IDM_STEP_COMPLETE)
+#define DIGITAL_STEPS (PHYSICAL_STEPS | IDM_STEP_ISSUE)
+
 /* Nexus' technical references: Physical ID processes start with CCProc,
- * Digital ID ones with PcmProc; indexed [option][type]. */
+ * Digital ID ones with PcmProc.  Physical ID has no CA step. */
+static const struct process {
+    idm_card_type type;
+    idm_card_option option;
+    const char *name;
+    unsigned steps;
+} processes[] = {
+    {IDM_CARD_EMPLOYEE, IDM_CARD_PHYSICAL, "CCProcMassProductionEmployeeCard", PHYSICAL_STEPS},
+    {IDM_CARD_CONTRACTOR, IDM_CARD_PHYSICAL, "CCProcMassProductionContractorCard",
+     PHYSICAL_STEPS},
+    {IDM_CARD_VISITOR, IDM_CARD_PHYSICAL, "CCProcMassProductionVisitorCard", PHYSICAL_STEPS},
+    {IDM_CARD_VISITOR_NON_PERSONAL, IDM_CARD_PHYSICAL,
+     "CCProcMassProductionVisitorNonPersonalCard", PHYSICAL_STEPS},
+    {IDM_CARD_NON_PERSONAL, IDM_CARD_PHYSICAL, "CCProcMassProductionNonPersonalCard",
+     PHYSICAL_STEPS},
+    {IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL, "PcmProcMassProductionEmployeeCard", DIGITAL_STEPS},
+    {IDM_CARD_CONTRACTOR, IDM_CARD_DIGITAL, "PcmProcMassProductionContractorCard",
+     DIGITAL_STEPS},
+    {IDM_CARD_VISITOR, IDM_CARD_DIGITAL, "PcmProcMassProductionVisitorCard", DIGITAL_STEPS},
+    {IDM_CARD_VISITOR_NON_PERSONAL, IDM_CARD_DIGITAL,
+     "PcmProcMassProductionVisitorNonPersonalCard", DIGITAL_STEPS},
+    {IDM_CARD_NON_PERSONAL, IDM_CARD_DIGITAL, "PcmProcMassProductionNonPersonalCard",
+     DIGITAL_STEPS},
+};
+
+static int find_process(const char *func, idm_card_type type, idm_card_option option,
+                        const struct process **out)
+{
+    if ((int)option != IDM_CARD_PHYSICAL && (int)option != IDM_CARD_DIGITAL)
+        return idm_error_set(func, IDM_ERR_INVALID_ARG, "argument 'option' is %d; expected "
+                             "IDM_CARD_PHYSICAL (0) or IDM_CARD_DIGITAL (1)", (int)option);
+    for (size_t i = 0; i < N(processes); i++) {
+        if (processes[i].type == type && processes[i].option == option) {
+            *out = &processes[i];
+            return IDM_OK;
+        }
+    }
+    return idm_error_set(func, IDM_ERR_INVALID_ARG,
+                         "argument 'type' is %d (%s); only employee, contractor, visitor, "
+                         "visitor_non_personal and non_personal cards are mass-produced",
+                         (int)type, idm_card_type_name(type));
+}
+
 IDM_EXPORT int idm_process_name(idm_card_type type, idm_card_option option, const char **out)
 {
-    static const char *const names[2][5] = {
-        {"CCProcMassProductionEmployeeCard", "CCProcMassProductionContractorCard",
-         "CCProcMassProductionVisitorCard", "CCProcMassProductionVisitorNonPersonalCard",
-         "CCProcMassProductionNonPersonalCard"},
-        {"PcmProcMassProductionEmployeeCard", "PcmProcMassProductionContractorCard",
-         "PcmProcMassProductionVisitorCard", "PcmProcMassProductionVisitorNonPersonalCard",
-         "PcmProcMassProductionNonPersonalCard"},
-    };
     IDM_CHECK_NOT_NULL(out);
-    if ((int)option != IDM_CARD_PHYSICAL && (int)option != IDM_CARD_DIGITAL)
-        return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'option' is %d; expected "
-                        "IDM_CARD_PHYSICAL (0) or IDM_CARD_DIGITAL (1)", (int)option);
-    if ((int)type < 0 || (int)type >= (int)N(names[0]))
-        return IDM_FAIL(IDM_ERR_INVALID_ARG,
-                        "argument 'type' is %d (%s); only employee, contractor, visitor, "
-                        "visitor_non_personal and non_personal cards are mass-produced",
-                        (int)type, idm_card_type_name(type));
-    *out = names[option][type];
+    const struct process *p = NULL;
+    int rc = find_process(__func__, type, option, &p);
+    if (rc == IDM_OK)
+        *out = p->name;
+    return rc;
+}
+
+IDM_EXPORT int idm_process_steps(idm_card_type type, idm_card_option option, unsigned *out)
+{
+    IDM_CHECK_NOT_NULL(out);
+    const struct process *p = NULL;
+    int rc = find_process(__func__, type, option, &p);
+    if (rc == IDM_OK)
+        *out = p->steps;
+    return rc;
+}
+
+IDM_EXPORT size_t idm_process_count(void)
+{
+    return N(processes);
+}
+
+IDM_EXPORT int idm_process_at(size_t index, idm_card_type *type, idm_card_option *option)
+{
+    if (index >= N(processes))
+        return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'index' is %zu; there are %zu processes",
+                        index, N(processes));
+    if (type != NULL)
+        *type = processes[index].type;
+    if (option != NULL)
+        *option = processes[index].option;
     return IDM_OK;
+}
+
+IDM_EXPORT const char *idm_order_card_outcome_name(idm_order_card_outcome outcome)
+{
+    static const char *const names[] = {
+        [IDM_OUTCOME_PENDING] = "pending",   [IDM_OUTCOME_CLAIMED] = "claimed",
+        [IDM_OUTCOME_PRODUCED] = "produced", [IDM_OUTCOME_SKIPPED] = "skipped",
+        [IDM_OUTCOME_FAILED] = "failed"};
+    return name_at(names, N(names), (int)outcome);
 }

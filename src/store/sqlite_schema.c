@@ -129,7 +129,11 @@ static const char migration_3[] =
     "  updated_ms INTEGER NOT NULL,"
     "  PRIMARY KEY (order_id, card_id)"
     ") WITHOUT ROWID;"
-    "CREATE INDEX order_cards_next ON order_cards (order_id, outcome, position);";
+    "CREATE INDEX order_cards_next ON order_cards (order_id, outcome, position);"
+    /* the cards that joined orders before schema 3, in card id order */
+    "INSERT INTO order_cards (order_id, card_id, position, updated_ms)"
+    "  SELECT order_id, id, row_number() OVER (PARTITION BY order_id ORDER BY id) - 1,"
+    "  updated_ms FROM cards WHERE order_id IS NOT NULL;";
 
 const char *const idm_sqlite_migrations[] = {
     migration_1,

@@ -31,6 +31,7 @@ struct sqlite_store {
     sqlite3 *db;
     struct cached_stmt cache[STMT_CACHE_SIZE];
     size_t ncached;
+    int depth; /* open transactions: 1 the outer one, more are savepoints */
 };
 
 static struct sqlite_store *impl(struct idm_store *s)
@@ -179,16 +180,44 @@ static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
 static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
 
+/* Transactions nest: the outer one is BEGIN IMMEDIATE, an inner one a
+ * savepoint, so that a workflow can group steps that commit on their own
+ * (a card's certificates, its state and its outcome) into one commit.  An
+ * inner commit only releases its savepoint; the outer commit makes it
+ * durable.  An inner rollback undoes the inner part only. */
 static int store_begin(struct idm_store *s)
 {
     struct sqlite_store *st = impl(s);
-    PREPARE(st, q, SQL_BEGIN, "cannot begin a transaction");
-    return exec_done(st, q, "cannot begin a transaction");
+    if (st->depth > 0 && sqlite3_get_autocommit(st->db))
+        return idm_error_set(NULL, IDM_ERR_STORE, "the enclosing transaction was rolled "
+                             "back by SQLite; nothing of it was kept");
+    int rc;
+    if (st->depth > 0) {
+        char sql[48];
+        snprintf(sql, sizeof sql, "SAVEPOINT idm_%d", st->depth);
+        rc = exec_sql(st, sql, "cannot begin a nested transaction");
+    } else {
+        PREPARE(st, q, SQL_BEGIN, "cannot begin a transaction");
+        rc = exec_done(st, q, "cannot begin a transaction");
+    }
+    if (rc == IDM_OK)
+        st->depth++;
+    return rc;
 }
 
 static int store_commit(struct idm_store *s)
 {
     struct sqlite_store *st = impl(s);
+    if (st->depth > 1) {
+        st->depth--;
+        if (sqlite3_get_autocommit(st->db))
+            return idm_error_set(NULL, IDM_ERR_STORE, "the enclosing transaction was rolled "
+                                 "back by SQLite; nothing of it was kept");
+        char sql[48];
+        snprintf(sql, sizeof sql, "RELEASE idm_%d", st->depth);
+        return exec_sql(st, sql, "cannot commit a nested transaction");
+    }
+    st->depth = 0;
     PREPARE(st, q, SQL_COMMIT, "cannot commit");
     int rc = exec_done(st, q, "cannot commit");
     /* A failed COMMIT may leave the transaction open; never leave it so. */
@@ -200,6 +229,15 @@ static int store_commit(struct idm_store *s)
 static void store_rollback(struct idm_store *s)
 {
     struct sqlite_store *st = impl(s);
+    if (st->depth > 1) {
+        st->depth--;
+        char sql[96];
+        snprintf(sql, sizeof sql, "ROLLBACK TO idm_%d; RELEASE idm_%d", st->depth, st->depth);
+        if (!sqlite3_get_autocommit(st->db))
+            sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+        return;
+    }
+    st->depth = 0;
     if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, SQL_ROLLBACK, NULL, NULL, NULL);
 }
@@ -711,6 +749,13 @@ static const char SQL_ORDER_CARD_FINISH[] =
 static const char SQL_ORDER_CARD_LOAD[] =
     "SELECT position, outcome, reason, attempt, station, claimed_ms, updated_ms"
     " FROM order_cards WHERE order_id = ?1 AND card_id = ?2";
+static const char SQL_ORDER_CARD_REQUEUE[] =
+    "UPDATE order_cards SET outcome = 0, reason = NULL, updated_ms = ?2"
+    " WHERE order_id = ?1 AND outcome = 3";
+static const char SQL_CARD_LIST_ADDABLE[] =
+    "SELECT id FROM cards WHERE id > ?1 AND state = 2 AND production = 0 AND type = ?2"
+    " AND option = ?3 AND (order_id IS NULL OR order_id NOT IN"
+    " (SELECT id FROM orders WHERE state IN (0, 1))) ORDER BY id LIMIT ?4";
 static const char SQL_ORDER_CARD_COUNTS[] =
     "SELECT outcome, count(*) FROM order_cards WHERE order_id = ?1 GROUP BY outcome";
 
@@ -1051,6 +1096,37 @@ static int store_audit_read(struct idm_store *s, const struct idm_audit_filter *
     return result;
 }
 
+static int store_order_card_requeue_skipped(struct idm_store *s, int64_t order_id,
+                                            int64_t time_ms, int64_t *n)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_ORDER_CARD_REQUEUE, "cannot put skipped cards back");
+    sqlite3_bind_int64(q, 1, order_id);
+    sqlite3_bind_int64(q, 2, time_ms);
+    int rc = exec_done(st, q, "cannot put skipped cards back");
+    *n = rc == IDM_OK ? sqlite3_changes(st->db) : 0;
+    return rc;
+}
+
+static int store_card_list_addable(struct idm_store *s, int type, int option, int64_t after_id,
+                                   size_t limit, int64_t *ids, size_t *n)
+{
+    struct sqlite_store *st = impl(s);
+    *n = 0;
+    PREPARE(st, q, SQL_CARD_LIST_ADDABLE, "cannot list approved cards");
+    sqlite3_bind_int64(q, 1, after_id);
+    sqlite3_bind_int(q, 2, type);
+    sqlite3_bind_int(q, 3, option);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)limit);
+    int rc = SQLITE_DONE;
+    while (*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        ids[(*n)++] = sqlite3_column_int64(q, 0);
+    int result = (*n == limit || rc == SQLITE_DONE) ? IDM_OK
+                                                    : db_fail(st, rc, "cannot list approved cards");
+    release(st, q);
+    return result;
+}
+
 /* ---- listing --------------------------------------------------------- */
 
 static const char SQL_LIST_IDENTITIES[] =
@@ -1058,7 +1134,8 @@ static const char SQL_LIST_IDENTITIES[] =
     " ORDER BY id LIMIT ?3";
 static const char SQL_LIST_CARDS[] =
     "SELECT id FROM cards WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
-    " AND (?4 IS NULL OR type = ?4) AND (?5 IS NULL OR order_id = ?5)"
+    " AND (?4 IS NULL OR type = ?4) AND (?5 IS NULL OR id IN (SELECT card_id FROM"
+    " order_cards WHERE order_id = ?5 AND (?10 IS NULL OR outcome = ?10)))"
     " AND (?6 IS NULL OR identity_id = ?6) ORDER BY id LIMIT ?3";
 static const char SQL_LIST_ORDERS[] =
     "SELECT id FROM orders WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
@@ -1101,6 +1178,8 @@ static int store_list_ids(struct idm_store *s, idm_object_type kind,
         bind_text_or_null(q, 8, f->issuer_key_id);
     if (nparams >= 9 && f->revoked_or_held) /* IDM_CERT_ON_HOLD, IDM_CERT_REVOKED */
         sqlite3_bind_int(q, 9, 1);
+    if (nparams >= 10 && f->has_outcome)
+        sqlite3_bind_int(q, 10, f->outcome);
     int rc;
     while (*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
         ids[(*n)++] = sqlite3_column_int64(q, 0);
@@ -1160,6 +1239,8 @@ static const struct idm_store_ops sqlite_ops = {
     .audit_insert = store_audit_insert,
     .audit_read = store_audit_read,
     .list_ids = store_list_ids,
+    .order_card_requeue_skipped = store_order_card_requeue_skipped,
+    .card_list_addable = store_card_list_addable,
 };
 
 static int pragma_int(struct sqlite_store *st, const char *sql, int64_t *out)

@@ -30,6 +30,8 @@ struct idm_list_filter {
     int64_t order_id;
     int64_t identity_id;
     int64_t card_id;
+    int has_outcome;           /* cards: with this outcome in order_id (order_cards) */
+    int outcome;
     const char *issuer_key_id; /* certificates of one CA */
     int revoked_or_held;       /* certificates in a CRL: revoked or on hold */
 };
@@ -43,20 +45,11 @@ struct idm_audit_filter {
     int64_t to_ms;
 };
 
-/* What happened to a card of an order (order_cards.outcome). */
-enum idm_order_card_outcome {
-    IDM_ORDER_CARD_PENDING = 0,  /* not looked at yet, or let go */
-    IDM_ORDER_CARD_CLAIMED = 1,  /* a station works on it */
-    IDM_ORDER_CARD_PRODUCED = 2,
-    IDM_ORDER_CARD_SKIPPED = 3,  /* not ready; reason says why */
-    IDM_ORDER_CARD_FAILED = 4    /* reason has the backend's words */
-};
-
 struct idm_order_card_rec {
     int64_t order_id;
     int64_t card_id;
     int64_t position;
-    int outcome;        /* enum idm_order_card_outcome */
+    int outcome;        /* idm_order_card_outcome (<idm/order.h>) */
     char *reason;       /* NULL for none */
     int attempt;        /* claims so far: the production attempt */
     char *station;      /* NULL while never claimed */
@@ -141,6 +134,14 @@ struct idm_store_ops {
                            struct idm_order_card_rec *out);
     int (*order_card_counts)(struct idm_store *s, int64_t order_id,
                              struct idm_order_counts *out);
+    /* Skipped cards back to pending (reason cleared): "more cards" checks
+     * them again.  *n receives how many. */
+    int (*order_card_requeue_skipped)(struct idm_store *s, int64_t order_id, int64_t time_ms,
+                                      int64_t *n);
+    /* Up to limit ids > after_id of cards of a type and option that are
+     * approved, produced locally and in no open or running order. */
+    int (*card_list_addable)(struct idm_store *s, int type, int option, int64_t after_id,
+                             size_t limit, int64_t *ids, size_t *n);
 
     /* Options that differ from their defaults, and the option set version. */
     int (*options_load)(struct idm_store *s, struct idm_option_row **rows, size_t *n,

@@ -32,6 +32,7 @@
 #include <openssl/x509.h>
 #include <uuid/uuid.h>
 
+#include "backends/ca/ca_impl.h"
 #include "backends/encoder/encoder_impl.h"
 #include "backends/encoder/tlv.h"
 #include "core/buffer_impl.h"
@@ -90,6 +91,7 @@ struct idm_personalization {
     idm_encoder_t *enc;
     idm_ca_t *ca;
     int attempt;
+    const struct idm_optset *options; /* an order's snapshot, or NULL: the current ones */
     char label[64]; /* "card 00000042" */
     /* from the card and the options */
     int digital;
@@ -103,6 +105,7 @@ struct idm_personalization {
     char *holder_name; /* printed name */
     /* produced */
     char serial[65];
+    idm_buffer_t *keys[MAX_SLOTS]; /* the SPKIs generated on the card, by slot index */
     struct slot_result results[MAX_SLOTS];
     size_t nresults;
     struct written objects[MAX_SLOTS + 3];
@@ -118,6 +121,8 @@ static void run_clear(struct idm_personalization *r)
 {
     for (size_t i = 0; i < r->nresults; i++)
         idm_cert_free(&r->results[i].cert);
+    for (size_t i = 0; i < MAX_SLOTS; i++)
+        idm_buffer_free(&r->keys[i]);
     for (size_t i = 0; i < r->nobjects; i++)
         free(r->objects[i].value);
     free(r->holder_name);
@@ -183,19 +188,20 @@ static int load_profile(struct idm_personalization *r)
     int64_t pin_length = 6, days = 0;
     const char *pin_source = NULL, *alg = NULL, *slots = NULL;
     const int visitor = idm_card_type_is_visitor(r->type);
+    const struct idm_optset *use = r->options;
     rc = idm_ctx_store(r->ctx, &s);
+    if (rc == IDM_OK && use == NULL && (rc = idm_optset_load(s, &o)) == IDM_OK)
+        use = o;
     if (rc == IDM_OK)
-        rc = idm_optset_load(s, &o);
+        rc = idm_optset_int(use, "pin_length", &pin_length);
     if (rc == IDM_OK)
-        rc = idm_optset_int(o, "pin_length", &pin_length);
+        rc = idm_optset_string(use, "pin_source", &pin_source);
     if (rc == IDM_OK)
-        rc = idm_optset_string(o, "pin_source", &pin_source);
+        rc = idm_optset_string(use, "card_key_algorithm", &alg);
     if (rc == IDM_OK)
-        rc = idm_optset_string(o, "card_key_algorithm", &alg);
+        rc = idm_optset_string(use, "card_key_slots", &slots);
     if (rc == IDM_OK)
-        rc = idm_optset_string(o, "card_key_slots", &slots);
-    if (rc == IDM_OK)
-        rc = idm_optset_int(o, visitor ? "visitor_cert_validity_days" : "cert_validity_days",
+        rc = idm_optset_int(use, visitor ? "visitor_cert_validity_days" : "cert_validity_days",
                             &days);
     if (rc == IDM_OK) {
         char why[128];
@@ -359,26 +365,28 @@ static int write_data_object(struct idm_personalization *r, idm_piv_object objec
     return ENC_CALL(r, what, write_object(object, w->value, w->len, r->enc->user_data));
 }
 
-/* Step 2 for one slot: key on the card, certificate in the store, then on
- * the card. */
-/* Issue, for one slot: the key is generated on the card and certified; the
- * certificate is recorded in the store (committed) before anything writes
- * it to the card. */
-static int issue_slot(struct idm_personalization *r, unsigned slot)
+/* Issue, for one slot: the key is generated on the card. */
+static int generate_slot_key(struct idm_personalization *r, size_t i)
 {
-    idm_buffer_t *spki = NULL;
     char what[96];
-    int rc = idm_buffer_new(&spki);
-    if (rc == IDM_OK) {
-        snprintf(what, sizeof what, "generate a key in slot %s",
-                 idm_piv_slot_name((idm_piv_slot)slot));
-        rc = ENC_CALL(r, what, generate_key((idm_piv_slot)slot, r->key_alg, spki,
+    snprintf(what, sizeof what, "generate a key in slot %s",
+             idm_piv_slot_name((idm_piv_slot)r->slots[i]));
+    int rc = r->keys[i] != NULL ? IDM_OK : idm_buffer_new(&r->keys[i]);
+    if (rc == IDM_OK)
+        rc = ENC_CALL(r, what, generate_key((idm_piv_slot)r->slots[i], r->key_alg, r->keys[i],
                                             r->enc->user_data));
-    }
+    return rc;
+}
+
+/* Issue, for one slot whose key was generated: the key is certified and
+ * the certificate recorded in the store (committed, or part of the group's
+ * transaction) before anything writes it to the card. */
+static int certify_slot(struct idm_personalization *r, size_t i)
+{
+    unsigned slot = r->slots[i];
     const unsigned char *key = NULL;
     size_t key_len = 0;
-    if (rc == IDM_OK)
-        rc = idm_buffer_get(spki, &key, &key_len);
+    int rc = idm_buffer_get(r->keys[i], &key, &key_len);
     struct slot_result *res = &r->results[r->nresults];
     res->slot = (idm_piv_slot)slot;
     res->cert = NULL;
@@ -405,7 +413,38 @@ static int issue_slot(struct idm_personalization *r, unsigned slot)
                          "made for another key; personalize again with a new attempt",
                          r->label, r->attempt, idm_piv_slot_name((idm_piv_slot)slot));
     }
-    idm_buffer_free(&spki);
+    return rc;
+}
+
+/* The card's certificates as a group: with the built-in CA, whose state is
+ * the store, all of them are issued and committed in one transaction (what
+ * a crash leaves is all or nothing, and the store commits once instead of
+ * twice per slot).  A host CA may answer slowly or from afar: its
+ * certificates are issued one by one, each behind its own journal commit,
+ * so that the write lock is never held while it works and a crash after
+ * it answered still finds the request in the journal. */
+static int certify_slots(struct idm_personalization *r)
+{
+    struct idm_store *s = NULL;
+    int grouped = r->ca->builtin != NULL && r->nslots > 1;
+    int rc = grouped ? idm_ctx_store(r->ctx, &s) : IDM_OK;
+    if (rc == IDM_OK && grouped)
+        rc = s->ops->begin(s);
+    if (rc != IDM_OK)
+        return rc;
+    for (size_t i = 0; rc == IDM_OK && i < r->nslots; i++)
+        rc = certify_slot(r, i);
+    if (!grouped)
+        return rc;
+    /* A slot that failed rolled back its own part; what the others did is
+     * kept, so that the failure path revokes every certificate it finds. */
+    int commit_rc = s->ops->commit(s);
+    if (rc == IDM_OK)
+        rc = commit_rc;
+    for (size_t i = 0; commit_rc != IDM_OK && i < r->nresults; i++)
+        idm_cert_free(&r->results[i].cert);
+    if (commit_rc != IDM_OK)
+        r->nresults = 0;
     return rc;
 }
 
@@ -666,10 +705,14 @@ static int issue_step(struct idm_personalization *r)
     rc = check_serial(r);
     if (rc != IDM_OK)
         return rc;
-    r->card_written = 1; /* a key generation changes the card */
-    for (size_t i = 0; rc == IDM_OK && r->digital && i < r->nslots; i++)
-        rc = issue_slot(r, r->slots[i]);
-    return rc;
+    /* From here on a failure fails the card: a key generation, or for
+     * Physical ID the first write of the produce step, changes it. */
+    r->card_written = 1;
+    if (!r->digital)
+        return IDM_OK;
+    for (size_t i = 0; rc == IDM_OK && i < r->nslots; i++)
+        rc = generate_slot_key(r, i);
+    return rc == IDM_OK ? certify_slots(r) : rc;
 }
 
 static int produce_step(struct idm_personalization *r)
@@ -692,23 +735,13 @@ static int produce_step(struct idm_personalization *r)
 /* A failure after the card was written to: this attempt's certificates are
  * revoked with the CA and the card fails, all audited; the caller's error
  * stays what it was. */
+static int revoke_results(struct idm_personalization *r, idm_revocation_reason reason,
+                          char *problems, size_t size);
+
 static void fail_card(struct idm_personalization *r, const char *why)
 {
     char problems[512] = "";
-    for (size_t i = 0; i < r->nresults; i++) {
-        idm_cert_state state;
-        if (idm_cert_handle_reload(r->results[i].cert) != IDM_OK ||
-            idm_cert_get_state(r->results[i].cert, &state) != IDM_OK ||
-            state == IDM_CERT_REVOKED)
-            continue;
-        if (idm_cert_revoke(r->results[i].cert, r->actor, r->ca,
-                            IDM_REVOKE_CESSATION_OF_OPERATION) != IDM_OK) {
-            size_t used = strlen(problems);
-            snprintf(problems + used, sizeof problems - used, "; revoking a certificate of "
-                     "slot %s failed: %s", idm_piv_slot_name(r->results[i].slot),
-                     idm_last_error_message());
-        }
-    }
+    (void)revoke_results(r, IDM_REVOKE_CESSATION_OF_OPERATION, problems, sizeof problems);
     char detail[IDM_ATTRIBUTE_VALUE_MAX + 1];
     snprintf(detail, sizeof detail, "personalization failed: %s%s", why, problems);
     detail[utf8_cut(detail, IDM_ATTRIBUTE_VALUE_MAX)] = '\0';
@@ -718,7 +751,8 @@ static void fail_card(struct idm_personalization *r, const char *why)
 }
 
 int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card,
-                              const char *actor, idm_encoder_t *enc, idm_ca_t *ca, int attempt)
+                              const char *actor, idm_encoder_t *enc, idm_ca_t *ca, int attempt,
+                              const struct idm_optset *options)
 {
     struct idm_personalization *r = calloc(1, sizeof *r);
     *out = NULL;
@@ -730,6 +764,7 @@ int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card
     r->enc = enc;
     r->ca = ca;
     r->attempt = attempt;
+    r->options = options;
     int rc = load_profile(r);
     if (rc != IDM_OK) {
         idm_personalization_free(r);
@@ -757,7 +792,8 @@ int idm_personalization_verify(struct idm_personalization *r, const char *actor)
     return verify_card(r);
 }
 
-int idm_personalization_end(struct idm_personalization *r, const char *actor, int rc)
+int idm_personalization_end(struct idm_personalization *r, const char *actor, int rc,
+                            int (*record)(void *arg), void *arg)
 {
     r->actor = actor;
     if (rc == IDM_OK) {
@@ -769,7 +805,19 @@ int idm_personalization_end(struct idm_personalization *r, const char *actor, in
         snprintf(detail, sizeof detail, "personalized and verified on chip %s (%s ID, "
                  "attempt %d, %zu key%s)", r->serial, r->digital ? "Digital" : "Physical",
                  r->attempt, r->nresults, r->nresults == 1 ? "" : "s");
-        rc = idm_card_set_state(r->card, actor, IDM_CARD_ISSUED, detail);
+        struct idm_store *s = NULL;
+        rc = idm_ctx_store(r->ctx, &s);
+        if (rc == IDM_OK)
+            rc = s->ops->begin(s);
+        if (rc == IDM_OK) {
+            rc = idm_card_set_state(r->card, actor, IDM_CARD_ISSUED, detail);
+            if (rc == IDM_OK && record != NULL)
+                rc = record(arg);
+            if (rc == IDM_OK)
+                rc = s->ops->commit(s);
+            else
+                s->ops->rollback(s);
+        }
         if (rc != IDM_OK) {
             rc = idm_error_wrap(NULL, rc, "%s was personalized on chip %s but cannot be "
                                 "recorded as issued", r->label, r->serial);
@@ -805,6 +853,51 @@ int idm_personalization_end(struct idm_personalization *r, const char *actor, in
     return idm_error_wrap(NULL, rc, "%s (attempt %d)", r->label, r->attempt);
 }
 
+/* Revokes the certificates this attempt issued; their words go into
+ * problems.  Returns how many it revoked. */
+static int revoke_results(struct idm_personalization *r, idm_revocation_reason reason,
+                          char *problems, size_t size)
+{
+    int revoked = 0;
+    for (size_t i = 0; i < r->nresults; i++) {
+        idm_cert_state state;
+        if (idm_cert_handle_reload(r->results[i].cert) != IDM_OK ||
+            idm_cert_get_state(r->results[i].cert, &state) != IDM_OK ||
+            state == IDM_CERT_REVOKED)
+            continue;
+        if (idm_cert_revoke(r->results[i].cert, r->actor, r->ca, reason) == IDM_OK) {
+            revoked++;
+        } else {
+            size_t used = strlen(problems);
+            snprintf(problems + used, size - used, "; revoking a certificate of slot %s "
+                     "failed: %s", idm_piv_slot_name(r->results[i].slot),
+                     idm_last_error_message());
+        }
+    }
+    return revoked;
+}
+
+int idm_personalization_cancel(struct idm_personalization *r, const char *actor,
+                               const char *reason)
+{
+    r->actor = actor;
+    if (r->session_open)
+        (void)ENC_CALL(r, "close the card", close(0, r->enc->user_data));
+    r->session_open = 0;
+    char problems[512] = "";
+    int revoked = revoke_results(r, IDM_REVOKE_SUPERSEDED, problems, sizeof problems);
+    struct idm_store *s = NULL;
+    int rc = idm_ctx_store(r->ctx, &s);
+    if (rc == IDM_OK)
+        idm_audit_append_alone(r->ctx, s, actor, IDM_OBJECT_CARD, idm_card_handle_id(r->card),
+                               "personalization cancelled (attempt %d, %d certificate%s "
+                               "revoked): %s%s", r->attempt, revoked, revoked == 1 ? "" : "s",
+                               reason != NULL ? reason : "no reason given", problems);
+    if (rc == IDM_OK && problems[0] != '\0')
+        rc = IDM_ERR(IDM_ERR_BACKEND, "%s", problems + 2);
+    return rc;
+}
+
 void idm_personalization_abandon(struct idm_personalization *r)
 {
     if (r->session_open)
@@ -836,7 +929,7 @@ IDM_EXPORT int idm_card_personalize(idm_card_t *card, const char *actor, idm_enc
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'attempt' is %d; expected >= 1", attempt);
 
     struct idm_personalization *r = NULL;
-    rc = idm_personalization_begin(&r, card, actor, encoder, ca, attempt);
+    rc = idm_personalization_begin(&r, card, actor, encoder, ca, attempt, NULL);
     if (rc != IDM_OK)
         return idm_error_prefix(__func__, rc);
     rc = idm_personalization_issue(r, actor);
@@ -844,7 +937,7 @@ IDM_EXPORT int idm_card_personalize(idm_card_t *card, const char *actor, idm_enc
         rc = idm_personalization_produce(r, actor);
     if (rc == IDM_OK)
         rc = idm_personalization_verify(r, actor);
-    rc = idm_personalization_end(r, actor, rc);
+    rc = idm_personalization_end(r, actor, rc, NULL, NULL);
     idm_personalization_free(r);
     return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }

@@ -10,7 +10,8 @@
  *   produce  certificates, CHUID, CCC, Printed Information, PIN and PUK go
  *            onto the card
  *   verify   PIN, every object read back, a signature per key
- *   end      with rc IDM_OK the card moves to issued, then the session is
+ *   end      with rc IDM_OK the card moves to issued (with whatever record()
+ *            adds, in the same transaction), then the session is
  *            closed (a close that fails then is only logged); otherwise the
  *            session is closed and the card fails (certificates revoked) or,
  *            when the card was not touched yet, the failure is audited;
@@ -23,12 +24,23 @@
 
 struct idm_personalization;
 
+struct idm_optset;
+
+/* options: an order's snapshot (not copied; must outlive the run), or NULL
+ * for the current option set. */
 int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card,
-                              const char *actor, idm_encoder_t *enc, idm_ca_t *ca, int attempt);
+                              const char *actor, idm_encoder_t *enc, idm_ca_t *ca, int attempt,
+                              const struct idm_optset *options);
 int idm_personalization_issue(struct idm_personalization *p, const char *actor);
 int idm_personalization_produce(struct idm_personalization *p, const char *actor);
 int idm_personalization_verify(struct idm_personalization *p, const char *actor);
-int idm_personalization_end(struct idm_personalization *p, const char *actor, int rc);
+int idm_personalization_end(struct idm_personalization *p, const char *actor, int rc,
+                            int (*record)(void *arg), void *arg);
+/* Lets go of the card on the host's word: the session is closed, this
+ * attempt's certificates are revoked (superseded: the card will get new
+ * ones), the card keeps its state, and an audit event gives the reason. */
+int idm_personalization_cancel(struct idm_personalization *p, const char *actor,
+                               const char *reason);
 /* Lets go of the card without recording anything, as a process that stops
  * here would: the store keeps what the steps so far committed, and a later
  * attempt takes over from it. */

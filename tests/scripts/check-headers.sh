@@ -36,10 +36,11 @@ for h in "${headers[@]}"; do
     echo "FAIL: idm/idm.h does not include $h"; fail=1
   fi
   # A struct body would fix the layout in the ABI; only opaque typedefs.
-  # The one exception is a backend ops table (idm_*_ops), versioned and
-  # size-tagged so that it can grow (doc/ABI.md); it must start with them.
+  # The one exception is a table of methods: a backend's ops (idm_*_ops) or
+  # a workflow's host hooks (idm_*_hooks), versioned and size-tagged so that
+  # it can grow (doc/ABI.md); it must start with them.
   if grep -nE '^\s*(typedef\s+)?(struct|union)\s+\w*\s*\{' "$path" |
-     grep -vE 'typedef struct idm_[a-z]+_ops \{'; then
+     grep -vE 'typedef struct idm_[a-z]+_(ops|hooks) \{'; then
     echo "FAIL: $h shows a struct or union body"; fail=1
   fi
   while read -r lineno; do
@@ -49,7 +50,7 @@ for h in "${headers[@]}"; do
       echo "FAIL: $h line $lineno: an ops table must begin with uint32_t version; uint32_t size;"
       fail=1
     fi
-  done < <(grep -nE 'typedef struct idm_[a-z]+_ops \{' "$path" | cut -d: -f1)
+  done < <(grep -nE 'typedef struct idm_[a-z]+_(ops|hooks) \{' "$path" | cut -d: -f1)
   if grep -nE '#include\s*<(openssl/|winscard|pcsclite|reader\.h|sqlite3|uuid/)' "$path" ||
      grep -nwE 'SCARDHANDLE|SCARDCONTEXT|EVP_PKEY|X509|sqlite3|uuid_t' "$path"; then
     echo "FAIL: $h exposes a dependency's type or header"; fail=1

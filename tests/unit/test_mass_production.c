@@ -88,14 +88,14 @@ static void world_close(struct world *w)
     fixture_remove_store(w->path);
 }
 
-static struct idm_mp_station *station(struct world *w, const char *name, int64_t lease)
+static struct idm_station *station(struct world *w, const char *name, int64_t lease)
 {
-    struct idm_mp_station *st = NULL;
+    struct idm_station *st = NULL;
     ck_ok(idm_mp_station_open(&st, w->ctx, w->order_id, name, w->enc, w->ca, lease));
     return st;
 }
 
-static void produce_one(struct idm_mp_station *st)
+static void produce_one(struct idm_station *st)
 {
     ck_ok(idm_mp_issue(st, ACTOR));
     ck_ok(idm_mp_produce(st, ACTOR));
@@ -172,7 +172,7 @@ START_TEST(test_order_runs_with_skips_and_completes)
     ck_ok(idm_identity_set_state(p, ACTOR, IDM_IDENTITY_INACTIVE));
     idm_identity_free(&p);
     struct hook h = {w.cards[2], 0};
-    struct idm_mp_station *st = station(&w, "station-1", LONG_LEASE);
+    struct idm_station *st = station(&w, "station-1", LONG_LEASE);
     idm_mp_station_set_readiness(st, readiness_hook, &h);
 
     int64_t got;
@@ -190,14 +190,24 @@ START_TEST(test_order_runs_with_skips_and_completes)
     ck_assert_int_eq(got, 0);
 
     char why[512];
-    ck_assert_int_eq(outcome_of(&w, w.cards[0], NULL, 0, NULL), IDM_ORDER_CARD_PRODUCED);
-    ck_assert_int_eq(outcome_of(&w, w.cards[1], why, sizeof why, NULL), IDM_ORDER_CARD_SKIPPED);
+    ck_assert_int_eq(outcome_of(&w, w.cards[0], NULL, 0, NULL), IDM_OUTCOME_PRODUCED);
+    ck_assert_int_eq(outcome_of(&w, w.cards[1], why, sizeof why, NULL), IDM_OUTCOME_SKIPPED);
     ck_assert_ptr_nonnull(strstr(why, "'inactive'"));
-    ck_assert_int_eq(outcome_of(&w, w.cards[2], why, sizeof why, NULL), IDM_ORDER_CARD_SKIPPED);
+    ck_assert_int_eq(outcome_of(&w, w.cards[2], why, sizeof why, NULL), IDM_OUTCOME_SKIPPED);
     ck_assert_str_eq(why, "no photo on file");
     ck_assert_int_eq(card_state(&w, w.cards[0]), IDM_CARD_ISSUED);
     ck_assert_int_eq(card_state(&w, w.cards[1]), IDM_CARD_APPROVED);
+    /* "More cards" checks the skipped ones again: card 2 is still not
+     * ready, card 3 now is. */
+    h.refuse = 0;
     ck_ok(idm_mp_complete(st, ACTOR, 1));
+    ck_assert_int_eq(outcome_of(&w, w.cards[1], NULL, 0, NULL), IDM_OUTCOME_PENDING);
+    ck_ok(idm_mp_next(st, ACTOR, &got));
+    ck_assert_int_eq(got, w.cards[2]);
+    produce_one(st);
+    ck_ok(idm_mp_next(st, ACTOR, &got));
+    ck_assert_int_eq(got, 0);
+    ck_assert_int_eq(outcome_of(&w, w.cards[1], NULL, 0, NULL), IDM_OUTCOME_SKIPPED);
     ck_ok(idm_mp_complete(st, ACTOR, 0));
     ck_assert_int_eq(order_state(&w), IDM_ORDER_COMPLETED);
     /* A completed order has nothing left, for this station or a late one;
@@ -216,7 +226,7 @@ START_TEST(test_failed_card_aborts_the_order_and_a_later_order_repeats_it)
 {
     struct world w;
     world_open(&w, "mp-failure", 2, IDM_CARD_DIGITAL);
-    struct idm_mp_station *st = station(&w, "station-1", LONG_LEASE);
+    struct idm_station *st = station(&w, "station-1", LONG_LEASE);
     int64_t got;
     ck_ok(idm_mp_next(st, ACTOR, &got));
     ck_ok(idm_mp_issue(st, ACTOR));
@@ -225,7 +235,7 @@ START_TEST(test_failed_card_aborts_the_order_and_a_later_order_repeats_it)
     ck_assert_idm_error(idm_mp_produce(st, ACTOR), IDM_ERR_BACKEND, "ribbon empty");
     w.mem->fail_method = NULL;
     char why[512];
-    ck_assert_int_eq(outcome_of(&w, got, why, sizeof why, NULL), IDM_ORDER_CARD_FAILED);
+    ck_assert_int_eq(outcome_of(&w, got, why, sizeof why, NULL), IDM_OUTCOME_FAILED);
     ck_assert_ptr_nonnull(strstr(why, "ribbon empty"));
     ck_assert_int_eq(card_state(&w, got), IDM_CARD_FAILED);
     int live, superseded, other;
@@ -266,7 +276,7 @@ START_TEST(test_interrupted_station_resumes_its_card)
     for (int stop_after = 1; stop_after <= 2; stop_after++) {
         struct world w;
         world_open(&w, "mp-resume", 1, IDM_CARD_DIGITAL);
-        struct idm_mp_station *st = station(&w, "station-1", LONG_LEASE);
+        struct idm_station *st = station(&w, "station-1", LONG_LEASE);
         int64_t got;
         ck_ok(idm_mp_next(st, ACTOR, &got));
         ck_ok(idm_mp_issue(st, ACTOR));
@@ -287,7 +297,7 @@ START_TEST(test_interrupted_station_resumes_its_card)
         ck_assert_int_eq(superseded, 1);
         ck_assert_int_eq(other, 0);
         ck_assert_int_eq(card_state(&w, got), IDM_CARD_ISSUED);
-        ck_assert_int_eq(outcome_of(&w, got, NULL, 0, NULL), IDM_ORDER_CARD_PRODUCED);
+        ck_assert_int_eq(outcome_of(&w, got, NULL, 0, NULL), IDM_OUTCOME_PRODUCED);
         ck_ok(idm_mp_next(st, ACTOR, &got));
         ck_assert_int_eq(got, 0);
         idm_mp_station_close(st);
@@ -302,7 +312,7 @@ START_TEST(test_card_issued_before_the_stop_is_only_marked_produced)
 {
     struct world w;
     world_open(&w, "mp-resume-issued", 1, IDM_CARD_DIGITAL);
-    struct idm_mp_station *st = station(&w, "station-1", LONG_LEASE);
+    struct idm_station *st = station(&w, "station-1", LONG_LEASE);
     int64_t got;
     ck_ok(idm_mp_next(st, ACTOR, &got));
     produce_one(st);
@@ -310,7 +320,7 @@ START_TEST(test_card_issued_before_the_stop_is_only_marked_produced)
     /* Put the order back where the stop would have left it. */
     struct idm_store *s = NULL;
     ck_ok(idm_sqlite_store_open(&s, w.path));
-    ck_ok(s->ops->order_card_finish(s, w.order_id, got, IDM_ORDER_CARD_CLAIMED, NULL, 1));
+    ck_ok(s->ops->order_card_finish(s, w.order_id, got, IDM_OUTCOME_CLAIMED, NULL, 1));
     s->ops->close(s);
     int opens_before = (int)(strlen(w.mem->calls) > 0);
     w.mem->calls[0] = '\0';
@@ -320,7 +330,7 @@ START_TEST(test_card_issued_before_the_stop_is_only_marked_produced)
     ck_assert_int_eq(got, 0);
     ck_assert_str_eq(w.mem->calls, ""); /* the encoder was not touched */
     ck_assert_int_eq(opens_before, 1);
-    ck_assert_int_eq(outcome_of(&w, w.cards[0], NULL, 0, NULL), IDM_ORDER_CARD_PRODUCED);
+    ck_assert_int_eq(outcome_of(&w, w.cards[0], NULL, 0, NULL), IDM_OUTCOME_PRODUCED);
     idm_mp_station_close(st);
     world_close(&w);
 }
@@ -333,8 +343,8 @@ START_TEST(test_two_stations_share_an_order_and_take_over_a_dead_claim)
     idm_ca_free(&w.ca); /* Physical ID: no CA */
     /* The fixture clock moves 1 s per reading: a 5 min lease outlives a few
      * steps but not a few hundred readings. */
-    struct idm_mp_station *a = station(&w, "station-a", 300000);
-    struct idm_mp_station *b = station(&w, "station-b", 300000);
+    struct idm_station *a = station(&w, "station-a", 300000);
+    struct idm_station *b = station(&w, "station-b", 300000);
     int64_t got_a, got_b;
     ck_ok(idm_mp_next(a, ACTOR, &got_a));
     ck_ok(idm_mp_next(b, ACTOR, &got_b));
@@ -363,12 +373,12 @@ START_TEST(test_cancelling_readiness_hook_lets_the_card_go)
     struct world w;
     world_open(&w, "mp-cancel", 1, IDM_CARD_DIGITAL);
     struct hook h = {0, 1};
-    struct idm_mp_station *st = station(&w, "station-1", LONG_LEASE);
+    struct idm_station *st = station(&w, "station-1", LONG_LEASE);
     idm_mp_station_set_readiness(st, readiness_hook, &h);
     int64_t got;
     ck_assert_idm_error(idm_mp_next(st, ACTOR, &got), IDM_ERR_CANCELLED, "readiness hook");
     ck_assert_int_eq(got, 0);
-    ck_assert_int_eq(outcome_of(&w, w.cards[0], NULL, 0, NULL), IDM_ORDER_CARD_PENDING);
+    ck_assert_int_eq(outcome_of(&w, w.cards[0], NULL, 0, NULL), IDM_OUTCOME_PENDING);
     ck_assert_int_eq(order_state(&w), IDM_ORDER_RUNNING);
     ck_ok(idm_mp_next(st, ACTOR, &got));
     ck_assert_int_eq(got, w.cards[0]);

@@ -2154,8 +2154,11 @@ START_TEST(test_order_takes_only_fitting_cards_while_open)
     ck_assert_idm_error(idm_order_add_card(o2, ACTOR, card_id(fits)), IDM_ERR_STATE, num_fits);
     ck_assert_idm_error(idm_order_add_card(o1, ACTOR, card_id(fits) + 1000), IDM_ERR_NOT_FOUND,
                         "");
+    /* A running order takes more cards; a completed one none. */
     ck_ok(idm_order_set_state(o1, ACTOR, IDM_ORDER_RUNNING, NULL));
-    ck_assert_idm_error(idm_order_add_card(o1, ACTOR, card_id(late)), IDM_ERR_STATE, "running");
+    ck_ok(idm_order_set_state(o1, ACTOR, IDM_ORDER_COMPLETED, NULL));
+    ck_assert_idm_error(idm_order_add_card(o1, ACTOR, card_id(late)), IDM_ERR_STATE,
+                        "'completed'; cards are added only while it is open or running");
 
     /* Nothing moved but the one card. */
     int64_t ids[4];

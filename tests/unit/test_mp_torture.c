@@ -85,7 +85,7 @@ static void station_main(const char *path, int64_t order_id, int fd)
     }
     idm_card_iter_free(&it);
     idm_encoder_set_pin_callbacks(enc, NULL, deliver, NULL);
-    struct idm_mp_station *st = NULL;
+    struct idm_station *st = NULL;
     if (idm_mp_station_open(&st, ctx, order_id, "station-1", enc, ca, INT64_C(3600000)) != 0)
         child_fail(3);
     for (;;) {

@@ -75,7 +75,7 @@ static int64_t claim(struct idm_store *s, int64_t order, const char *station, in
         *attempt = r.attempt;
     int64_t id = r.card_id;
     ck_assert_str_eq(r.station, station);
-    ck_assert_int_eq(r.outcome, IDM_ORDER_CARD_CLAIMED);
+    ck_assert_int_eq(r.outcome, IDM_OUTCOME_CLAIMED);
     idm_order_card_rec_clear(&r);
     return id;
 }
@@ -98,26 +98,26 @@ START_TEST(test_cards_are_claimed_in_order_and_once)
     ck_assert_int_eq(claim(s, order, "station-a", 5002, &attempt), cards[0]);
     ck_assert_int_eq(attempt, 2);
 
-    ck_ok(s->ops->order_card_finish(s, order, cards[0], IDM_ORDER_CARD_PRODUCED, NULL, 6000));
-    ck_ok(s->ops->order_card_finish(s, order, cards[1], IDM_ORDER_CARD_SKIPPED,
+    ck_ok(s->ops->order_card_finish(s, order, cards[0], IDM_OUTCOME_PRODUCED, NULL, 6000));
+    ck_ok(s->ops->order_card_finish(s, order, cards[1], IDM_OUTCOME_SKIPPED,
                                     "the holder is not active", 6001));
     ck_assert_int_eq(claim(s, order, "station-a", 6002, NULL), cards[2]);
-    ck_ok(s->ops->order_card_finish(s, order, cards[2], IDM_ORDER_CARD_FAILED,
+    ck_ok(s->ops->order_card_finish(s, order, cards[2], IDM_OUTCOME_FAILED,
                                     "PUT DATA 5FC105: 6A84 not enough memory", 6003));
     ck_assert_int_eq(claim(s, order, "station-b", 6004, NULL), 0);
 
     struct idm_order_card_rec r;
     ck_ok(s->ops->order_card_load(s, order, cards[1], &r));
-    ck_assert_int_eq(r.outcome, IDM_ORDER_CARD_SKIPPED);
+    ck_assert_int_eq(r.outcome, IDM_OUTCOME_SKIPPED);
     ck_assert_str_eq(r.reason, "the holder is not active");
     ck_assert_int_eq(r.position, 1);
     idm_order_card_rec_clear(&r);
     struct idm_order_counts n;
     ck_ok(s->ops->order_card_counts(s, order, &n));
-    ck_assert_int_eq(n.by_outcome[IDM_ORDER_CARD_PRODUCED], 1);
-    ck_assert_int_eq(n.by_outcome[IDM_ORDER_CARD_SKIPPED], 1);
-    ck_assert_int_eq(n.by_outcome[IDM_ORDER_CARD_FAILED], 1);
-    ck_assert_int_eq(n.by_outcome[IDM_ORDER_CARD_PENDING], 0);
+    ck_assert_int_eq(n.by_outcome[IDM_OUTCOME_PRODUCED], 1);
+    ck_assert_int_eq(n.by_outcome[IDM_OUTCOME_SKIPPED], 1);
+    ck_assert_int_eq(n.by_outcome[IDM_OUTCOME_FAILED], 1);
+    ck_assert_int_eq(n.by_outcome[IDM_OUTCOME_PENDING], 0);
     ck_assert_idm_error(s->ops->order_card_load(s, order, 999999, &r), IDM_ERR_NOT_FOUND,
                         "not in order");
     s->ops->close(s);
@@ -140,7 +140,7 @@ START_TEST(test_a_claim_whose_lease_ran_out_goes_to_another_station)
     ck_assert_int_eq(claim(s, order, "station-b", 10000 + LEASE_MS, &attempt), cards[0]);
     ck_assert_int_eq(attempt, 2);
     /* A card let go (pending) is claimed again by anyone. */
-    ck_ok(s->ops->order_card_finish(s, order, cards[0], IDM_ORDER_CARD_PENDING, NULL, 80000));
+    ck_ok(s->ops->order_card_finish(s, order, cards[0], IDM_OUTCOME_PENDING, NULL, 80000));
     ck_assert_int_eq(claim(s, order, "station-c", 80001, &attempt), cards[0]);
     ck_assert_int_eq(attempt, 3);
     s->ops->close(s);
@@ -197,7 +197,7 @@ static void race_station(const char *path, int64_t order, const char *station, i
             _exit(3);
         int rc = s->ops->order_card_claim(s, order, station, now, LEASE_MS, &r);
         if (rc == IDM_OK)
-            rc = s->ops->order_card_finish(s, order, r.card_id, IDM_ORDER_CARD_PRODUCED, NULL,
+            rc = s->ops->order_card_finish(s, order, r.card_id, IDM_OUTCOME_PRODUCED, NULL,
                                            now);
         if (rc == IDM_ERR_NOT_FOUND) {
             s->ops->rollback(s);
