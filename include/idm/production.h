@@ -317,7 +317,10 @@ typedef struct idm_production_hooks {
  *                    the library's size) bytes into a zeroed table).
  * @param hooks_size  sizeof the host's table.
  * @param user_data   passed to every hook; not owned.
- * @return IDM_OK when the order is completed; IDM_ERR_CANCELLED when a
+ * @return IDM_OK when the order is completed, or when, with several
+ *         stations on the order, no card is left to claim and the others
+ *         are still producing theirs (the last station to finish
+ *         completes the order; see idm_order_get_state()); IDM_ERR_CANCELLED when a
  *         hook cancelled (the message names the hook and the card); a
  *         step's error when a card failed (the order is then aborted) or
  *         a card could not start (it stays pending; the order running);

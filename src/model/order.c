@@ -397,16 +397,17 @@ static int apply_add_cards(idm_order_t *order, struct idm_store *s, struct idm_o
     return rc;
 }
 
-/* idm_order_add_card() and idm_order_add_cards(), whose errors name func. */
+/* idm_order_add_card() (one: its argument is card_id) and
+ * idm_order_add_cards(), whose errors name func. */
 static int add_cards(const char *func, idm_order_t *order, const char *actor,
-                     const int64_t *card_ids, size_t count)
+                     const int64_t *card_ids, size_t count, int one)
 {
     int rc = idm_check_actor(func, actor);
     if (rc != IDM_OK)
         return rc;
     for (size_t i = 0; i < count; i++) {
         char arg[48] = "card_id";
-        if (count > 1)
+        if (!one)
             snprintf(arg, sizeof arg, "card_ids[%zu]", i);
         if (card_ids[i] <= 0)
             return idm_error_set(func, IDM_ERR_INVALID_ARG, "argument '%s' is %" PRId64
@@ -420,7 +421,7 @@ static int add_cards(const char *func, idm_order_t *order, const char *actor,
 IDM_EXPORT int idm_order_add_card(idm_order_t *order, const char *actor, int64_t card_id)
 {
     CHECK_ORDER(order);
-    return add_cards(__func__, order, actor, &card_id, 1);
+    return add_cards(__func__, order, actor, &card_id, 1, 1);
 }
 
 IDM_EXPORT int idm_order_add_cards(idm_order_t *order, const char *actor, const int64_t *card_ids,
@@ -431,7 +432,7 @@ IDM_EXPORT int idm_order_add_cards(idm_order_t *order, const char *actor, const 
     if (count < 1 || count > ADD_MAX)
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'count' is %zu; expected 1..%d", count,
                         ADD_MAX);
-    return add_cards(__func__, order, actor, card_ids, count);
+    return add_cards(__func__, order, actor, card_ids, count, 0);
 }
 
 struct add_approved {

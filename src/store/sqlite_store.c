@@ -738,7 +738,7 @@ static const char SQL_ORDER_CARD_EXISTS[] =
  * order of the cards is the order of the work. */
 static const char SQL_ORDER_CARD_NEXT[] =
     "SELECT card_id FROM order_cards WHERE order_id = ?1 AND (outcome = 0 OR"
-    " (outcome = 1 AND (station = ?2 OR claimed_ms <= ?3)))"
+    " (outcome = 1 AND ((station = ?2 AND claimed_ms < ?4) OR claimed_ms <= ?3)))"
     " ORDER BY position LIMIT 1";
 static const char SQL_ORDER_CARD_CLAIM[] =
     "UPDATE order_cards SET outcome = 1, station = ?3, claimed_ms = ?4, updated_ms = ?4,"
@@ -825,7 +825,7 @@ static int store_order_card_load(struct idm_store *s, int64_t order_id, int64_t 
 }
 
 static int store_order_card_claim(struct idm_store *s, int64_t order_id, const char *station,
-                                  int64_t now_ms, int64_t lease_ms,
+                                  int64_t since_ms, int64_t now_ms, int64_t lease_ms,
                                   struct idm_order_card_rec *out)
 {
     struct sqlite_store *st = impl(s);
@@ -836,6 +836,7 @@ static int store_order_card_claim(struct idm_store *s, int64_t order_id, const c
         sqlite3_bind_int64(q, 1, order_id);
         sqlite3_bind_text(q, 2, station, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 3, now_ms - lease_ms);
+        sqlite3_bind_int64(q, 4, since_ms);
         int rc = sqlite3_step(q);
         if (rc == SQLITE_ROW)
             card_id = sqlite3_column_int64(q, 0);

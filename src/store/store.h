@@ -119,12 +119,14 @@ struct idm_store_ops {
     int (*order_card_add)(struct idm_store *s, int64_t order_id, int64_t card_id,
                           int64_t time_ms);
     /* Claims the first card, by position, that is pending, or claimed by
-     * this station, or claimed by another whose claim is older than
-     * lease_ms: outcome claimed, station, claimed_ms now, attempt + 1.
-     * IDM_ERR_NOT_FOUND when no card is left.  Run it inside begin/commit
-     * so that two stations never claim the same card. */
+     * this station before since_ms (an earlier run of it that stopped), or
+     * claimed by another whose claim is older than lease_ms: outcome
+     * claimed, station, claimed_ms now, attempt + 1.  IDM_ERR_NOT_FOUND
+     * when no card is left.  Run it inside begin/commit so that two
+     * stations never claim the same card. */
     int (*order_card_claim)(struct idm_store *s, int64_t order_id, const char *station,
-                            int64_t now_ms, int64_t lease_ms, struct idm_order_card_rec *out);
+                            int64_t since_ms, int64_t now_ms, int64_t lease_ms,
+                            struct idm_order_card_rec *out);
     /* Records a final outcome (produced, skipped, failed) or lets the card
      * go (pending); reason may be NULL.  IDM_ERR_NOT_FOUND if the card is
      * not in the order. */

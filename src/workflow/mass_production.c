@@ -43,6 +43,7 @@ struct idm_station {
     idm_encoder_t *enc;
     idm_ca_t *ca;
     int64_t lease_ms;
+    int64_t opened_ms; /* its own claims from before are an earlier run's */
     idm_mp_ready_fn ready;
     void *ready_user_data;
     /* cards claimed ahead, in order */
@@ -81,6 +82,7 @@ int idm_mp_station_open(struct idm_station **out, idm_ctx_t *ctx, int64_t order_
     st->enc = enc;
     st->ca = ca;
     st->lease_ms = lease_ms;
+    st->opened_ms = idm_ctx_clock_ms(ctx);
     struct idm_order_rec rec;
     memset(&rec, 0, sizeof rec);
     int rc = idm_ctx_store(ctx, &st->store);
@@ -191,7 +193,8 @@ static int claim(struct idm_station *st, struct idm_order_card_rec *out)
     int rc = s->ops->begin(s);
     if (rc != IDM_OK)
         return rc;
-    rc = s->ops->order_card_claim(s, st->order_id, st->station, idm_ctx_clock_ms(st->ctx),
+    rc = s->ops->order_card_claim(s, st->order_id, st->station, st->opened_ms,
+                                  idm_ctx_clock_ms(st->ctx),
                                   st->lease_ms, out);
     if (rc == IDM_OK)
         return s->ops->commit(s);
@@ -248,8 +251,16 @@ static int start_order(struct idm_station *st, const char *actor, int *completed
     *completed = rc == IDM_OK && state == IDM_ORDER_COMPLETED;
     if (rc != IDM_OK || *completed)
         return rc;
-    if (state == IDM_ORDER_OPEN)
-        return idm_order_set_state(st->order, actor, IDM_ORDER_RUNNING, NULL);
+    if (state == IDM_ORDER_OPEN) {
+        rc = idm_order_set_state(st->order, actor, IDM_ORDER_RUNNING, NULL);
+        /* Another station started it meanwhile. */
+        if (rc == IDM_ERR_STATE && order_state(st, &state) == IDM_OK &&
+            state == IDM_ORDER_RUNNING) {
+            idm_error_clear();
+            return IDM_OK;
+        }
+        return rc;
+    }
     if (state != IDM_ORDER_RUNNING)
         return IDM_ERR(IDM_ERR_STATE, "order %" PRId64 " is '%s'; no card is produced for it",
                        st->order_id, idm_order_state_name(state));
@@ -300,7 +311,7 @@ static int claim_one(struct idm_station *st, const char *actor, int *none)
         } else if (rc == IDM_ERR_CANCELLED) {
             char saved[REASON_MAX];
             snprintf(saved, sizeof saved, "%s", idm_last_error_message());
-            (void)record_outcome(st, actor, id, IDM_OUTCOME_PENDING, NULL);
+            (void)record_outcome(st, actor, id, IDM_OUTCOME_PENDING, saved);
             idm_error_set(NULL, IDM_ERR_CANCELLED, "%s", saved);
         }
         idm_card_free(&handle);

@@ -218,6 +218,20 @@ static int produce_card(struct run *r, int64_t card_id)
     return report(r, card_id, IDM_OUTCOME_PRODUCED);
 }
 
+/* No card is left to claim, and other stations still work on theirs. */
+static int others_still_busy(struct run *r)
+{
+    int64_t pending = 0, claimed = 0;
+    idm_order_t *order = idm_mp_order(r->st);
+    if (idm_order_count_cards(order, IDM_OUTCOME_PENDING, &pending) != IDM_OK ||
+        idm_order_count_cards(order, IDM_OUTCOME_CLAIMED, &claimed) != IDM_OK)
+        return 0;
+    if (pending != 0 || claimed == 0)
+        return 0;
+    idm_error_clear();
+    return 1;
+}
+
 /* The seed's loop: cards until none is left, then complete or more. */
 static int run_loop(struct run *r)
 {
@@ -243,7 +257,10 @@ static int run_loop(struct run *r)
                 return cancelled(r, "complete_or_more", verdict, 0);
             more = more != 0;
         }
-        if ((rc = idm_mp_complete(r->st, r->actor, more)) != IDM_OK || !more)
+        rc = idm_mp_complete(r->st, r->actor, more);
+        if (rc == IDM_ERR_STATE && !more && others_still_busy(r))
+            return IDM_OK; /* the last station to finish completes the order */
+        if (rc != IDM_OK || !more)
             return rc;
     }
 }

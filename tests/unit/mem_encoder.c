@@ -42,6 +42,32 @@ static struct mem_object *object_at(struct mem_card *c, unsigned tag, int create
     return NULL;
 }
 
+/* The card's certificate objects into its file, replaced whole (rename)
+ * so that a kill never leaves half a card behind. */
+static void persist(struct mem_card *c)
+{
+    if (c->persist_dir == NULL)
+        return;
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s-%04d.certs", c->persist_dir,
+             c->serial_prefix != NULL ? c->serial_prefix : "HOST", c->serial_no);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < MEM_MAX_OBJECTS; i++) {
+        const struct mem_object *o = &c->objects[i];
+        if (o->value == NULL || o->len < 9 || o->value[0] != 0x70)
+            continue; /* not a certificate object: 70 82 LL LL <der> ... */
+        size_t der_len = ((size_t)o->value[2] << 8) | o->value[3];
+        fprintf(f, "%06X ", o->tag);
+        for (size_t k = 0; k < der_len; k++)
+            fprintf(f, "%02X", o->value[4 + k]);
+        fputc('\n', f);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rename(tmp, path), 0);
+}
+
 static int store_object(struct mem_card *c, unsigned tag, const unsigned char *v, size_t len)
 {
     struct mem_object *o = object_at(c, tag, 1);
@@ -51,6 +77,7 @@ static int store_object(struct mem_card *c, unsigned tag, const unsigned char *v
     o->value = malloc(len);
     memcpy(o->value, v, len);
     o->len = len;
+    persist(c);
     return 0;
 }
 
@@ -65,7 +92,8 @@ static int m_serial(char *serial, size_t size, void *ud)
     struct mem_card *c = ud;
     int rc = fault_for(c, "card_serial");
     if (rc == 0)
-        snprintf(serial, size, "HOST-%04d", c->serial_no);
+        snprintf(serial, size, "%s-%04d", c->serial_prefix != NULL ? c->serial_prefix : "HOST",
+                 c->serial_no);
     return rc;
 }
 

@@ -1,7 +1,8 @@
 /* A host encoder for tests: a card kept in memory, keys made by libcrypto,
  * faults on request.  Each personalization that ends well ejects the card
  * and feeds a blank one with the next serial (HOST-0001, HOST-0002, ...),
- * like a printer-encoder; one that ends badly leaves the same card in. */
+ * like a printer-encoder; one that ends badly leaves the same card in.
+ * Stations that share a store give their encoders different prefixes. */
 #ifndef IDM_TESTS_MEM_ENCODER_H
 #define IDM_TESTS_MEM_ENCODER_H
 
@@ -22,6 +23,11 @@ struct mem_card {
     EVP_PKEY *keys[256]; /* by slot */
     char pin[16], puk[16]; /* what set_pin wrote last (kept when the card goes) */
     int serial_no;        /* of the card in the encoder */
+    const char *serial_prefix; /* "HOST" unless set: one per station sharing a store */
+    /* When set, every write also leaves the card's certificates in
+     * <persist_dir>/<serial>.certs ("<object tag> <DER in hex>" lines), as
+     * a real card keeps them when the process that wrote it dies. */
+    const char *persist_dir;
     char calls[512];      /* method names in order, since the last reset */
     int closed_with;      /* close's success argument */
     /* faults */

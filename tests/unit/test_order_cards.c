@@ -66,7 +66,7 @@ static int64_t claim(struct idm_store *s, int64_t order, const char *station, in
 {
     struct idm_order_card_rec r;
     ck_ok(s->ops->begin(s));
-    int rc = s->ops->order_card_claim(s, order, station, now, LEASE_MS, &r);
+    int rc = s->ops->order_card_claim(s, order, station, INT64_MAX, now, LEASE_MS, &r);
     ck_ok(s->ops->commit(s));
     if (rc == IDM_ERR_NOT_FOUND)
         return 0;
@@ -195,7 +195,7 @@ static void race_station(const char *path, int64_t order, const char *station, i
         struct idm_order_card_rec r;
         if (s->ops->begin(s) != IDM_OK)
             _exit(3);
-        int rc = s->ops->order_card_claim(s, order, station, now, LEASE_MS, &r);
+        int rc = s->ops->order_card_claim(s, order, station, INT64_MAX, now, LEASE_MS, &r);
         if (rc == IDM_OK)
             rc = s->ops->order_card_finish(s, order, r.card_id, IDM_OUTCOME_PRODUCED, NULL,
                                            now);
