@@ -240,7 +240,8 @@ END_TEST
  * backend's issue method runs, so only NULL, garbage and wrongly typed
  * request handles are tried.  The world's encoder is the built-in PC/SC one:
  * it talks to pcscd only when a personalization gets past its checks, which
- * none here does. */
+ * none here does.  The world's station works the world's order, which has
+ * no card: no step gets as far as the encoder. */
 enum handle_kind {
     K_NONE,
     K_CTX,
@@ -257,6 +258,7 @@ enum handle_kind {
     K_BUFFER,
     K_CA,
     K_ENCODER,
+    K_STATION,
     K_CERT_REQUEST,
     N_KINDS
 };
@@ -350,6 +352,12 @@ static void *free_encoder(void *h, int null_address)
     idm_encoder_free(null_address ? NULL : &p);
     return p;
 }
+static void *free_station(void *h, int null_address)
+{
+    idm_station_t *p = h;
+    idm_station_free(null_address ? NULL : &p);
+    return p;
+}
 
 struct kind_info {
     const char *type;      /* as the "does not point to a live ..." message names it */
@@ -374,6 +382,7 @@ static const struct kind_info kinds[N_KINDS] = {
     [K_BUFFER] = {"idm_buffer_t", "buffer", "idm_buffer_free", free_buffer},
     [K_CA] = {"idm_ca_t", "ca", "idm_ca_free", free_ca},
     [K_ENCODER] = {"idm_encoder_t", "encoder", "idm_encoder_free", free_encoder},
+    [K_STATION] = {"idm_station_t", "station", "idm_station_free", free_station},
     [K_CERT_REQUEST] = {"idm_cert_request_t", "request", NULL, NULL},
 };
 
@@ -397,7 +406,8 @@ static void release(enum handle_kind kind, union out_slot *out)
 
 /* A context on ":memory:" with one live object of each kind, a context
  * without a store, a host CA with only the required methods and a host
- * encoder without the Digital ID methods. */
+ * encoder without the Digital ID methods.  The station is opened on the
+ * order with the built-in encoder and CA. */
 struct world {
     idm_ctx_t *bare;     /* idm_ctx_new() only */
     void *live[N_KINDS]; /* live[K_CTX] is the context with the store */
@@ -639,6 +649,9 @@ static void world_open(struct world *w)
     ck_assert_idm_ok(idm_encoder_new(&w->host_encoder, &host_encoder_ops,
                                      sizeof host_encoder_ops, NULL, NULL));
     host_encoder_calls = 0;
+    idm_station_t *station = NULL;
+    ck_assert_idm_ok(idm_station_open(&station, order, "Station 1", encoder, ca));
+    w->live[K_STATION] = station;
 
     /* A certificate of a non-personal card: it needs no active holder, and
      * leaves the world's card and identity as they are.  The card is made
@@ -1231,6 +1244,87 @@ static int api_card_personalize(const struct call_args *a)
     return idm_card_personalize(handle(a, K_CARD), a->actor, handle(a, K_ENCODER),
                                 handle(a, K_CA), 1);
 }
+static int api_order_add_cards(const struct call_args *a)
+{
+    const int64_t ids[] = {a->w->card_id};
+    return idm_order_add_cards(a->h, a->actor, ids, 1);
+}
+static int api_order_add_approved(const struct call_args *a)
+{
+    return idm_order_add_approved(a->h, a->actor, 0, a->out);
+}
+static int api_order_count_cards(const struct call_args *a)
+{
+    return idm_order_count_cards(a->h, IDM_OUTCOME_PENDING, a->out);
+}
+static int api_order_get_card_outcome(const struct call_args *a)
+{
+    /* The world's card is not in the world's order: past the checks, it is
+     * not found. */
+    return idm_order_get_card_outcome(a->h, a->w->card_id, a->out, NULL, NULL);
+}
+static int api_card_iter_set_order_outcome(const struct call_args *a)
+{
+    return idm_card_iter_set_order_outcome(a->h, a->w->order_id, IDM_OUTCOME_SKIPPED);
+}
+static int api_station_open(const struct call_args *a)
+{
+    return idm_station_open(a->out, handle(a, K_ORDER), "Station 2", handle(a, K_ENCODER),
+                            handle(a, K_CA));
+}
+/* A readiness hook that is never asked: the world's order has no card. */
+static int never_ready(const idm_card_t *card, char *why, size_t size, void *user_data)
+{
+    (void)card;
+    (void)user_data;
+    snprintf(why, size, "%s", "asked by mistake");
+    return 1;
+}
+static int api_station_set_lease(const struct call_args *a)
+{
+    return idm_station_set_lease(a->h, 60000);
+}
+static int api_station_set_readiness(const struct call_args *a)
+{
+    return idm_station_set_readiness(a->h, never_ready, NULL);
+}
+static int api_station_set_group(const struct call_args *a)
+{
+    return idm_station_set_group(a->h, 1);
+}
+static int api_station_next(const struct call_args *a)
+{
+    /* The order has no card: past the checks, the station starts it and
+     * hands out none. */
+    return idm_station_next(a->h, a->actor, a->out);
+}
+/* Without a claimed card, the steps are out of order past their checks. */
+static int api_station_issue(const struct call_args *a)
+{
+    return idm_station_issue(a->h, a->actor);
+}
+static int api_station_produce(const struct call_args *a)
+{
+    return idm_station_produce(a->h, a->actor);
+}
+static int api_station_verify(const struct call_args *a)
+{
+    return idm_station_verify(a->h, a->actor);
+}
+static int api_station_cancel(const struct call_args *a)
+{
+    return idm_station_cancel(a->h, a->actor, "the operator went home");
+}
+static int api_station_complete(const struct call_args *a)
+{
+    return idm_station_complete(a->h, a->actor, 1);
+}
+static int api_production_run(const struct call_args *a)
+{
+    /* No card: the run completes the order. */
+    const idm_production_hooks hooks = IDM_PRODUCTION_HOOKS_INIT;
+    return idm_production_run(a->h, a->actor, &hooks, sizeof hooks, NULL);
+}
 
 enum {
     NEEDS_STORE = 1 << 0,   /* IDM_ERR_STATE on a context without a store */
@@ -1348,6 +1442,8 @@ static const struct api_call api_calls[] = {
     {"idm_card_iter_set_identity", K_CARD_ITER, 0, NULL, K_NONE, IDM_OK,
      api_card_iter_set_identity},
     {"idm_card_iter_next", K_CARD_ITER, 0, "out", K_CARD, IDM_OK, api_card_iter_next},
+    {"idm_card_iter_set_order_outcome", K_CARD_ITER, 0, NULL, K_NONE, IDM_OK,
+     api_card_iter_set_order_outcome},
     {"idm_card_issue_certificate", K_CARD, TAKES_ACTOR | OPTIONAL_OUT, NULL, K_CERT,
      IDM_ERR_STATE, api_card_issue_certificate},
     {"idm_card_personalize", K_CARD, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
@@ -1385,6 +1481,15 @@ static const struct api_call api_calls[] = {
      api_order_get_option_string},
     {"idm_order_set_state", K_ORDER, TAKES_ACTOR, NULL, K_NONE, IDM_OK, api_order_set_state},
     {"idm_order_add_card", K_ORDER, TAKES_ACTOR, NULL, K_NONE, IDM_OK, api_order_add_card},
+    {"idm_order_add_cards", K_ORDER, TAKES_ACTOR, NULL, K_NONE, IDM_OK, api_order_add_cards},
+    {"idm_order_add_approved", K_ORDER, TAKES_ACTOR | OPTIONAL_OUT, NULL, K_NONE, IDM_OK,
+     api_order_add_approved},
+    {"idm_order_count_cards", K_ORDER, 0, "out", K_NONE, IDM_OK, api_order_count_cards},
+    /* Its reason may be NULL: a garbage or wrongly typed one is tried in
+     * bad_calls. */
+    {"idm_order_get_card_outcome", K_ORDER, OPTIONAL_OUT, NULL, K_NONE, IDM_ERR_NOT_FOUND,
+     api_order_get_card_outcome},
+    {"idm_station_open", K_ORDER, 0, "out", K_STATION, IDM_OK, api_station_open},
     {"idm_order_iter_set_state", K_ORDER_ITER, 0, NULL, K_NONE, IDM_OK,
      api_order_iter_set_state},
     {"idm_order_iter_set_type", K_ORDER_ITER, 0, NULL, K_NONE, IDM_OK, api_order_iter_set_type},
@@ -1445,6 +1550,25 @@ static const struct api_call api_calls[] = {
      api_encoder_pcsc_set_factory_secrets},
     {"idm_card_personalize", K_ENCODER, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
      api_card_personalize},
+    {"idm_station_open", K_ENCODER, CHECKED_LATER, NULL, K_STATION, IDM_OK, api_station_open},
+    /* idm_station_open()'s ca may be NULL (Physical ID): a garbage or
+     * wrongly typed one is tried in bad_calls. */
+
+    {"idm_station_set_lease", K_STATION, 0, NULL, K_NONE, IDM_OK, api_station_set_lease},
+    {"idm_station_set_readiness", K_STATION, 0, NULL, K_NONE, IDM_OK,
+     api_station_set_readiness},
+    {"idm_station_set_group", K_STATION, 0, NULL, K_NONE, IDM_OK, api_station_set_group},
+    {"idm_station_next", K_STATION, TAKES_ACTOR, "card", K_CARD, IDM_OK, api_station_next},
+    {"idm_station_issue", K_STATION, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
+     api_station_issue},
+    {"idm_station_produce", K_STATION, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
+     api_station_produce},
+    {"idm_station_verify", K_STATION, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
+     api_station_verify},
+    {"idm_station_cancel", K_STATION, TAKES_ACTOR, NULL, K_NONE, IDM_OK, api_station_cancel},
+    {"idm_station_complete", K_STATION, TAKES_ACTOR, NULL, K_NONE, IDM_OK,
+     api_station_complete},
+    {"idm_production_run", K_STATION, TAKES_ACTOR, NULL, K_NONE, IDM_OK, api_production_run},
 
     {"idm_cert_request_get_public_key", K_CERT_REQUEST, 0, "spki", K_NONE, IDM_OK,
      api_cert_request_get_public_key},
@@ -1800,6 +1924,30 @@ static int enum_process_name_option(struct world *w, int v, void *out)
     (void)w;
     return idm_process_name(IDM_CARD_EMPLOYEE, (idm_card_option)v, out);
 }
+static int enum_process_steps_type(struct world *w, int v, void *out)
+{
+    unsigned steps;
+    (void)w;
+    (void)out;
+    return idm_process_steps((idm_card_type)v, IDM_CARD_PHYSICAL, &steps);
+}
+static int enum_process_steps_option(struct world *w, int v, void *out)
+{
+    unsigned steps;
+    (void)w;
+    (void)out;
+    return idm_process_steps(IDM_CARD_EMPLOYEE, (idm_card_option)v, &steps);
+}
+static int enum_order_count_cards_outcome(struct world *w, int v, void *out)
+{
+    return idm_order_count_cards(w->live[K_ORDER], (idm_order_card_outcome)v, out);
+}
+static int enum_card_iter_set_order_outcome(struct world *w, int v, void *out)
+{
+    (void)out;
+    return idm_card_iter_set_order_outcome(w->live[K_CARD_ITER], w->order_id,
+                                           (idm_order_card_outcome)v);
+}
 
 static const struct enum_call enum_calls[] = {
     {"idm_identity_set_state", "to", IDM_IDENTITY_TERMINATED, K_NONE, enum_identity_set_state},
@@ -1834,6 +1982,12 @@ static const struct enum_call enum_calls[] = {
      * process is non_personal. */
     {"idm_process_name", "type", IDM_CARD_NON_PERSONAL, K_NONE, enum_process_name_type},
     {"idm_process_name", "option", IDM_CARD_DIGITAL, K_NONE, enum_process_name_option},
+    {"idm_process_steps", "type", IDM_CARD_NON_PERSONAL, K_NONE, enum_process_steps_type},
+    {"idm_process_steps", "option", IDM_CARD_DIGITAL, K_NONE, enum_process_steps_option},
+    {"idm_order_count_cards", "outcome", IDM_OUTCOME_FAILED, K_NONE,
+     enum_order_count_cards_outcome},
+    {"idm_card_iter_set_order_outcome", "outcome", IDM_OUTCOME_FAILED, K_NONE,
+     enum_card_iter_set_order_outcome},
 };
 #define N_ENUM_CALLS (sizeof enum_calls / sizeof enum_calls[0])
 
@@ -1920,6 +2074,22 @@ static int id_audit_iter_set_object(struct world *w, int64_t id, void *out)
     (void)out;
     return idm_audit_iter_set_object(w->live[K_AUDIT_ITER], IDM_OBJECT_CA, id);
 }
+static int id_order_add_cards(struct world *w, int64_t id, void *out)
+{
+    /* The second of two: the message names its place in the array. */
+    const int64_t ids[] = {w->card_id, id};
+    (void)out;
+    return idm_order_add_cards(w->live[K_ORDER], ACTOR, ids, 2);
+}
+static int id_order_get_card_outcome(struct world *w, int64_t id, void *out)
+{
+    return idm_order_get_card_outcome(w->live[K_ORDER], id, out, NULL, NULL);
+}
+static int id_card_iter_set_order_outcome(struct world *w, int64_t id, void *out)
+{
+    (void)out;
+    return idm_card_iter_set_order_outcome(w->live[K_CARD_ITER], id, IDM_OUTCOME_PENDING);
+}
 
 static const struct id_call id_calls[] = {
     {"idm_identity_open", "id", 1, K_IDENTITY, id_identity_open},
@@ -1934,6 +2104,9 @@ static const struct id_call id_calls[] = {
     /* CA events, like option events, have object id 0 (and the last object
      * type is accepted). */
     {"idm_audit_iter_set_object", "id", 0, K_NONE, id_audit_iter_set_object},
+    {"idm_order_add_cards", "card_ids[1]", 1, K_NONE, id_order_add_cards},
+    {"idm_order_get_card_outcome", "card_id", 1, K_NONE, id_order_get_card_outcome},
+    {"idm_card_iter_set_order_outcome", "order_id", 1, K_NONE, id_card_iter_set_order_outcome},
 };
 #define N_ID_CALLS (sizeof id_calls / sizeof id_calls[0])
 
@@ -2007,6 +2180,19 @@ static int range_card_personalize_attempt(struct world *w, int v, void *out)
     return idm_card_personalize(w->live[K_CARD], ACTOR, w->live[K_ENCODER], NULL, v);
 }
 
+static int range_station_set_lease(struct world *w, int v, void *out)
+{
+    (void)out;
+    return idm_station_set_lease(w->live[K_STATION], v);
+}
+static int range_station_complete_more(struct world *w, int v, void *out)
+{
+    (void)out;
+    /* Accepted, the answer meets an order that is open (complete) or has
+     * no skipped card (more). */
+    return idm_station_complete(w->live[K_STATION], ACTOR, v);
+}
+
 static const struct range_call range_calls[] = {
     {"idm_card_issue_certificate", "attempt", 1, INT_MAX, K_CERT,
      range_card_issue_certificate_attempt},
@@ -2017,6 +2203,8 @@ static const struct range_call range_calls[] = {
     {"idm_encoder_pcsc_set_reader_index", "index", 0, 255, K_NONE,
      range_encoder_pcsc_set_reader_index},
     {"idm_card_personalize", "attempt", 1, INT_MAX, K_NONE, range_card_personalize_attempt},
+    {"idm_station_set_lease", "lease_ms", 1, 86400000, K_NONE, range_station_set_lease},
+    {"idm_station_complete", "more", 0, 1, K_NONE, range_station_complete_more},
 };
 #define N_RANGE_CALLS (sizeof range_calls / sizeof range_calls[0])
 
@@ -2639,6 +2827,149 @@ static int bad_card_personalize_encoder_as_ca(struct world *w)
 {
     return personalize_with_ca(w, w->live[K_ENCODER]);
 }
+static int bad_process_at_index(struct world *w)
+{
+    (void)w;
+    return idm_process_at(idm_process_count(), NULL, NULL);
+}
+static int bad_process_steps_out(struct world *w)
+{
+    (void)w;
+    return idm_process_steps(IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL, NULL);
+}
+static int bad_order_add_cards_null(struct world *w)
+{
+    return idm_order_add_cards(w->live[K_ORDER], ACTOR, NULL, 1);
+}
+static int bad_order_add_cards_none(struct world *w)
+{
+    const int64_t ids[] = {w->card_id};
+    return idm_order_add_cards(w->live[K_ORDER], ACTOR, ids, 0);
+}
+static int bad_order_add_cards_too_many(struct world *w)
+{
+    /* The count is refused before the ids are read. */
+    const int64_t ids[] = {w->card_id};
+    return idm_order_add_cards(w->live[K_ORDER], ACTOR, ids, 100001);
+}
+/* A new external order of the world's card type and option. */
+static idm_order_t *external_order(struct world *w)
+{
+    idm_order_t *order = NULL;
+    ck_assert_idm_ok(idm_order_new(w->live[K_CTX], ACTOR, IDM_ORDER_EXTERNAL, IDM_CARD_EMPLOYEE,
+                                   IDM_CARD_PHYSICAL, NULL, &order));
+    return order;
+}
+static int bad_order_add_approved_external(struct world *w)
+{
+    size_t added = 99;
+    idm_order_t *order = external_order(w);
+    int rc = idm_order_add_approved(order, ACTOR, 0, &added);
+    idm_order_free(&order);
+    ck_assert_uint_eq(added, 0);
+    return rc;
+}
+static int card_outcome_with_reason(struct world *w, void *reason)
+{
+    return idm_order_get_card_outcome(w->live[K_ORDER], w->card_id, NULL, NULL, reason);
+}
+static int bad_order_get_card_outcome_zeroed_reason(struct world *w)
+{
+    return card_outcome_with_reason(w, garbage(0));
+}
+static int bad_order_get_card_outcome_patterned_reason(struct world *w)
+{
+    return card_outcome_with_reason(w, garbage(1));
+}
+static int bad_order_get_card_outcome_station_as_reason(struct world *w)
+{
+    return card_outcome_with_reason(w, w->live[K_STATION]);
+}
+/* idm_station_open() on the world's order and encoder; the station it
+ * opens, if any, is freed. */
+static int open_station(idm_order_t *order, const char *name, idm_encoder_t *encoder, void *ca)
+{
+    idm_station_t *station = NULL;
+    int rc = idm_station_open(&station, order, name, encoder, ca);
+    idm_station_free(&station);
+    return rc;
+}
+static int bad_station_open_null_name(struct world *w)
+{
+    return open_station(w->live[K_ORDER], NULL, w->live[K_ENCODER], w->live[K_CA]);
+}
+static int bad_station_open_empty_name(struct world *w)
+{
+    return open_station(w->live[K_ORDER], "", w->live[K_ENCODER], w->live[K_CA]);
+}
+static int bad_station_open_long_name(struct world *w)
+{
+    return open_station(w->live[K_ORDER], text_of_length(65), w->live[K_ENCODER],
+                        w->live[K_CA]);
+}
+static int bad_station_open_name_line(struct world *w)
+{
+    return open_station(w->live[K_ORDER], "Station\n1", w->live[K_ENCODER], w->live[K_CA]);
+}
+static int bad_station_open_zeroed_ca(struct world *w)
+{
+    return open_station(w->live[K_ORDER], "Station 2", w->live[K_ENCODER], garbage(0));
+}
+static int bad_station_open_patterned_ca(struct world *w)
+{
+    return open_station(w->live[K_ORDER], "Station 2", w->live[K_ENCODER], garbage(1));
+}
+static int bad_station_open_station_as_ca(struct world *w)
+{
+    return open_station(w->live[K_ORDER], "Station 2", w->live[K_ENCODER], w->live[K_STATION]);
+}
+static int bad_station_open_external_order(struct world *w)
+{
+    idm_order_t *order = external_order(w);
+    int rc = open_station(order, "Station 2", w->live[K_ENCODER], w->live[K_CA]);
+    idm_order_free(&order);
+    return rc;
+}
+static int bad_station_open_digital_without_ca(struct world *w)
+{
+    idm_order_t *order = NULL;
+    ck_assert_idm_ok(idm_order_new(w->live[K_CTX], ACTOR, IDM_ORDER_MASS_PRODUCTION,
+                                   IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL, NULL, &order));
+    int rc = open_station(order, "Station 2", w->live[K_ENCODER], NULL);
+    idm_order_free(&order);
+    return rc;
+}
+static int bad_station_set_group_none(struct world *w)
+{
+    return idm_station_set_group(w->live[K_STATION], 0);
+}
+static int bad_station_set_group_too_many(struct world *w)
+{
+    return idm_station_set_group(w->live[K_STATION], 1001);
+}
+static int bad_station_cancel_reason(struct world *w)
+{
+    return idm_station_cancel(w->live[K_STATION], ACTOR, "\xff");
+}
+static int bad_station_cancel_long_reason(struct world *w)
+{
+    return idm_station_cancel(w->live[K_STATION], ACTOR,
+                              text_of_length(IDM_ATTRIBUTE_VALUE_MAX + 1));
+}
+static int run_with_hooks_size(struct world *w, size_t hooks_size)
+{
+    const idm_production_hooks hooks = IDM_PRODUCTION_HOOKS_INIT;
+    return idm_production_run(w->live[K_STATION], ACTOR, &hooks, hooks_size, NULL);
+}
+static int bad_production_run_hooks_size(struct world *w)
+{
+    /* The version, but not the size. */
+    return run_with_hooks_size(w, 4);
+}
+static int bad_production_run_no_hooks_size(struct world *w)
+{
+    return run_with_hooks_size(w, 0);
+}
 
 static const struct bad_call bad_calls[] = {
     {"idm_option_count", "'out' is NULL", bad_option_count_out},
@@ -2773,6 +3104,36 @@ static const struct bad_call bad_calls[] = {
      bad_card_personalize_buffer_as_ca},
     {"idm_card_personalize", "'ca' does not point to a live idm_ca_t",
      bad_card_personalize_encoder_as_ca},
+    {"idm_process_at", "'index' is 10", bad_process_at_index},
+    {"idm_process_steps", "'out' is NULL", bad_process_steps_out},
+    {"idm_order_add_cards", "'card_ids' is NULL", bad_order_add_cards_null},
+    {"idm_order_add_cards", "'count' is 0", bad_order_add_cards_none},
+    {"idm_order_add_cards", "'count' is 100001", bad_order_add_cards_too_many},
+    {"idm_order_add_approved", "is an external order", bad_order_add_approved_external},
+    {"idm_order_get_card_outcome", "'reason' does not point to a live idm_buffer_t",
+     bad_order_get_card_outcome_zeroed_reason},
+    {"idm_order_get_card_outcome", "'reason' does not point to a live idm_buffer_t",
+     bad_order_get_card_outcome_patterned_reason},
+    {"idm_order_get_card_outcome", "'reason' does not point to a live idm_buffer_t",
+     bad_order_get_card_outcome_station_as_reason},
+    {"idm_station_open", "'name' is NULL", bad_station_open_null_name},
+    {"idm_station_open", "'name' is empty", bad_station_open_empty_name},
+    {"idm_station_open", "'name' is longer than 64 bytes", bad_station_open_long_name},
+    {"idm_station_open", "'name' contains control character", bad_station_open_name_line},
+    {"idm_station_open", "'ca' does not point to a live idm_ca_t", bad_station_open_zeroed_ca},
+    {"idm_station_open", "'ca' does not point to a live idm_ca_t",
+     bad_station_open_patterned_ca},
+    {"idm_station_open", "'ca' does not point to a live idm_ca_t",
+     bad_station_open_station_as_ca},
+    {"idm_station_open", "is an external order", bad_station_open_external_order},
+    {"idm_station_open", "'ca' is NULL", bad_station_open_digital_without_ca},
+    {"idm_station_set_group", "'cards' is 0", bad_station_set_group_none},
+    {"idm_station_set_group", "'cards' is 1001", bad_station_set_group_too_many},
+    {"idm_station_cancel", "'reason' is not valid UTF-8", bad_station_cancel_reason},
+    {"idm_station_cancel", "'reason' is longer than 4096 bytes",
+     bad_station_cancel_long_reason},
+    {"idm_production_run", "'hooks_size' is 4", bad_production_run_hooks_size},
+    {"idm_production_run", "'hooks_size' is 0", bad_production_run_no_hooks_size},
 };
 #define N_BAD_CALLS (sizeof bad_calls / sizeof bad_calls[0])
 
@@ -2860,6 +3221,13 @@ static int no_revocation_of_a_valid_certificate(struct world *w)
     return idm_cert_get_revocation(w->live[K_CERT], &reason, NULL);
 }
 
+static int unsupported_production_hooks_version(struct world *w)
+{
+    idm_production_hooks hooks = IDM_PRODUCTION_HOOKS_INIT;
+    hooks.version = 99;
+    return idm_production_run(w->live[K_STATION], ACTOR, &hooks, sizeof hooks, NULL);
+}
+
 static const struct coded_call unsupported_calls[] = {
     {"idm_ca_new", IDM_ERR_UNSUPPORTED, "ops->version is 99", unsupported_ca_new_version},
     {"idm_ca_get_certificate", IDM_ERR_UNSUPPORTED, "a host CA keeps its own certificate",
@@ -2882,6 +3250,8 @@ static const struct coded_call unsupported_calls[] = {
      "the encoder is a host encoder", unsupported_host_encoder_set_management_key},
     {"idm_encoder_pcsc_set_factory_secrets", IDM_ERR_UNSUPPORTED,
      "the encoder is a host encoder", unsupported_host_encoder_set_factory_secrets},
+    {"idm_production_run", IDM_ERR_UNSUPPORTED, "hooks->version is 99",
+     unsupported_production_hooks_version},
 };
 #define N_UNSUPPORTED_CALLS (sizeof unsupported_calls / sizeof unsupported_calls[0])
 
@@ -3271,6 +3641,80 @@ START_TEST(test_personalize_refuses_before_the_encoder_is_opened)
 }
 END_TEST
 
+/* ---- stations ------------------------------------------------------------- */
+
+START_TEST(test_station_settings_take_the_ends_of_their_ranges)
+{
+    char needle[64];
+    idm_station_t *station = NULL;
+    struct world w;
+    world_open(&w);
+    ck_assert_idm_ok(idm_station_set_group(w.live[K_STATION], 1));
+    ck_assert_idm_ok(idm_station_set_group(w.live[K_STATION], 1000));
+    snprintf(needle, sizeof needle, "'cards' is %zu", (size_t)SIZE_MAX);
+    ck_assert_idm_error(idm_station_set_group(w.live[K_STATION], SIZE_MAX), IDM_ERR_INVALID_ARG,
+                        "idm_station_set_group");
+    ck_assert_message_mentions(needle);
+    ck_assert_idm_error(idm_station_set_lease(w.live[K_STATION], INT64_MAX), IDM_ERR_INVALID_ARG,
+                        "idm_station_set_lease");
+    ck_assert_message_mentions("'lease_ms' is 9223372036854775807");
+    ck_assert_idm_ok(idm_station_set_readiness(w.live[K_STATION], NULL, NULL));
+    /* The reason may be NULL; without a card, cancelling is a no-op. */
+    ck_assert_idm_ok(idm_station_cancel(w.live[K_STATION], ACTOR, NULL));
+    /* The longest name, and no CA for a Physical ID order. */
+    ck_assert_idm_ok(idm_station_open(&station, w.live[K_ORDER], text_of_length(64),
+                                      w.live[K_ENCODER], NULL));
+    ck_assert_ptr_nonnull(station);
+    idm_station_free(&station);
+    ck_assert_ptr_null(station);
+    idm_station_free(&station);
+    world_close(&w);
+}
+END_TEST
+
+/* Counts its calls in the int user_data points to; asks for no more cards. */
+static int count_complete_or_more(const idm_order_t *order, int *more, void *user_data)
+{
+    (void)order;
+    *more = 0;
+    (*(int *)user_data)++;
+    return 0;
+}
+
+START_TEST(test_production_run_takes_older_and_newer_hooks_tables)
+{
+    struct world w;
+    int calls = 0;
+    world_open(&w);
+    /* No table: the size is not looked at.  The order has no card, so the
+     * run completes it, and later runs find it completed. */
+    ck_assert_idm_ok(idm_production_run(w.live[K_STATION], ACTOR, NULL, 0, NULL));
+
+    /* A host compiled against a table of version and size only: the
+     * library reads no further, so the hook past the size is not called. */
+    idm_production_hooks older = IDM_PRODUCTION_HOOKS_INIT;
+    older.complete_or_more = count_complete_or_more;
+    older.size = (uint32_t)offsetof(idm_production_hooks, ready);
+    ck_assert_idm_ok(idm_production_run(w.live[K_STATION], ACTOR, &older,
+                                        offsetof(idm_production_hooks, ready), &calls));
+    ck_assert_int_eq(calls, 0);
+
+    /* A host compiled against newer headers, with a longer table. */
+    struct {
+        idm_production_hooks hooks;
+        void (*later[4])(void);
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.hooks.version = IDM_PRODUCTION_HOOKS_VERSION;
+    newer.hooks.size = (uint32_t)sizeof newer;
+    newer.hooks.complete_or_more = count_complete_or_more;
+    ck_assert_idm_ok(idm_production_run(w.live[K_STATION], ACTOR, &newer.hooks, sizeof newer,
+                                        &calls));
+    ck_assert_int_eq(calls, 1);
+    world_close(&w);
+}
+END_TEST
+
 /* ---- regressions ------------------------------------------------------------ */
 
 /*
@@ -3358,6 +3802,10 @@ static const char *name_key_usage(int v)
 {
     return idm_key_usage_name((idm_key_usage)v);
 }
+static const char *name_order_card_outcome(int v)
+{
+    return idm_order_card_outcome_name((idm_order_card_outcome)v);
+}
 
 static const struct name_call name_calls[] = {
     {"idm_log_level_name", IDM_LOG_DEBUG, name_log_level},
@@ -3371,6 +3819,7 @@ static const struct name_call name_calls[] = {
     {"idm_order_state_name", IDM_ORDER_ABORTED, name_order_state},
     {"idm_object_type_name", IDM_OBJECT_CA, name_object_type},
     {"idm_key_usage_name", IDM_USAGE_CARD_AUTHENTICATION, name_key_usage},
+    {"idm_order_card_outcome_name", IDM_OUTCOME_FAILED, name_order_card_outcome},
 };
 #define N_NAME_CALLS (sizeof name_calls / sizeof name_calls[0])
 
@@ -3426,6 +3875,66 @@ START_TEST(test_process_name_names_every_mass_produced_card)
         ck_assert_int_eq(strncmp(physical, "CCProcMassProduction", 20), 0);
         ck_assert_int_eq(strncmp(digital, "PcmProcMassProduction", 21), 0);
     }
+}
+END_TEST
+
+START_TEST(test_processes_are_the_ten_mass_produced_cards)
+{
+    char needle[64];
+    unsigned seen = 0;
+    ck_assert_uint_eq(idm_process_count(), 10);
+    for (size_t i = 0; i < idm_process_count(); i++) {
+        idm_card_type type = IDM_CARD_TEMPORARY;
+        idm_card_option option = (idm_card_option)-1;
+        unsigned steps = 0;
+        const char *name = NULL;
+        ck_assert_idm_ok(idm_process_at(i, NULL, NULL));
+        ck_assert_idm_ok(idm_process_at(i, &type, &option));
+        ck_assert_int_ne(type, IDM_CARD_TEMPORARY);
+        ck_assert_idm_ok(idm_process_name(type, option, &name));
+        ck_assert_idm_ok(idm_process_steps(type, option, &steps));
+        /* Digital ID has all five steps; Physical ID has no CA step. */
+        const unsigned all = IDM_STEP_READINESS | IDM_STEP_ISSUE | IDM_STEP_PRODUCE |
+                             IDM_STEP_VERIFY | IDM_STEP_COMPLETE;
+        ck_assert_uint_eq(steps, option == IDM_CARD_DIGITAL ? all : all & ~IDM_STEP_ISSUE);
+        /* Each type and option once. */
+        unsigned bit = 1u << ((unsigned)type * 2 + (unsigned)option);
+        ck_assert_msg((seen & bit) == 0, "process %zu (%s) is listed twice", i, name);
+        seen |= bit;
+    }
+    /* The last index is refused however large, and the outs are left alone. */
+    idm_card_type type = IDM_CARD_VISITOR;
+    idm_card_option option = IDM_CARD_DIGITAL;
+    snprintf(needle, sizeof needle, "'index' is %zu", (size_t)SIZE_MAX);
+    ck_assert_idm_error(idm_process_at(SIZE_MAX, &type, &option), IDM_ERR_INVALID_ARG,
+                        "idm_process_at");
+    ck_assert_message_mentions(needle);
+    ck_assert_int_eq(type, IDM_CARD_VISITOR);
+    ck_assert_int_eq(option, IDM_CARD_DIGITAL);
+}
+END_TEST
+
+START_TEST(test_process_steps_refuses_temporary_cards)
+{
+    unsigned steps = 12345;
+    for (int option = IDM_CARD_PHYSICAL; option <= IDM_CARD_DIGITAL; option++) {
+        ck_assert_idm_error(idm_process_steps(IDM_CARD_TEMPORARY, (idm_card_option)option,
+                                              &steps),
+                            IDM_ERR_INVALID_ARG, "idm_process_steps");
+        ck_assert_message_mentions("'type' is 5 (temporary)");
+    }
+    ck_assert_uint_eq(steps, 12345);
+}
+END_TEST
+
+START_TEST(test_order_card_outcomes_have_their_documented_names)
+{
+    ck_assert_str_eq(idm_order_card_outcome_name(IDM_OUTCOME_PENDING), "pending");
+    ck_assert_str_eq(idm_order_card_outcome_name(IDM_OUTCOME_CLAIMED), "claimed");
+    ck_assert_str_eq(idm_order_card_outcome_name(IDM_OUTCOME_PRODUCED), "produced");
+    ck_assert_str_eq(idm_order_card_outcome_name(IDM_OUTCOME_SKIPPED), "skipped");
+    ck_assert_str_eq(idm_order_card_outcome_name(IDM_OUTCOME_FAILED), "failed");
+    ck_assert_str_eq(idm_order_card_outcome_name((idm_order_card_outcome)5), "unknown");
 }
 END_TEST
 
@@ -3529,6 +4038,9 @@ Suite *idm_test_suite(void)
     tcase_add_test(plain, test_new_values_have_their_documented_names);
     tcase_add_test(plain, test_process_name_refuses_temporary_cards);
     tcase_add_test(plain, test_process_name_names_every_mass_produced_card);
+    tcase_add_test(plain, test_processes_are_the_ten_mass_produced_cards);
+    tcase_add_test(plain, test_process_steps_refuses_temporary_cards);
+    tcase_add_test(plain, test_order_card_outcomes_have_their_documented_names);
     tcase_add_test(plain, test_option_enumeration_accepts_null_outs);
     tcase_add_test(plain, test_piv_slots_have_their_documented_names);
     suite_add_tcase(s, plain);
@@ -3584,6 +4096,11 @@ Suite *idm_test_suite(void)
     tcase_add_loop_test(encoders, test_personalize_refuses_before_the_encoder_is_opened, 0,
                         (int)N_PERSONALIZE_REFUSALS);
     suite_add_tcase(s, encoders);
+
+    TCase *stations = tcase_create("stations");
+    tcase_add_test(stations, test_station_settings_take_the_ends_of_their_ranges);
+    tcase_add_test(stations, test_production_run_takes_older_and_newer_hooks_tables);
+    suite_add_tcase(s, stations);
 
     TCase *regressions = tcase_create("regressions");
     tcase_add_loop_test(regressions, test_fixed_bugs_stay_fixed, 0, (int)N_REGRESSIONS);
