@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Sets up this machine and runs libidm's main job on a real SQLite store
-# (build/demo-store.db): imports the identities of examples/data/people.csv,
-# requests and approves a Digital ID card for each, issues a logon
-# certificate from the built-in CA for one card and takes it through issue
-# and activation, and verifies the hash-chained audit trail.  Then it starts
-# the PC/SC stack (pcscd, vsmartcard-vpcd, the project's virtual PIV card),
-# personalizes a Digital ID card on it with the built-in PC/SC encoder (keys
-# generated on the card, certificates from the built-in CA, CHUID, Printed
-# Information, PIN and PUK, all verified), shows OpenSC reading the card,
-# and stops the stack.  Mass production replaces it as that workflow lands.
+# Sets up this machine and runs libidm's main job.  First the card model on
+# a real SQLite store (build/demo-store.db): imports the identities of
+# examples/data/people.csv, requests and approves a Digital ID card for
+# each, issues a logon certificate from the built-in CA for one card, takes
+# it through issue and activation, and verifies the hash-chained audit
+# trail.  Then mass production on the PC/SC stack (pcscd, vsmartcard-vpcd,
+# two readers of the project's virtual PIV cards, each with a feeder that
+# puts a blank card in after every card that went through): a new store
+# (build/demo-production.db) with the same people, one mass production
+# order of their Digital ID cards, and one station per reader, in threads,
+# producing the order together (keys generated on the cards, certificates
+# from the built-in CA, CHUID, CCC, Printed Information, generated PIN and
+# PUK printed as PIN letters, everything verified), then the order, the
+# cards and the audit check.  The feeders took the produced cards away, so
+# reader 0 then gets a plain blank card, one more card is personalized on
+# it, and OpenSC shows what it reads there.  The stack is stopped at the end.
 # Usage: bash scripts/demo.sh   (as root, or with sudo available)
+# The PC/SC stack listens on fixed ports: do not run this while a card test
+# runs (tests/vcard/with-stack.sh holds /tmp/libidm-pcsc-stack-$UID.lock).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,10 +32,17 @@ meson compile -C build >/dev/null
 ./build/examples/idm-example-version
 ./build/examples/idm-example-card-lifecycle --new build/demo-store.db examples/data/people.csv
 
-# The card: a stack of our own, stopped again however the script ends.
+# The cards: a stack of our own, stopped again however the script ends.
 export PCSC_STACK_DIR="$root/build/demo-pcsc"
 trap 'bash scripts/pcsc-stack.sh stop >/dev/null 2>&1 || true' EXIT
-bash scripts/pcsc-stack.sh start --fresh --timeout 20 >/dev/null
+bash scripts/pcsc-stack.sh start --readers 2 --hopper --fresh --timeout 20 >/dev/null
+echo
+./build/examples/idm-example-mass-production build/demo-production.db examples/data/people.csv
+
+# A hopper replaces each finished card by a blank one, so no produced card
+# is left to look at: reader 0 gets a card without a feeder, and one more
+# card is personalized there for OpenSC to read.
+bash scripts/pcsc-stack.sh card 0 --fresh >/dev/null
 echo
 ./build/examples/idm-example-personalize-card --name "Grace Hopper" build/demo-card.db
 echo

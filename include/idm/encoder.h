@@ -269,6 +269,22 @@ int idm_encoder_reset_stats(idm_encoder_t *encoder);
 int idm_encoder_pcsc_list_readers(idm_buffer_t *names, size_t *count);
 
 /**
+ * Waits for a card in a reader: a station asks it before it starts on a
+ * reader, an enrolment UI to say "insert a card".  Returns as soon as pcscd
+ * sees the card (it polls its readers about every 400 ms).
+ *
+ * @param reader      the reader's name as idm_encoder_pcsc_list_readers()
+ *                    gives it.
+ * @param timeout_ms  0 (just look) .. 3,600,000.
+ * @return IDM_OK when a card that answered its reset is in the reader;
+ *         IDM_ERR_TIMEOUT when none came in time; IDM_ERR_NOT_FOUND when
+ *         pcscd knows no such reader (the message lists the ones it
+ *         knows); IDM_ERR_CARD for a mute card or when pcscd is not
+ *         running or fails; IDM_ERR_INVALID_ARG.
+ */
+int idm_encoder_pcsc_wait_card(const char *reader, int timeout_ms);
+
+/**
  * Creates the built-in PC/SC encoder for PIV cards.  It uses the first
  * reader that holds a card unless told otherwise, authenticates with the
  * default management key (3DES 010203..08 three times) and expects the

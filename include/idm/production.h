@@ -277,6 +277,12 @@ void idm_station_free(idm_station_t **station);
  * hook returns 0 to go on; any other value cancels the run cleanly: the
  * card in hand is let go as by idm_station_cancel() and the run returns
  * IDM_ERR_CANCELLED.  user_data is the pointer given to the run.
+ *
+ * Hooks run in the station's thread and may call the library with the
+ * station's context (read a card, an identity, the order's counts).  Only
+ * the readiness hook of a station with a group larger than one card runs
+ * inside the store transaction of the group's claims: it must not wait for
+ * a write through another context or process on the same store.
  */
 typedef struct idm_production_hooks {
     uint32_t version; /**< IDM_PRODUCTION_HOOKS_VERSION */
@@ -290,9 +296,13 @@ typedef struct idm_production_hooks {
     int (*produce)(const idm_card_t *card, void *user_data);
     /** Before the card is verified. */
     int (*verify)(const idm_card_t *card, void *user_data);
-    /** No card is left: set *more to 1 for "more cards" (the loop starts
-     *  again from the readiness check), leave it 0 for "complete".  Without
-     *  this hook the order is completed. */
+    /** No card is left for this station: set *more to 1 for "more cards"
+     *  (skipped cards are checked again and the loop starts again from the
+     *  readiness check), leave it 0 for "complete".  Without this hook the
+     *  order is completed.  With several stations it is asked of each, also
+     *  while others still produce their last cards; "complete" then only
+     *  ends this station's run, and a hook that always answers "more" keeps
+     *  the station looking. */
     int (*complete_or_more)(const idm_order_t *order, int *more, void *user_data);
     /** After each card: its id, its outcome in the order (produced or
      *  skipped), and the order with its counts (idm_order_count_cards()). */
@@ -320,10 +330,11 @@ typedef struct idm_production_hooks {
  * @return IDM_OK when the order is completed, or when, with several
  *         stations on the order, no card is left to claim and the others
  *         are still producing theirs (the last station to finish
- *         completes the order; see idm_order_get_state()); IDM_ERR_CANCELLED when a
- *         hook cancelled (the message names the hook and the card); a
- *         step's error when a card failed (the order is then aborted) or
- *         a card could not start (it stays pending; the order running);
+ *         completes the order; see idm_order_get_state());
+ *         IDM_ERR_CANCELLED when a hook cancelled (the message names the
+ *         hook and the card); a step's error when a card failed (the
+ *         order is then aborted) or a card could not start (it stays
+ *         pending; the order running);
  *         IDM_ERR_INVALID_ARG; IDM_ERR_UNSUPPORTED for an unknown hooks
  *         version.
  */

@@ -2827,6 +2827,21 @@ static int bad_card_personalize_encoder_as_ca(struct world *w)
 {
     return personalize_with_ca(w, w->live[K_ENCODER]);
 }
+static int bad_wait_card_null_reader(struct world *w)
+{
+    (void)w;
+    return idm_encoder_pcsc_wait_card(NULL, 0);
+}
+static int bad_wait_card_negative_timeout(struct world *w)
+{
+    (void)w;
+    return idm_encoder_pcsc_wait_card("Some Reader", -1);
+}
+static int bad_wait_card_long_timeout(struct world *w)
+{
+    (void)w;
+    return idm_encoder_pcsc_wait_card("Some Reader", 3600001);
+}
 static int bad_process_at_index(struct world *w)
 {
     (void)w;
@@ -3105,6 +3120,9 @@ static const struct bad_call bad_calls[] = {
     {"idm_card_personalize", "'ca' does not point to a live idm_ca_t",
      bad_card_personalize_encoder_as_ca},
     {"idm_process_at", "'index' is 10", bad_process_at_index},
+    {"idm_encoder_pcsc_wait_card", "'reader' is NULL", bad_wait_card_null_reader},
+    {"idm_encoder_pcsc_wait_card", "'timeout_ms' is -1", bad_wait_card_negative_timeout},
+    {"idm_encoder_pcsc_wait_card", "'timeout_ms' is 3600001", bad_wait_card_long_timeout},
     {"idm_process_steps", "'out' is NULL", bad_process_steps_out},
     {"idm_order_add_cards", "'card_ids' is NULL", bad_order_add_cards_null},
     {"idm_order_add_cards", "'count' is 0", bad_order_add_cards_none},

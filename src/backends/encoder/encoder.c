@@ -234,6 +234,20 @@ IDM_EXPORT int idm_encoder_pcsc_list_readers(idm_buffer_t *names, size_t *count)
     return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }
 
+IDM_EXPORT int idm_encoder_pcsc_wait_card(const char *reader, int timeout_ms)
+{
+    IDM_CHECK_NOT_NULL(reader);
+    if (timeout_ms < 0 || timeout_ms > MAX_TIMEOUT_MS)
+        return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'timeout_ms' is %d; expected 0..%d",
+                        timeout_ms, MAX_TIMEOUT_MS);
+    struct idm_pcsc *p = NULL;
+    int rc = idm_pcsc_open(&p);
+    if (rc == IDM_OK)
+        rc = idm_pcsc_wait_card(p, reader, timeout_ms);
+    idm_pcsc_close(p);
+    return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
+}
+
 IDM_EXPORT int idm_encoder_new_pcsc(idm_encoder_t **out, idm_ctx_t *ctx)
 {
     IDM_CHECK_NOT_NULL(out);
