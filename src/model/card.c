@@ -491,33 +491,36 @@ IDM_EXPORT int idm_card_iter_set_type(idm_card_iter_t *iter, idm_card_type type)
     return IDM_OK;
 }
 
-IDM_EXPORT int idm_card_iter_set_order(idm_card_iter_t *iter, int64_t order_id)
+/* The order filter of idm_card_iter_set_order() and _set_order_outcome(),
+ * for a checked iterator. */
+static int set_order_filter(idm_card_iter_t *iter, const char *func, int64_t order_id)
 {
-    CHECK_ITER(iter);
-    int rc = idm_id_iter_check_unstarted(&iter->base, __func__);
+    int rc = idm_id_iter_check_unstarted(&iter->base, func);
     if (rc != IDM_OK)
         return rc;
     if (order_id <= 0)
-        return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'order_id' is %" PRId64 "; ids are > 0",
-                        order_id);
+        return idm_error_set(func, IDM_ERR_INVALID_ARG, "argument 'order_id' is %" PRId64
+                             "; ids are > 0", order_id);
     iter->base.filter.order_id = order_id;
     return IDM_OK;
+}
+
+IDM_EXPORT int idm_card_iter_set_order(idm_card_iter_t *iter, int64_t order_id)
+{
+    CHECK_ITER(iter);
+    return set_order_filter(iter, __func__, order_id);
 }
 
 IDM_EXPORT int idm_card_iter_set_order_outcome(idm_card_iter_t *iter, int64_t order_id,
                                                idm_order_card_outcome outcome)
 {
     CHECK_ITER(iter);
-    int rc = idm_id_iter_check_unstarted(&iter->base, __func__);
-    if (rc != IDM_OK)
-        return rc;
-    if (order_id <= 0)
-        return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'order_id' is %" PRId64 "; ids are > 0",
-                        order_id);
     if ((int)outcome < IDM_OUTCOME_PENDING || (int)outcome > IDM_OUTCOME_FAILED)
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'outcome' is %d; not an "
                         "idm_order_card_outcome", (int)outcome);
-    iter->base.filter.order_id = order_id;
+    int rc = set_order_filter(iter, __func__, order_id);
+    if (rc != IDM_OK)
+        return rc;
     iter->base.filter.has_outcome = 1;
     iter->base.filter.outcome = (int)outcome;
     return IDM_OK;

@@ -1,9 +1,11 @@
 #include "fixtures.h"
+#include "runner.h"
 
 #include <check.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,4 +122,45 @@ void fixture_count_certs(idm_ctx_t *ctx, int64_t card_id, int *live, int *supers
         idm_cert_free(&c);
     }
     idm_cert_iter_free(&it);
+}
+
+#define FIXTURE_PASSPHRASE "fixture CA passphrase"
+
+int fixture_passphrase(char *buf, size_t size, void *user_data)
+{
+    (void)user_data;
+    size_t n = strlen(FIXTURE_PASSPHRASE);
+    if (n > size)
+        return -1;
+    memcpy(buf, FIXTURE_PASSPHRASE, n);
+    return (int)n;
+}
+
+void fixture_export_ca(idm_ca_t *ca, char **cert_pem, char **key_pem)
+{
+    idm_buffer_t *der = NULL, *key = NULL;
+    const unsigned char *p;
+    size_t len;
+    ck_ok(idm_buffer_new(&der));
+    ck_ok(idm_buffer_new(&key));
+    ck_ok(idm_ca_get_certificate(ca, der));
+    ck_ok(idm_ca_export_key(ca, fixture_passphrase, NULL, key));
+    ck_ok(idm_buffer_get(der, &p, &len));
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    ck_assert_ptr_nonnull(x);
+    BIO *bio = BIO_new(BIO_s_mem());
+    ck_assert_int_eq(PEM_write_bio_X509(bio, x), 1);
+    char *data;
+    long n = BIO_get_mem_data(bio, &data);
+    *cert_pem = calloc(1, (size_t)n + 1);
+    ck_assert_ptr_nonnull(*cert_pem);
+    memcpy(*cert_pem, data, (size_t)n);
+    ck_ok(idm_buffer_get(key, &p, &len));
+    *key_pem = calloc(1, len + 1);
+    ck_assert_ptr_nonnull(*key_pem);
+    memcpy(*key_pem, p, len);
+    BIO_free(bio);
+    X509_free(x);
+    idm_buffer_free(&der);
+    idm_buffer_free(&key);
 }

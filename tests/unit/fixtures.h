@@ -41,4 +41,12 @@ void fixture_certificate(const char *serial_hex, int64_t not_before, int64_t not
 void fixture_count_certs(idm_ctx_t *ctx, int64_t card_id, int *live, int *superseded,
                          int *other_revoked);
 
+/* The passphrase callback for the CA keys fixture_export_ca() writes. */
+int fixture_passphrase(char *buf, size_t size, void *user_data);
+
+/* A built-in CA as PEM (certificate, and key encrypted with the fixture
+ * passphrase), for stations that load it in contexts of their own.  The
+ * caller frees both strings with free(). */
+void fixture_export_ca(idm_ca_t *ca, char **cert_pem, char **key_pem);
+
 #endif /* IDM_TESTS_FIXTURES_H */

@@ -13,9 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include <idm/idm.h>
 
 #include "fixtures.h"
@@ -24,7 +21,6 @@
 
 #define ACTOR "operator"
 #define MAX_CARDS 256
-#define PASSPHRASE "production test passphrase"
 
 static int deliver(const idm_card_t *card, const char *pin, const char *puk, void *ud)
 {
@@ -116,6 +112,21 @@ static idm_station_t *station(struct world *w, const char *name, idm_ca_t *ca)
     /* The fixture clock moves a second per read: a day of lease. */
     ck_ok(idm_station_set_lease(st, INT64_C(86400000)));
     return st;
+}
+
+/* One card through the step API, by hand; its id. */
+static int64_t produce_by_hand(idm_station_t *st)
+{
+    idm_card_t *card = NULL;
+    int64_t id = 0;
+    ck_ok(idm_station_next(st, ACTOR, &card));
+    ck_assert_ptr_nonnull(card);
+    ck_ok(idm_card_get_id(card, &id));
+    idm_card_free(&card);
+    ck_ok(idm_station_issue(st, ACTOR));
+    ck_ok(idm_station_produce(st, ACTOR));
+    ck_ok(idm_station_verify(st, ACTOR));
+    return id;
 }
 
 static idm_card_state card_state(idm_ctx_t *ctx, int64_t id)
@@ -504,11 +515,7 @@ START_TEST(test_encoder_and_verification_failures_fail_the_card_and_abort_the_or
     idm_station_t *st = station(&w, "station-1", w.ca);
     idm_card_t *card = NULL;
     /* Card 1 goes through by hand with the step API. */
-    ck_ok(idm_station_next(st, ACTOR, &card));
-    idm_card_free(&card);
-    ck_ok(idm_station_issue(st, ACTOR));
-    ck_ok(idm_station_produce(st, ACTOR));
-    ck_ok(idm_station_verify(st, ACTOR));
+    ck_assert_int_eq(produce_by_hand(st), w.cards[0]);
     /* Card 2 meets the fault. */
     w.mem->fail_method = f->method;
     w.mem->fail_code = IDM_ERR_CARD;
@@ -566,12 +573,7 @@ START_TEST(test_ca_failure_fails_the_card_and_aborts_the_order)
     world_open(&w, "prod-ca-fault", IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL, 4);
     /* Card 1 with the built-in CA, card 2 with the CA that refuses. */
     idm_station_t *st = station(&w, "station-1", w.ca);
-    idm_card_t *card = NULL;
-    ck_ok(idm_station_next(st, ACTOR, &card));
-    idm_card_free(&card);
-    ck_ok(idm_station_issue(st, ACTOR));
-    ck_ok(idm_station_produce(st, ACTOR));
-    ck_ok(idm_station_verify(st, ACTOR));
+    ck_assert_int_eq(produce_by_hand(st), w.cards[0]);
     idm_station_free(&st);
 
     struct host_ca host = {0};
@@ -695,11 +697,7 @@ START_TEST(test_station_cancel_lets_the_card_go_and_revokes_its_certificates)
     ck_ok(idm_station_produce(st, ACTOR));
     ck_ok(idm_station_verify(st, ACTOR));
     ck_assert_idm_error(idm_station_complete(st, ACTOR, 0), IDM_ERR_STATE, "1 card");
-    ck_ok(idm_station_next(st, ACTOR, &card));
-    idm_card_free(&card);
-    ck_ok(idm_station_issue(st, ACTOR));
-    ck_ok(idm_station_produce(st, ACTOR));
-    ck_ok(idm_station_verify(st, ACTOR));
+    ck_assert_int_eq(produce_by_hand(st), w.cards[1]);
     ck_ok(idm_station_next(st, ACTOR, &card));
     ck_assert_ptr_null(card);
     ck_ok(idm_station_complete(st, ACTOR, 0));
@@ -713,44 +711,6 @@ END_TEST
 /* ---- several stations on one order --------------------------------------- */
 
 static char *ca_cert_pem, *ca_key_pem;
-
-static int passphrase(char *buf, size_t size, void *ud)
-{
-    (void)ud;
-    size_t n = strlen(PASSPHRASE);
-    if (n > size)
-        return -1;
-    memcpy(buf, PASSPHRASE, n);
-    return (int)n;
-}
-
-/* The world's CA as PEM, for stations that load it in their own context. */
-static void export_ca(struct world *w)
-{
-    idm_buffer_t *der = NULL, *key = NULL;
-    const unsigned char *p;
-    size_t len;
-    ck_ok(idm_buffer_new(&der));
-    ck_ok(idm_buffer_new(&key));
-    ck_ok(idm_ca_get_certificate(w->ca, der));
-    ck_ok(idm_ca_export_key(w->ca, passphrase, NULL, key));
-    ck_ok(idm_buffer_get(der, &p, &len));
-    X509 *x = d2i_X509(NULL, &p, (long)len);
-    ck_assert_ptr_nonnull(x);
-    BIO *bio = BIO_new(BIO_s_mem());
-    ck_assert_int_eq(PEM_write_bio_X509(bio, x), 1);
-    char *data;
-    long n = BIO_get_mem_data(bio, &data);
-    ca_cert_pem = calloc(1, (size_t)n + 1);
-    memcpy(ca_cert_pem, data, (size_t)n);
-    ck_ok(idm_buffer_get(key, &p, &len));
-    ca_key_pem = calloc(1, len + 1);
-    memcpy(ca_key_pem, p, len);
-    BIO_free(bio);
-    X509_free(x);
-    idm_buffer_free(&der);
-    idm_buffer_free(&key);
-}
 
 struct station_job {
     const char *path;
@@ -778,7 +738,7 @@ static void *station_main(void *arg)
         rc = idm_ctx_open_store(ctx, j->path);
     if (rc == IDM_OK)
         rc = idm_ca_new_openssl_pem(&ca, ctx, ca_cert_pem, strlen(ca_cert_pem), ca_key_pem,
-                                    strlen(ca_key_pem), passphrase, NULL);
+                                    strlen(ca_key_pem), fixture_passphrase, NULL);
     if (rc == IDM_OK)
         rc = idm_order_open(ctx, j->order_id, &order);
     if (rc == IDM_OK) {
@@ -841,7 +801,7 @@ START_TEST(test_stations_in_threads_claim_each_card_once)
 {
     struct world w;
     world_open(&w, "prod-threads", IDM_CARD_CONTRACTOR, IDM_CARD_DIGITAL, SHARED_CARDS);
-    export_ca(&w);
+    fixture_export_ca(w.ca, &ca_cert_pem, &ca_key_pem);
     int64_t order_id;
     ck_ok(idm_order_get_id(w.order, &order_id));
     static struct station_job jobs[STATIONS];
@@ -867,7 +827,7 @@ START_TEST(test_stations_in_processes_claim_each_card_once)
 {
     struct world w;
     world_open(&w, "prod-processes", IDM_CARD_VISITOR, IDM_CARD_DIGITAL, SHARED_CARDS);
-    export_ca(&w);
+    fixture_export_ca(w.ca, &ca_cert_pem, &ca_key_pem);
     int64_t order_id;
     ck_ok(idm_order_get_id(w.order, &order_id));
     static struct station_job jobs[STATIONS];

@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -34,19 +33,8 @@
 
 #define ACTOR "torture"
 #define CARDS_PER_ORDER 30
-#define PASSPHRASE "torture passphrase"
 
 static char *ca_cert_pem, *ca_key_pem;
-
-static int passphrase(char *buf, size_t size, void *ud)
-{
-    (void)ud;
-    size_t n = strlen(PASSPHRASE);
-    if (n > size)
-        return -1;
-    memcpy(buf, PASSPHRASE, n);
-    return (int)n;
-}
 
 static int deliver(const idm_card_t *card, const char *pin, const char *puk, void *ud)
 {
@@ -118,7 +106,7 @@ static void station_main(const char *path, const char *cards_dir, int64_t order_
     struct mem_card *mem = NULL;
     if (idm_ctx_new(&ctx) != IDM_OK || idm_ctx_open_store(ctx, path) != IDM_OK ||
         idm_ca_new_openssl_pem(&ca, ctx, ca_cert_pem, strlen(ca_cert_pem), ca_key_pem,
-                               strlen(ca_key_pem), passphrase, NULL) != IDM_OK ||
+                               strlen(ca_key_pem), fixture_passphrase, NULL) != IDM_OK ||
         idm_order_open(ctx, order_id, &order) != IDM_OK)
         child_fail(2);
     idm_encoder_t *enc = mem_encoder_new(&mem, 1);
@@ -162,33 +150,12 @@ static void station_main(const char *path, const char *cards_dir, int64_t order_
     _exit(0);
 }
 
+/* The CA the stations load from PEM, as separate processes would. */
 static void make_ca(idm_ctx_t *ctx)
 {
     idm_ca_t *ca = NULL;
-    idm_buffer_t *der = NULL, *key = NULL;
-    const unsigned char *p;
-    size_t len;
     ck_ok(idm_ca_new_openssl(&ca, ctx, IDM_KEY_EC_P256, "Torture CA", 3650));
-    ck_ok(idm_buffer_new(&der));
-    ck_ok(idm_buffer_new(&key));
-    ck_ok(idm_ca_get_certificate(ca, der));
-    ck_ok(idm_ca_export_key(ca, passphrase, NULL, key));
-    ck_ok(idm_buffer_get(der, &p, &len));
-    X509 *x = d2i_X509(NULL, &p, (long)len);
-    ck_assert_ptr_nonnull(x);
-    BIO *bio = BIO_new(BIO_s_mem());
-    ck_assert_int_eq(PEM_write_bio_X509(bio, x), 1);
-    char *data;
-    long n = BIO_get_mem_data(bio, &data);
-    ca_cert_pem = calloc(1, (size_t)n + 1);
-    memcpy(ca_cert_pem, data, (size_t)n);
-    ck_ok(idm_buffer_get(key, &p, &len));
-    ca_key_pem = calloc(1, len + 1);
-    memcpy(ca_key_pem, p, len);
-    BIO_free(bio);
-    X509_free(x);
-    idm_buffer_free(&der);
-    idm_buffer_free(&key);
+    fixture_export_ca(ca, &ca_cert_pem, &ca_key_pem);
     idm_ca_free(&ca);
 }
 
@@ -427,7 +394,7 @@ START_TEST(test_mass_production_survives_sigkill_at_any_step)
     /* The CRL lists exactly the superseded certificates. */
     idm_ca_t *ca = NULL;
     ck_ok(idm_ca_new_openssl_pem(&ca, ctx, ca_cert_pem, strlen(ca_cert_pem), ca_key_pem,
-                                 strlen(ca_key_pem), passphrase, NULL));
+                                 strlen(ca_key_pem), fixture_passphrase, NULL));
     idm_buffer_t *crl = NULL;
     ck_ok(idm_buffer_new(&crl));
     ck_ok(idm_ca_generate_crl(ca, ctx, 24, crl));
