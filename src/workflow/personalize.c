@@ -426,7 +426,7 @@ static int certify_slot(struct idm_personalization *r, size_t i)
 static int certify_slots(struct idm_personalization *r)
 {
     struct idm_store *s = NULL;
-    int grouped = r->ca->builtin != NULL && r->nslots > 1;
+    int grouped = r->ca->builtin != NULL;
     int rc = grouped ? idm_ctx_store(r->ctx, &s) : IDM_OK;
     if (rc == IDM_OK && grouped)
         rc = s->ops->begin(s);
