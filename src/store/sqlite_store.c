@@ -731,14 +731,20 @@ static int store_order_update(struct idm_store *s, const struct idm_order_rec *r
 
 static const char SQL_ORDER_CARD_ADD[] =
     "INSERT INTO order_cards (order_id, card_id, position, updated_ms)"
-    " SELECT ?1, ?2, count(*), ?3 FROM order_cards WHERE order_id = ?1";
+    " SELECT ?1, ?2, coalesce(max(position), -1) + 1, ?3 FROM order_cards WHERE order_id = ?1";
 static const char SQL_ORDER_CARD_EXISTS[] =
     "SELECT 1 FROM order_cards WHERE order_id = ?1 AND card_id = ?2";
-/* Pending first by position, then claims that ran out or are ours: the
- * order of the cards is the order of the work. */
+/* A claim to take back first (this station's from before it opened, so that
+ * it resumes where it stopped, or another's whose lease ran out), then the
+ * first pending card by position: the order of the cards is the order of
+ * the work.  Two statements, so that each walks its index instead of
+ * sorting the whole order. */
+static const char SQL_ORDER_CARD_RECLAIM[] =
+    "SELECT card_id FROM order_cards WHERE order_id = ?1 AND outcome = 1"
+    " AND ((station = ?2 AND claimed_ms < ?4) OR claimed_ms <= ?3)"
+    " ORDER BY position LIMIT 1";
 static const char SQL_ORDER_CARD_NEXT[] =
-    "SELECT card_id FROM order_cards WHERE order_id = ?1 AND (outcome = 0 OR"
-    " (outcome = 1 AND ((station = ?2 AND claimed_ms < ?4) OR claimed_ms <= ?3)))"
+    "SELECT card_id FROM order_cards WHERE order_id = ?1 AND outcome = 0"
     " ORDER BY position LIMIT 1";
 static const char SQL_ORDER_CARD_CLAIM[] =
     "UPDATE order_cards SET outcome = 1, station = ?3, claimed_ms = ?4, updated_ms = ?4,"
@@ -831,22 +837,25 @@ static int store_order_card_claim(struct idm_store *s, int64_t order_id, const c
     struct sqlite_store *st = impl(s);
     memset(out, 0, sizeof *out);
     int64_t card_id = 0;
-    {
-        PREPARE(st, q, SQL_ORDER_CARD_NEXT, "cannot look for the next card of an order");
+    const char *const queries[] = {SQL_ORDER_CARD_RECLAIM, SQL_ORDER_CARD_NEXT};
+    for (size_t i = 0; card_id == 0 && i < 2; i++) {
+        PREPARE(st, q, queries[i], "cannot look for the next card of an order");
         sqlite3_bind_int64(q, 1, order_id);
-        sqlite3_bind_text(q, 2, station, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 3, now_ms - lease_ms);
-        sqlite3_bind_int64(q, 4, since_ms);
+        if (i == 0) {
+            sqlite3_bind_text(q, 2, station, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 3, now_ms - lease_ms);
+            sqlite3_bind_int64(q, 4, since_ms);
+        }
         int rc = sqlite3_step(q);
         if (rc == SQLITE_ROW)
             card_id = sqlite3_column_int64(q, 0);
         release(st, q);
-        if (rc == SQLITE_DONE)
-            return idm_error_set(NULL, IDM_ERR_NOT_FOUND, "order %lld has no card left to claim",
-                                 (long long)order_id);
-        if (rc != SQLITE_ROW)
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return db_fail(st, rc, "cannot look for the next card of an order");
     }
+    if (card_id == 0)
+        return idm_error_set(NULL, IDM_ERR_NOT_FOUND, "order %lld has no card left to claim",
+                             (long long)order_id);
     PREPARE(st, q, SQL_ORDER_CARD_CLAIM, "cannot claim a card of an order");
     sqlite3_bind_int64(q, 1, order_id);
     sqlite3_bind_int64(q, 2, card_id);
@@ -1133,18 +1142,38 @@ static int store_card_list_addable(struct idm_store *s, int type, int option, in
 static const char SQL_LIST_IDENTITIES[] =
     "SELECT id FROM identities WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
     " ORDER BY id LIMIT ?3";
+/* One statement per kind with every filter optional ("?N IS NULL OR"), and
+ * for the filters a hot path uses (a card's certificates, a holder's cards,
+ * an order's cards) one led by that column, so that its index is used: the
+ * optional form would walk the whole table from after_id on.  All share the
+ * parameter numbers, so they bind alike. */
+#define CARD_COLUMN_FILTERS                                                        \
+    " AND (?2 IS NULL OR c.state = ?2) AND (?4 IS NULL OR c.type = ?4)"            \
+    " AND (?6 IS NULL OR c.identity_id = ?6)"
+#define CARD_ORDER_FILTER                                                              \
+    " AND (?5 IS NULL OR c.id IN (SELECT card_id FROM order_cards WHERE order_id = ?5" \
+    " AND (?10 IS NULL OR outcome = ?10)))"
 static const char SQL_LIST_CARDS[] =
-    "SELECT id FROM cards WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
-    " AND (?4 IS NULL OR type = ?4) AND (?5 IS NULL OR id IN (SELECT card_id FROM"
-    " order_cards WHERE order_id = ?5 AND (?10 IS NULL OR outcome = ?10)))"
-    " AND (?6 IS NULL OR identity_id = ?6) ORDER BY id LIMIT ?3";
+    "SELECT c.id FROM cards c WHERE c.id > ?1" CARD_COLUMN_FILTERS CARD_ORDER_FILTER
+    " ORDER BY c.id LIMIT ?3";
+static const char SQL_LIST_CARDS_OF_IDENTITY[] =
+    "SELECT c.id FROM cards c WHERE c.identity_id = ?6 AND c.id > ?1" CARD_COLUMN_FILTERS
+    CARD_ORDER_FILTER " ORDER BY c.id LIMIT ?3";
+static const char SQL_LIST_CARDS_OF_ORDER[] =
+    "SELECT oc.card_id FROM order_cards oc JOIN cards c ON c.id = oc.card_id"
+    " WHERE oc.order_id = ?5 AND oc.card_id > ?1 AND (?10 IS NULL OR oc.outcome = ?10)"
+    CARD_COLUMN_FILTERS " ORDER BY oc.card_id LIMIT ?3";
 static const char SQL_LIST_ORDERS[] =
     "SELECT id FROM orders WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
     " AND (?4 IS NULL OR card_type = ?4) ORDER BY id LIMIT ?3";
+#define CERT_FILTERS                                                              \
+    " AND (?2 IS NULL OR state = ?2) AND (?7 IS NULL OR card_id = ?7)"            \
+    " AND (?8 IS NULL OR issuer_key_id = ?8) AND (?9 IS NULL OR state IN (1, 2))"
 static const char SQL_LIST_CERTS[] =
-    "SELECT id FROM certificates WHERE id > ?1 AND (?2 IS NULL OR state = ?2)"
-    " AND (?7 IS NULL OR card_id = ?7) AND (?8 IS NULL OR issuer_key_id = ?8)"
-    " AND (?9 IS NULL OR state IN (1, 2)) ORDER BY id LIMIT ?3";
+    "SELECT id FROM certificates WHERE id > ?1" CERT_FILTERS " ORDER BY id LIMIT ?3";
+static const char SQL_LIST_CERTS_OF_CARD[] =
+    "SELECT id FROM certificates WHERE card_id = ?7 AND id > ?1" CERT_FILTERS
+    " ORDER BY id LIMIT ?3";
 
 static int store_list_ids(struct idm_store *s, idm_object_type kind,
                           const struct idm_list_filter *f, int64_t after_id, size_t limit,
@@ -1154,9 +1183,15 @@ static int store_list_ids(struct idm_store *s, idm_object_type kind,
     const char *sql;
     switch (kind) {
     case IDM_OBJECT_IDENTITY: sql = SQL_LIST_IDENTITIES; break;
-    case IDM_OBJECT_CARD: sql = SQL_LIST_CARDS; break;
+    case IDM_OBJECT_CARD:
+        sql = f->identity_id != 0 ? SQL_LIST_CARDS_OF_IDENTITY
+              : f->order_id != 0  ? SQL_LIST_CARDS_OF_ORDER
+                                  : SQL_LIST_CARDS;
+        break;
     case IDM_OBJECT_ORDER: sql = SQL_LIST_ORDERS; break;
-    case IDM_OBJECT_CERTIFICATE: sql = SQL_LIST_CERTS; break;
+    case IDM_OBJECT_CERTIFICATE:
+        sql = f->card_id != 0 ? SQL_LIST_CERTS_OF_CARD : SQL_LIST_CERTS;
+        break;
     default:
         return idm_error_set(NULL, IDM_ERR_INTERNAL, "no listing for object type %d", (int)kind);
     }

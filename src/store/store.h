@@ -114,7 +114,7 @@ struct idm_store_ops {
     int (*order_find)(struct idm_store *s, const char *external_id, int64_t *id);
     int (*order_update)(struct idm_store *s, const struct idm_order_rec *rec); /* state, updated_ms */
 
-    /* The cards of an order.  add: at the end (position = count so far),
+    /* The cards of an order.  add: at the end (position = the last one + 1),
      * IDM_ERR_EXISTS if the card is in the order already. */
     int (*order_card_add)(struct idm_store *s, int64_t order_id, int64_t card_id,
                           int64_t time_ms);

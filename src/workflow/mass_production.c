@@ -253,10 +253,11 @@ static int start_order(struct idm_station *st, const char *actor, int *completed
         return rc;
     if (state == IDM_ORDER_OPEN) {
         rc = idm_order_set_state(st->order, actor, IDM_ORDER_RUNNING, NULL);
-        /* Another station started it meanwhile. */
+        /* Other stations started it meanwhile, or even finished it. */
         if (rc == IDM_ERR_STATE && order_state(st, &state) == IDM_OK &&
-            state == IDM_ORDER_RUNNING) {
+            (state == IDM_ORDER_RUNNING || state == IDM_ORDER_COMPLETED)) {
             idm_error_clear();
+            *completed = state == IDM_ORDER_COMPLETED;
             return IDM_OK;
         }
         return rc;

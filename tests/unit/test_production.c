@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <idm/idm.h>
@@ -200,6 +201,8 @@ struct seen {
     const char *cancel_in; /* the hook that cancels, once */
     int more_rounds;       /* complete_or_more says "more" this often */
     struct world *fix;     /* complete_or_more: reactivates a holder here */
+    int pause_us;          /* progress: as long as a printer takes, so that
+                            * stations on one order overlap */
     int64_t reactivate;
 };
 
@@ -284,6 +287,10 @@ static int h_progress(const idm_order_t *order, int64_t card_id,
         s->produced[s->nproduced++] = card_id;
     if (outcome == IDM_OUTCOME_SKIPPED && s->nskipped < MAX_CARDS)
         s->skipped[s->nskipped++] = card_id;
+    if (s->pause_us > 0) {
+        struct timespec pause = {0, (long)s->pause_us * 1000L};
+        nanosleep(&pause, NULL);
+    }
     return cancels(s, "progress");
 }
 
@@ -753,6 +760,7 @@ static void *station_main(void *arg)
     if (rc == IDM_OK) {
         idm_production_hooks h = IDM_PRODUCTION_HOOKS_INIT;
         h.progress = h_progress;
+        j->seen.pause_us = 2000;
         rc = idm_production_run(st, ACTOR, &h, sizeof h, &j->seen);
     }
     j->rc = rc;
