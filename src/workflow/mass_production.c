@@ -242,30 +242,53 @@ static int order_state(struct idm_station *st, idm_order_state *state)
     return rc == IDM_OK ? idm_order_get_state(st->order, state) : rc;
 }
 
+/* Runs step(st, actor, arg) inside one write transaction, so that its
+ * look at the order and its change of it are one: stations that start or
+ * complete the same order at once take turns. */
+static int locked(struct idm_station *st, const char *actor, int arg,
+                  int (*step)(struct idm_station *st, const char *actor, int arg))
+{
+    struct idm_store *s = st->store;
+    int rc = s->ops->begin(s);
+    if (rc != IDM_OK)
+        return rc;
+    rc = step(st, actor, arg);
+    if (rc == IDM_OK)
+        return s->ops->commit(s);
+    char saved[REASON_MAX];
+    snprintf(saved, sizeof saved, "%s", idm_last_error_message());
+    s->ops->rollback(s);
+    (void)idm_order_refresh(st->order);
+    idm_error_set(NULL, rc, "%s", saved);
+    return rc;
+}
+
+static int start_locked(struct idm_station *st, const char *actor, int unused)
+{
+    (void)unused;
+    idm_order_state state;
+    int rc = order_state(st, &state);
+    if (rc != IDM_OK || state != IDM_ORDER_OPEN)
+        return rc; /* another station started it meanwhile, or finished it */
+    return idm_order_set_state(st->order, actor, IDM_ORDER_RUNNING, NULL);
+}
+
 /* Open -> running.  *completed tells of an order another station (or this
  * one, before a stop) completed: there is nothing left to do. */
 static int start_order(struct idm_station *st, const char *actor, int *completed)
 {
     idm_order_state state;
     int rc = order_state(st, &state);
-    *completed = rc == IDM_OK && state == IDM_ORDER_COMPLETED;
-    if (rc != IDM_OK || *completed)
-        return rc;
-    if (state == IDM_ORDER_OPEN) {
-        rc = idm_order_set_state(st->order, actor, IDM_ORDER_RUNNING, NULL);
-        /* Other stations started it meanwhile, or even finished it. */
-        if (rc == IDM_ERR_STATE && order_state(st, &state) == IDM_OK &&
-            (state == IDM_ORDER_RUNNING || state == IDM_ORDER_COMPLETED)) {
-            idm_error_clear();
-            *completed = state == IDM_ORDER_COMPLETED;
-            return IDM_OK;
-        }
-        return rc;
+    if (rc == IDM_OK && state == IDM_ORDER_OPEN) {
+        rc = locked(st, actor, 0, start_locked);
+        if (rc == IDM_OK)
+            rc = order_state(st, &state);
     }
-    if (state != IDM_ORDER_RUNNING)
-        return IDM_ERR(IDM_ERR_STATE, "order %" PRId64 " is '%s'; no card is produced for it",
-                       st->order_id, idm_order_state_name(state));
-    return IDM_OK;
+    *completed = rc == IDM_OK && state == IDM_ORDER_COMPLETED;
+    if (rc != IDM_OK || *completed || state == IDM_ORDER_RUNNING)
+        return rc;
+    return IDM_ERR(IDM_ERR_STATE, "order %" PRId64 " is '%s'; no card is produced for it",
+                   st->order_id, idm_order_state_name(state));
 }
 
 /* Claims one card and looks at it: *queued 1 when it is ready (added to
@@ -511,10 +534,8 @@ static int requeue_skipped(struct idm_station *st, const char *actor)
     return rc;
 }
 
-int idm_mp_complete(struct idm_station *st, const char *actor, int more)
+static int complete_locked(struct idm_station *st, const char *actor, int more)
 {
-    if (st->step != STEP_NONE)
-        return expect_step(st, STEP_NONE, more ? "more" : "complete");
     idm_order_state state;
     int rc = order_state(st, &state);
     if (rc != IDM_OK || state == IDM_ORDER_COMPLETED)
@@ -537,6 +558,15 @@ int idm_mp_complete(struct idm_station *st, const char *actor, int more)
              " failed", n.by_outcome[IDM_OUTCOME_PRODUCED],
              n.by_outcome[IDM_OUTCOME_SKIPPED], n.by_outcome[IDM_OUTCOME_FAILED]);
     return idm_order_set_state(st->order, actor, IDM_ORDER_COMPLETED, detail);
+}
+
+int idm_mp_complete(struct idm_station *st, const char *actor, int more)
+{
+    if (st->step != STEP_NONE)
+        return expect_step(st, STEP_NONE, more ? "more" : "complete");
+    /* The counts and the change in one transaction: no card can join the
+     * order, and no other station complete it, in between. */
+    return locked(st, actor, more, complete_locked);
 }
 
 idm_card_t *idm_mp_card(struct idm_station *st)

@@ -889,7 +889,8 @@ Suite *idm_test_suite(void)
     tc = tcase_create("outcomes");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_skips_are_recorded_with_reasons_and_more_checks_them_again);
-    tcase_add_loop_test(tc, test_encoder_and_verification_failures_fail_the_card_and_abort_the_order,
+    tcase_add_loop_test(tc,
+                        test_encoder_and_verification_failures_fail_the_card_and_abort_the_order,
                         0, (int)(sizeof encoder_faults / sizeof encoder_faults[0]));
     tcase_add_test(tc, test_ca_failure_fails_the_card_and_aborts_the_order);
     tcase_add_loop_test(tc, test_a_hook_cancels_cleanly_and_the_order_resumes, 0,
