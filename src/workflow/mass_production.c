@@ -194,8 +194,7 @@ static int claim(struct idm_station *st, struct idm_order_card_rec *out)
     if (rc != IDM_OK)
         return rc;
     rc = s->ops->order_card_claim(s, st->order_id, st->station, st->opened_ms,
-                                  idm_ctx_clock_ms(st->ctx),
-                                  st->lease_ms, out);
+                                  idm_ctx_clock_ms(st->ctx), st->lease_ms, out);
     if (rc == IDM_OK)
         return s->ops->commit(s);
     s->ops->rollback(s);
@@ -291,8 +290,9 @@ static int start_order(struct idm_station *st, const char *actor, int *completed
                    st->order_id, idm_order_state_name(state));
 }
 
-/* Claims one card and looks at it: *queued 1 when it is ready (added to
- * the queue); *none 1 when the order has no card left to claim. */
+/* Claims one card and looks at it: a ready card joins the queue, one that
+ * is not is recorded as skipped, one an earlier attempt finished gets its
+ * outcome; *none 1 when the order has no card left to claim. */
 static int claim_one(struct idm_station *st, const char *actor, int *none)
 {
     struct idm_order_card_rec item;
