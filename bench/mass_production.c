@@ -1,0 +1,1048 @@
+/*
+ * idm-bench-mass-production [CARDS]: how many Digital ID cards per second
+ * the public mass production driver idm_production_run() gets through,
+ * with a host encoder that does no I/O, the built-in CA (P-256) and the
+ * SQLite store in a file, and how much memory it takes as the order grows.
+ * CARDS defaults to 100000.
+ *
+ * Each card is an employee card of its own active identity (imported with
+ * idm_identity_import_csv()), created, moved requested -> approved, and put
+ * into one order with idm_order_add_approved().  Options: card_key_slots
+ * "9A" (one P-256 key and one certificate per card), pin_source
+ * "generated", a PIN delivery callback that does nothing.  That setup is
+ * timed on its own and not counted in the cards/s.
+ *
+ * The encoder keeps the card in memory: generate_key makes a real P-256
+ * key with libcrypto and sign a real ECDSA signature with it, because the
+ * library checks each key's signature against its certificate; read_object
+ * gives back what was written; each card that closes well is followed by a
+ * blank one with the next serial (BENCH-00000001, ...).  Its time is
+ * reported apart (idm_encoder_get_stats()), so the rest is the library's.
+ *
+ * Runs, each in a forked child with its own store (so that no two share a
+ * peak-RSS high-water mark):
+ *   - CARDS/10 cards with a group of 1 (one card per claim transaction);
+ *   - CARDS/10 cards with a group of GROUP;
+ *   - CARDS cards with a group of GROUP.
+ * Each child resets its high-water mark after the setup and reports the
+ * peak RSS of the production alone; the two GROUP runs show whether that
+ * peak grows with the order.  After each run the order must be completed
+ * with every card produced, or the program fails.
+ *
+ * Reference, measured in the same run: the built-in CA's own certificates
+ * per second, as idm-bench-ca-issue measures it (idm_card_issue_certificate()
+ * with the built-in CA minus the same call with an echo CA that signs
+ * nothing, on a ":memory:" store, in interleaved rounds).  Each card needs
+ * one certificate, so that rate is the ceiling of cards/s if all else were
+ * free.
+ *
+ * Everything lives in a fresh temporary directory under $TMPDIR (or /tmp)
+ * that is removed at the end.  Any failure prints its reason and exits 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <idm/idm.h>
+
+#include "bench_common.h"
+
+#define DEFAULT_CARDS 100000
+#define MAX_CARDS 10000000UL /* the encoder's serials have eight digits */
+#define GROUP 64
+#define ACTOR "idm-bench-mass-production"
+#define STATION "bench-station"
+#define CA_NAME "libidm Bench Issuing CA"
+#define REF_SECONDS 1.5 /* per reference measurement, in ROUNDS slices */
+#define ROUNDS 3
+
+/* ---- measuring ---------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        die("clock_gettime: %s", strerror(errno));
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A "Vm...:" line of /proc/self/status, in KiB. */
+static long status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        die("cannot open /proc/self/status: %s", strerror(errno));
+    char line[256];
+    size_t n = strlen(field);
+    long kib = -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            kib = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    if (kib < 0)
+        die("no %s in /proc/self/status", field);
+    return kib;
+}
+
+/* Sets the peak RSS (VmHWM) back to the current RSS (Linux 4.0 and later),
+ * so that the peak read later is what came after.  0 when it worked. */
+static int reset_peak_rss(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t written = write(fd, "5", 1);
+    close(fd);
+    return written == 1 ? 0 : -1;
+}
+
+static void check_crypto(int ok, const char *what)
+{
+    if (!ok) {
+        char reason[256] = "no detail from OpenSSL";
+        unsigned long e = ERR_peek_last_error();
+        if (e != 0)
+            ERR_error_string_n(e, reason, sizeof reason);
+        die("%s failed: %s", what, reason);
+    }
+}
+
+/* ---- P-256 keys ----------------------------------------------------------- */
+
+/* The DER SubjectPublicKeyInfo of a P-256 key is this header and the
+ * 65-byte uncompressed point.  Building it by hand, as a card's encoder
+ * does from the point the card returns, spares OpenSSL 3's encoder
+ * framework (i2d_PUBKEY) per key, which would be counted as the card's. */
+static const unsigned char P256_SPKI_HEAD[26] = {
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01,
+    0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
+#define P256_POINT_LEN 65
+#define P256_SPKI_LEN (sizeof P256_SPKI_HEAD + P256_POINT_LEN)
+
+/* A key generation context for P-256, set up once for every key. */
+static EVP_PKEY_CTX *p256_keygen_new(void)
+{
+    EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (kctx == NULL || EVP_PKEY_keygen_init(kctx) != 1 ||
+        EVP_PKEY_CTX_set_group_name(kctx, "P-256") != 1) {
+        EVP_PKEY_CTX_free(kctx);
+        return NULL;
+    }
+    return kctx;
+}
+
+/* key's SubjectPublicKeyInfo into spki (P256_SPKI_LEN bytes).  0 when it worked. */
+static int p256_spki(EVP_PKEY *key, unsigned char spki[P256_SPKI_LEN])
+{
+    size_t len = 0;
+    unsigned char *point = spki + sizeof P256_SPKI_HEAD;
+    if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, P256_POINT_LEN,
+                                        &len) != 1 ||
+        len != P256_POINT_LEN || point[0] != 0x04)
+        return -1;
+    memcpy(spki, P256_SPKI_HEAD, sizeof P256_SPKI_HEAD);
+    return 0;
+}
+
+/* ---- the host encoder: a card in memory, no I/O ------------------------- */
+
+#define MAX_OBJECTS 8 /* CHUID, CCC, Printed Information, four certificates */
+
+struct object {
+    unsigned tag; /* 0: unused */
+    unsigned char *value;
+    size_t len;
+    size_t room; /* kept from card to card, so a card allocates nothing */
+};
+
+struct bench_card {
+    EVP_PKEY_CTX *keygen;
+    EVP_PKEY *keys[256]; /* by slot, on the card in the encoder */
+    struct object objects[MAX_OBJECTS];
+    char pin[16];
+    unsigned long serial;   /* of the card in the encoder, from 1 */
+    unsigned long produced; /* cards closed with success */
+    unsigned long keys_made;
+};
+
+/* Room for len bytes as the content of object tag, replacing what it held;
+ * NULL when the card is full or memory is out. */
+static unsigned char *object_room(struct bench_card *c, unsigned tag, size_t len)
+{
+    struct object *o = NULL;
+    for (size_t i = 0; i < MAX_OBJECTS && o == NULL; i++) {
+        if (c->objects[i].tag == tag)
+            o = &c->objects[i];
+    }
+    for (size_t i = 0; i < MAX_OBJECTS && o == NULL; i++) {
+        if (c->objects[i].tag == 0)
+            o = &c->objects[i];
+    }
+    if (o == NULL)
+        return NULL;
+    if (o->room < len || o->value == NULL) {
+        unsigned char *grown = realloc(o->value, len > 0 ? len : 1);
+        if (grown == NULL)
+            return NULL;
+        o->value = grown;
+        o->room = len > 0 ? len : 1;
+    }
+    o->tag = tag;
+    o->len = len;
+    return o->value;
+}
+
+static int card_full(void)
+{
+    idm_encoder_backend_error("the bench card has no room for another object");
+    return IDM_ERR_CARD;
+}
+
+static int enc_open(int timeout_ms, void *user_data)
+{
+    (void)timeout_ms;
+    (void)user_data;
+    return 0;
+}
+
+static int enc_card_serial(char *serial, size_t size, void *user_data)
+{
+    const struct bench_card *c = user_data;
+    snprintf(serial, size, "BENCH-%08lu", c->serial);
+    return 0;
+}
+
+static int enc_generate_key(idm_piv_slot slot, idm_card_key_alg alg, idm_buffer_t *spki,
+                            void *user_data)
+{
+    struct bench_card *c = user_data;
+    if (alg != IDM_CARD_KEY_EC_P256) {
+        idm_encoder_backend_error("the bench card makes P-256 keys only");
+        return IDM_ERR_CARD;
+    }
+    EVP_PKEY *key = NULL;
+    unsigned char der[P256_SPKI_LEN];
+    if (EVP_PKEY_generate(c->keygen, &key) != 1 || p256_spki(key, der) != 0) {
+        EVP_PKEY_free(key);
+        idm_encoder_backend_error("libcrypto could not make a P-256 key");
+        return IDM_ERR_CARD;
+    }
+    EVP_PKEY_free(c->keys[slot]);
+    c->keys[slot] = key;
+    c->keys_made++;
+    return idm_buffer_set(spki, der, sizeof der);
+}
+
+/* The object a slot's certificate lives in; 0 for a slot that has none. */
+static unsigned certificate_object(idm_piv_slot slot)
+{
+    switch (slot) {
+    case IDM_PIV_SLOT_AUTHENTICATION: return IDM_PIV_OBJECT_CERT_AUTHENTICATION;
+    case IDM_PIV_SLOT_SIGNATURE: return IDM_PIV_OBJECT_CERT_SIGNATURE;
+    case IDM_PIV_SLOT_KEY_MANAGEMENT: return IDM_PIV_OBJECT_CERT_KEY_MANAGEMENT;
+    case IDM_PIV_SLOT_CARD_AUTHENTICATION: return IDM_PIV_OBJECT_CERT_CARD_AUTHENTICATION;
+    }
+    return 0;
+}
+
+/* Kept as a PIV card keeps it, so that reading the object back gives the
+ * certificate in tag 70: 70 82 LL LL <der> 71 01 00 FE 00. */
+static int enc_write_certificate(idm_piv_slot slot, const unsigned char *der, size_t len,
+                                 void *user_data)
+{
+    static const unsigned char tail[5] = {0x71, 0x01, 0x00, 0xFE, 0x00};
+    unsigned tag = certificate_object(slot);
+    if (tag == 0 || len > 0xFFFF) {
+        idm_encoder_backend_error("the bench card has no such certificate slot or room");
+        return IDM_ERR_CARD;
+    }
+    unsigned char *obj = object_room(user_data, tag, 4 + len + sizeof tail);
+    if (obj == NULL)
+        return card_full();
+    obj[0] = 0x70;
+    obj[1] = 0x82;
+    obj[2] = (unsigned char)(len >> 8);
+    obj[3] = (unsigned char)len;
+    memcpy(obj + 4, der, len);
+    memcpy(obj + 4 + len, tail, sizeof tail);
+    return 0;
+}
+
+static int enc_write_object(idm_piv_object object, const unsigned char *value, size_t len,
+                            void *user_data)
+{
+    unsigned char *obj = object_room(user_data, (unsigned)object, len);
+    if (obj == NULL)
+        return card_full();
+    if (len > 0)
+        memcpy(obj, value, len);
+    return 0;
+}
+
+static int enc_read_object(idm_piv_object object, idm_buffer_t *value, void *user_data)
+{
+    const struct bench_card *c = user_data;
+    for (size_t i = 0; i < MAX_OBJECTS; i++) {
+        if (c->objects[i].tag == (unsigned)object)
+            return idm_buffer_set(value, c->objects[i].value, c->objects[i].len);
+    }
+    idm_encoder_backend_error("the bench card has no such object");
+    return IDM_ERR_NOT_FOUND;
+}
+
+static int enc_set_pin(const char *pin, const char *puk, void *user_data)
+{
+    struct bench_card *c = user_data;
+    (void)puk;
+    if (strlen(pin) >= sizeof c->pin) {
+        idm_encoder_backend_error("the PIN is too long for the bench card");
+        return IDM_ERR_CARD;
+    }
+    strcpy(c->pin, pin);
+    return 0;
+}
+
+static int enc_verify_pin(const char *pin, void *user_data)
+{
+    const struct bench_card *c = user_data;
+    if (strcmp(pin, c->pin) != 0) {
+        idm_encoder_backend_error("wrong PIN");
+        return IDM_ERR_CARD;
+    }
+    return 0;
+}
+
+/* For EC the input is the digest; the result is a DER ECDSA-Sig-Value. */
+static int enc_sign(idm_piv_slot slot, idm_card_key_alg alg, const unsigned char *input,
+                    size_t len, idm_buffer_t *signature, void *user_data)
+{
+    struct bench_card *c = user_data;
+    unsigned char sig[80]; /* a DER P-256 signature takes at most 72 bytes */
+    size_t sig_len = sizeof sig;
+    EVP_PKEY_CTX *sctx = NULL;
+    if (alg == IDM_CARD_KEY_EC_P256 && c->keys[slot] != NULL)
+        sctx = EVP_PKEY_CTX_new_from_pkey(NULL, c->keys[slot], NULL);
+    int ok = sctx != NULL && EVP_PKEY_sign_init(sctx) == 1 &&
+             EVP_PKEY_sign(sctx, sig, &sig_len, input, len) == 1;
+    EVP_PKEY_CTX_free(sctx);
+    if (!ok) {
+        idm_encoder_backend_error("the bench card could not sign with that slot");
+        return IDM_ERR_CARD;
+    }
+    return idm_buffer_set(signature, sig, sig_len);
+}
+
+/* A card that went through leaves; the next is blank.  One that did not
+ * stays in the encoder, as in a printer-encoder. */
+static int enc_close(int success, void *user_data)
+{
+    struct bench_card *c = user_data;
+    if (!success)
+        return 0;
+    for (size_t i = 0; i < MAX_OBJECTS; i++) {
+        c->objects[i].tag = 0;
+        c->objects[i].len = 0;
+    }
+    for (size_t i = 0; i < 256; i++) {
+        EVP_PKEY_free(c->keys[i]);
+        c->keys[i] = NULL;
+    }
+    c->pin[0] = '\0';
+    c->produced++;
+    c->serial++;
+    return 0;
+}
+
+static void bench_card_free(void *user_data)
+{
+    struct bench_card *c = user_data;
+    for (size_t i = 0; i < MAX_OBJECTS; i++)
+        free(c->objects[i].value);
+    for (size_t i = 0; i < 256; i++)
+        EVP_PKEY_free(c->keys[i]);
+    EVP_PKEY_CTX_free(c->keygen);
+    free(c);
+}
+
+/* The host encoder over a new bench card, which the encoder owns; *card
+ * is left pointing at it to read its counters. */
+static idm_encoder_t *bench_encoder_new(struct bench_card **card)
+{
+    struct bench_card *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        die("out of memory");
+    c->serial = 1;
+    c->keygen = p256_keygen_new();
+    check_crypto(c->keygen != NULL, "setting up P-256 key generation");
+    idm_encoder_ops ops = IDM_ENCODER_OPS_INIT;
+    ops.open = enc_open;
+    ops.card_serial = enc_card_serial;
+    ops.generate_key = enc_generate_key;
+    ops.write_certificate = enc_write_certificate;
+    ops.write_object = enc_write_object;
+    ops.read_object = enc_read_object;
+    ops.set_pin = enc_set_pin;
+    ops.verify_pin = enc_verify_pin;
+    ops.sign = enc_sign;
+    ops.close = enc_close;
+    idm_encoder_t *enc = NULL;
+    int rc = idm_encoder_new(&enc, &ops, sizeof ops, c, bench_card_free);
+    if (rc != IDM_OK)
+        bench_card_free(c);
+    check_idm(rc, "idm_encoder_new");
+    *card = c;
+    return enc;
+}
+
+static int discard_secrets(const idm_card_t *card, const char *pin, const char *puk,
+                           void *user_data)
+{
+    (void)card;
+    (void)pin;
+    (void)puk;
+    (void)user_data;
+    return 0;
+}
+
+/* ---- the reference: the built-in CA's own issue ------------------------- */
+
+struct rate {
+    long count;
+    double seconds;
+};
+
+static double per_second(const struct rate *r)
+{
+    return (double)r->count / r->seconds;
+}
+
+static struct rate measure(void (*fn)(void *), void *arg, double seconds)
+{
+    struct rate r = {0, 0.0};
+    double start = now_seconds(), now;
+    do {
+        fn(arg);
+        r.count++;
+        now = now_seconds();
+    } while (now - start < seconds);
+    r.seconds = now - start;
+    return r;
+}
+
+static int by_rate(const void *a, const void *b)
+{
+    double x = per_second(a), y = per_second(b);
+    return (x > y) - (x < y);
+}
+
+static struct rate median(struct rate rounds[ROUNDS])
+{
+    qsort(rounds, ROUNDS, sizeof rounds[0], by_rate);
+    return rounds[ROUNDS / 2];
+}
+
+struct issuer {
+    idm_card_t *card;
+    idm_ca_t *ca;
+    const unsigned char *spki;
+    int *next_attempt; /* shared by the issuers of one card */
+};
+
+/* One issue with a new attempt: a new certificate each call. */
+static void issue_new(void *arg)
+{
+    struct issuer *is = arg;
+    idm_cert_t *cert = NULL;
+    check_idm(idm_card_issue_certificate(is->card, ACTOR, is->ca, IDM_USAGE_AUTHENTICATION,
+                                         is->spki, P256_SPKI_LEN, (*is->next_attempt)++, &cert),
+              "idm_card_issue_certificate");
+    idm_cert_free(&cert);
+}
+
+/* An echo CA: returns the library's first certificate with a new serial
+ * patched in, so that everything but the signing runs as with the
+ * built-in CA. */
+struct echo_ca {
+    unsigned char *der;
+    size_t len;
+    size_t serial_at; /* offset of the serial's last 8 bytes */
+    uint64_t counter;
+};
+
+static int echo_issue(const idm_cert_request_t *request, idm_buffer_t *certificate,
+                      void *user_data)
+{
+    (void)request;
+    struct echo_ca *e = user_data;
+    uint64_t c = ++e->counter;
+    for (int i = 7; i >= 0; i--, c >>= 8)
+        e->der[e->serial_at + (size_t)i] = (unsigned char)c;
+    return idm_buffer_set(certificate, e->der, e->len) == IDM_OK ? 0 : 1;
+}
+
+static int echo_revoke(const char *serial, idm_revocation_reason reason, int64_t time_ms,
+                       void *user_data)
+{
+    (void)serial;
+    (void)reason;
+    (void)time_ms;
+    (void)user_data;
+    return 0;
+}
+
+static void echo_init(struct echo_ca *e, const unsigned char *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    check_crypto(x != NULL, "decoding the library's certificate");
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+    const unsigned char *v = ASN1_STRING_get0_data(sn);
+    size_t n = (size_t)ASN1_STRING_length(sn);
+    if (n < 9)
+        die("the library's serial has %zu bytes; expected 16", n);
+    e->der = malloc(len);
+    if (e->der == NULL)
+        die("out of memory");
+    memcpy(e->der, der, len);
+    e->len = len;
+    e->counter = 0;
+    e->serial_at = 0;
+    for (size_t i = 2; i + n <= len && e->serial_at == 0; i++) {
+        if (der[i - 2] == 0x02 && der[i - 1] == n && memcmp(der + i, v, n) == 0)
+            e->serial_at = i + n - 8;
+    }
+    X509_free(x);
+    if (e->serial_at == 0)
+        die("cannot find the serial number in the library's certificate");
+}
+
+struct reference {
+    double library_per_s; /* idm_card_issue_certificate, built-in CA */
+    double echo_per_s;    /* the same with the echo CA */
+    double own_per_s;     /* the built-in CA's own issue: the difference */
+    long calls;
+};
+
+static void run_reference(struct reference *out)
+{
+    idm_ctx_t *ctx = NULL;
+    idm_identity_t *who = NULL;
+    idm_card_t *card = NULL;
+    int64_t who_id = 0;
+    check_idm(idm_ctx_new(&ctx), "idm_ctx_new");
+    check_idm(idm_ctx_open_store(ctx, ":memory:"), "idm_ctx_open_store");
+    check_idm(idm_identity_new(ctx, ACTOR, "E0000001", &who), "idm_identity_new");
+    check_idm(idm_identity_set_attribute(who, ACTOR, "givenName", "Ada"),
+              "idm_identity_set_attribute");
+    check_idm(idm_identity_set_attribute(who, ACTOR, "surname", "Lovelace"),
+              "idm_identity_set_attribute");
+    check_idm(idm_identity_set_attribute(who, ACTOR, "mail", "ada.lovelace@example.com"),
+              "idm_identity_set_attribute");
+    check_idm(idm_identity_set_state(who, ACTOR, IDM_IDENTITY_ACTIVE), "idm_identity_set_state");
+    check_idm(idm_identity_get_id(who, &who_id), "idm_identity_get_id");
+    idm_identity_free(&who);
+    check_idm(idm_card_new(ctx, ACTOR, IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL, IDM_PRODUCTION_LOCAL,
+                           who_id, NULL, &card),
+              "idm_card_new");
+    check_idm(idm_card_set_state(card, ACTOR, IDM_CARD_REQUESTED, NULL), "idm_card_set_state");
+    check_idm(idm_card_set_state(card, ACTOR, IDM_CARD_APPROVED, NULL), "idm_card_set_state");
+
+    EVP_PKEY_CTX *keygen = p256_keygen_new();
+    EVP_PKEY *key = NULL;
+    unsigned char spki[P256_SPKI_LEN];
+    check_crypto(keygen != NULL && EVP_PKEY_generate(keygen, &key) == 1 &&
+                     p256_spki(key, spki) == 0,
+                 "making the card's P-256 key");
+
+    int next_attempt = 1;
+    struct issuer lib = {card, NULL, spki, &next_attempt};
+    check_idm(idm_ca_new_openssl(&lib.ca, ctx, IDM_KEY_EC_P256, CA_NAME, 3650),
+              "idm_ca_new_openssl");
+    idm_cert_t *first = NULL;
+    const unsigned char *der = NULL;
+    size_t der_len = 0;
+    check_idm(idm_card_issue_certificate(card, ACTOR, lib.ca, IDM_USAGE_AUTHENTICATION, spki,
+                                         sizeof spki, next_attempt++, &first),
+              "idm_card_issue_certificate");
+    check_idm(idm_cert_get_der(first, &der, &der_len), "idm_cert_get_der");
+    struct echo_ca e;
+    echo_init(&e, der, der_len);
+    idm_cert_free(&first);
+    idm_ca_ops ops = IDM_CA_OPS_INIT;
+    ops.issue = echo_issue;
+    ops.revoke = echo_revoke;
+    struct issuer echo = lib;
+    echo.ca = NULL;
+    check_idm(idm_ca_new(&echo.ca, &ops, sizeof ops, &e, NULL), "idm_ca_new");
+
+    /* A warm-up each, then interleaved rounds so that a change in the
+     * machine's load hits both alike. */
+    struct rate lib_rounds[ROUNDS], echo_rounds[ROUNDS];
+    issue_new(&lib);
+    issue_new(&echo);
+    out->calls = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        lib_rounds[i] = measure(issue_new, &lib, REF_SECONDS / ROUNDS);
+        echo_rounds[i] = measure(issue_new, &echo, REF_SECONDS / ROUNDS);
+        out->calls += lib_rounds[i].count;
+    }
+    struct rate a = median(lib_rounds), b = median(echo_rounds);
+    out->library_per_s = per_second(&a);
+    out->echo_per_s = per_second(&b);
+    double own_us = 1e6 / out->library_per_s - 1e6 / out->echo_per_s;
+    out->own_per_s = own_us > 0 ? 1e6 / own_us : -1;
+
+    idm_ca_free(&echo.ca);
+    free(e.der);
+    idm_ca_free(&lib.ca);
+    EVP_PKEY_free(key);
+    EVP_PKEY_CTX_free(keygen);
+    idm_card_free(&card);
+    idm_ctx_free(&ctx);
+}
+
+/* ---- one order: setup ----------------------------------------------------- */
+
+static const char *const given_names[] = {"Anna", "Benjamin", "Chlo\xC3\xA9", "Dmitri",
+                                          "Emma", "\xC5\x81ukasz", "Maria", "Yusuf"};
+static const char *const surnames[] = {"M\xC3\xBCller", "Schmidt", "Nowak", "Garc\xC3\xAD" "a",
+                                       "O'Brien", "van der Berg", "Tanaka", "Silva"};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Identity i's external id, also its employeeNumber. */
+static void employee_number(size_t i, char *out, size_t size)
+{
+    snprintf(out, size, "E%08zu", i + 1);
+}
+
+/* Streams the people of the order to a CSV, so it takes no memory per row. */
+static void write_people(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        die("cannot create '%s': %s", path, strerror(errno));
+    fputs("employeeNumber,givenName,surname,mail\r\n", f);
+    for (size_t i = 0; i < n; i++) {
+        char number[24];
+        employee_number(i, number, sizeof number);
+        fprintf(f, "%s,%s,%s,%s@example.com\r\n", number, given_names[i % COUNT(given_names)],
+                surnames[(i / COUNT(given_names)) % COUNT(surnames)], number);
+    }
+    if (ferror(f) || fclose(f) != 0)
+        die("cannot write '%s': %s", path, strerror(errno));
+}
+
+struct setup_times {
+    double import_s, cards_s, order_s;
+};
+
+/* Creates the store at db with n active employees, an approved Digital ID
+ * card each, and one mass production order of them all; returns its id. */
+static int64_t set_up_order(const char *db, const char *csv, size_t n, struct setup_times *t)
+{
+    idm_ctx_t *ctx = NULL;
+    check_idm(idm_ctx_new(&ctx), "idm_ctx_new");
+    check_idm(idm_ctx_open_store(ctx, db), "idm_ctx_open_store");
+    check_idm(idm_options_set_string(ctx, ACTOR, "card_key_slots", "9A"),
+              "idm_options_set_string(card_key_slots)");
+    check_idm(idm_options_set_string(ctx, ACTOR, "pin_source", "generated"),
+              "idm_options_set_string(pin_source)");
+
+    write_people(csv, n);
+    double start = now_seconds();
+    size_t imported = 0;
+    check_idm(idm_identity_import_csv(ctx, ACTOR, csv, "employeeNumber", IDM_IDENTITY_ACTIVE,
+                                      &imported),
+              "idm_identity_import_csv");
+    if (imported != n)
+        die("idm_identity_import_csv imported %zu identities; expected %zu", imported, n);
+    unlink(csv);
+    t->import_s = now_seconds() - start;
+
+    start = now_seconds();
+    for (size_t i = 0; i < n; i++) {
+        char number[24];
+        idm_identity_t *who = NULL;
+        idm_card_t *card = NULL;
+        int64_t who_id = 0;
+        employee_number(i, number, sizeof number);
+        check_idm(idm_identity_open_external(ctx, number, &who), "idm_identity_open_external");
+        check_idm(idm_identity_get_id(who, &who_id), "idm_identity_get_id");
+        idm_identity_free(&who);
+        check_idm(idm_card_new(ctx, ACTOR, IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL,
+                               IDM_PRODUCTION_LOCAL, who_id, NULL, &card),
+                  "idm_card_new");
+        check_idm(idm_card_set_state(card, ACTOR, IDM_CARD_REQUESTED, NULL),
+                  "idm_card_set_state(requested)");
+        check_idm(idm_card_set_state(card, ACTOR, IDM_CARD_APPROVED, NULL),
+                  "idm_card_set_state(approved)");
+        idm_card_free(&card);
+    }
+    t->cards_s = now_seconds() - start;
+
+    start = now_seconds();
+    idm_order_t *order = NULL;
+    size_t added = 0;
+    int64_t order_id = 0;
+    check_idm(idm_order_new(ctx, ACTOR, IDM_ORDER_MASS_PRODUCTION, IDM_CARD_EMPLOYEE,
+                            IDM_CARD_DIGITAL, NULL, &order),
+              "idm_order_new");
+    check_idm(idm_order_add_approved(order, ACTOR, 0, &added), "idm_order_add_approved");
+    if (added != n)
+        die("idm_order_add_approved added %zu cards; expected %zu", added, n);
+    check_idm(idm_order_get_id(order, &order_id), "idm_order_get_id");
+    t->order_s = now_seconds() - start;
+    idm_order_free(&order);
+    idm_ctx_free(&ctx);
+    return order_id;
+}
+
+/* ---- one order: production ----------------------------------------------- */
+
+/* What the progress hook saw: the counts, and when each tenth of the order
+ * was done, which shows whether a card costs more late in a large order. */
+struct tally {
+    long produced, other;
+    size_t total;
+    int tenths; /* how many of tenth_done are set */
+    double tenth_done[10];
+};
+
+static int on_progress(const idm_order_t *order, int64_t card_id, idm_order_card_outcome outcome,
+                       void *user_data)
+{
+    struct tally *t = user_data;
+    (void)order;
+    (void)card_id;
+    if (outcome == IDM_OUTCOME_PRODUCED)
+        t->produced++;
+    else
+        t->other++;
+    while (t->tenths < 10 &&
+           (size_t)(t->produced + t->other) * 10 >= t->total * (size_t)(t->tenths + 1))
+        t->tenth_done[t->tenths++] = now_seconds();
+    return 0;
+}
+
+struct run_result {
+    size_t cards, group;
+    struct setup_times setup;
+    double seconds;    /* idm_production_run() */
+    double encoder_s;  /* of which inside the encoder */
+    double tenth_per_s[10]; /* cards/s over each tenth of the order; 0 if too small */
+    long rss_start_kib; /* when the production started */
+    long rss_peak_kib;  /* the peak since then (or since the start: rss_reset 0) */
+    int rss_reset;
+};
+
+static int64_t count_outcome(const idm_order_t *order, idm_order_card_outcome outcome)
+{
+    int64_t n = 0;
+    check_idm(idm_order_count_cards(order, outcome, &n), "idm_order_count_cards");
+    return n;
+}
+
+/* Produces order_id with a fresh context, so that nothing of the setup is
+ * in the peak RSS, and checks that every card was produced. */
+static void produce_order(const char *db, int64_t order_id, struct run_result *r)
+{
+#ifdef __GLIBC__
+    malloc_trim(0); /* hand what the setup freed back, so it is not in the baseline */
+#endif
+    r->rss_reset = reset_peak_rss() == 0;
+    r->rss_start_kib = status_kib("VmRSS");
+
+    idm_ctx_t *ctx = NULL;
+    idm_ca_t *ca = NULL;
+    idm_order_t *order = NULL;
+    idm_station_t *station = NULL;
+    struct bench_card *card = NULL;
+    check_idm(idm_ctx_new(&ctx), "idm_ctx_new");
+    check_idm(idm_ctx_open_store(ctx, db), "idm_ctx_open_store");
+    check_idm(idm_ca_new_openssl(&ca, ctx, IDM_KEY_EC_P256, CA_NAME, 3650), "idm_ca_new_openssl");
+    idm_encoder_t *enc = bench_encoder_new(&card);
+    check_idm(idm_encoder_set_pin_callbacks(enc, NULL, discard_secrets, NULL),
+              "idm_encoder_set_pin_callbacks");
+    check_idm(idm_order_open(ctx, order_id, &order), "idm_order_open");
+    check_idm(idm_station_open(&station, order, STATION, enc, ca), "idm_station_open");
+    check_idm(idm_station_set_group(station, r->group), "idm_station_set_group");
+
+    idm_production_hooks hooks = IDM_PRODUCTION_HOOKS_INIT;
+    hooks.progress = on_progress;
+    struct tally tally;
+    memset(&tally, 0, sizeof tally);
+    tally.total = r->cards;
+    double start = now_seconds();
+    check_idm(idm_production_run(station, ACTOR, &hooks, sizeof hooks, &tally),
+              "idm_production_run");
+    r->seconds = now_seconds() - start;
+    for (int i = 0; r->cards >= 10 && i < tally.tenths; i++) {
+        double from = i > 0 ? tally.tenth_done[i - 1] : start;
+        size_t done = r->cards * (size_t)(i + 1) / 10 - r->cards * (size_t)i / 10;
+        r->tenth_per_s[i] = (double)done / (tally.tenth_done[i] - from);
+    }
+    r->rss_peak_kib = status_kib("VmHWM");
+    uint64_t card_us = 0;
+    check_idm(idm_encoder_get_stats(enc, NULL, NULL, &card_us), "idm_encoder_get_stats");
+    r->encoder_s = (double)card_us / 1e6;
+
+    /* A benchmark that produced nothing would be fast and worthless. */
+    idm_order_state state;
+    check_idm(idm_order_refresh(order), "idm_order_refresh");
+    check_idm(idm_order_get_state(order, &state), "idm_order_get_state");
+    int64_t produced = count_outcome(order, IDM_OUTCOME_PRODUCED);
+    if (state != IDM_ORDER_COMPLETED)
+        die("the order is %s after idm_production_run(); expected completed",
+            idm_order_state_name(state));
+    if (produced != (int64_t)r->cards || tally.produced != (long)r->cards || tally.other != 0)
+        die("the order has %lld of %zu cards produced (the progress hook saw %ld produced, %ld "
+            "other: %lld skipped, %lld failed)", (long long)produced, r->cards, tally.produced,
+            tally.other, (long long)count_outcome(order, IDM_OUTCOME_SKIPPED),
+            (long long)count_outcome(order, IDM_OUTCOME_FAILED));
+    if (card->produced != r->cards || card->keys_made != r->cards)
+        die("the encoder saw %lu cards go through and made %lu keys; expected %zu of each",
+            card->produced, card->keys_made, r->cards);
+
+    idm_station_free(&station);
+    idm_order_free(&order);
+    idm_encoder_free(&enc);
+    idm_ca_free(&ca);
+    idm_ctx_free(&ctx);
+}
+
+/* ---- the runs, each in a child process ----------------------------------- */
+
+static void remove_store(const char *path)
+{
+    char side[4300];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+struct job {
+    const char *dir;
+    int index;
+    size_t cards, group; /* 0 cards: the reference */
+};
+
+static void job_paths(const struct job *j, char *db, char *csv, size_t size)
+{
+    snprintf(db, size, "%s/run%d.db", j->dir, j->index);
+    snprintf(csv, size, "%s/run%d.csv", j->dir, j->index);
+}
+
+/* Runs one job in a forked child, which prints its own lines and hands its
+ * figures back through a pipe; dies if the child failed. */
+static void run_job(const struct job *j, void *result, size_t size)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        die("pipe: %s", strerror(errno));
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fds[0]);
+        if (j->cards == 0) {
+            run_reference(result);
+        } else {
+            struct run_result *r = result;
+            char db[4200], csv[4200];
+            job_paths(j, db, csv, sizeof db);
+            r->cards = j->cards;
+            r->group = j->group;
+            int64_t order_id = set_up_order(db, csv, j->cards, &r->setup);
+            produce_order(db, order_id, r);
+            remove_store(db);
+        }
+        if (write(fds[1], result, size) != (ssize_t)size)
+            die("cannot hand the figures to the parent: %s", strerror(errno));
+        close(fds[1]);
+        exit(0);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fds[0], (char *)result + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            die("waitpid: %s", strerror(errno));
+    }
+    if (j->cards > 0) {
+        char db[4200], csv[4200];
+        job_paths(j, db, csv, sizeof db);
+        remove_store(db);
+        unlink(csv);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != size) {
+        rmdir(j->dir);
+        if (j->cards == 0)
+            die("the reference failed (status %d)", status);
+        die("the run of %zu cards with group %zu failed (status %d)", j->cards, j->group, status);
+    }
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static size_t parse_cards(int argc, char **argv)
+{
+    if (argc > 2)
+        die("usage: idm-bench-mass-production [CARDS]");
+    if (argc < 2)
+        return DEFAULT_CARDS;
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = strtoul(argv[1], &end, 10);
+    if (errno != 0 || end == argv[1] || *end != '\0' || argv[1][0] == '-' || n == 0 ||
+        n > MAX_CARDS)
+        die("CARDS is '%s'; expected a number from 1 to %lu", argv[1], MAX_CARDS);
+    return (size_t)n;
+}
+
+static void print_machine(void)
+{
+    char model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f != NULL) {
+        char line[512];
+        while (fgets(line, sizeof line, f) != NULL) {
+            const char *colon = strchr(line, ':');
+            if (strncmp(line, "model name", 10) != 0 || colon == NULL)
+                continue;
+            colon += strspn(colon + 1, " \t") + 1;
+            snprintf(model, sizeof model, "%s", colon);
+            model[strcspn(model, "\n")] = '\0';
+            break;
+        }
+        fclose(f);
+    }
+    printf("machine:   nproc %ld, %s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
+    printf("software:  libidm %s, %s\n", idm_version_string(), OpenSSL_version(OPENSSL_VERSION));
+}
+
+static void print_run(const char *label, const struct run_result *r,
+                      const struct reference *ref)
+{
+    double per_s = (double)r->cards / r->seconds;
+    double ms = r->seconds * 1e3 / (double)r->cards;
+    double enc_ms = r->encoder_s * 1e3 / (double)r->cards;
+    printf("\n%s: %zu cards, group %zu\n", label, r->cards, r->group);
+    printf("  setup (not timed below): import %.2f s, cards %.2f s (new, requested, approved), "
+           "order %.2f s\n", r->setup.import_s, r->setup.cards_s, r->setup.order_s);
+    printf("  production:  %.2f s, %.1f cards/s, %.3f ms per card = %.3f ms encoder + "
+           "%.3f ms library\n", r->seconds, per_s, ms, enc_ms, ms - enc_ms);
+    if (ref->own_per_s > 0)
+        printf("  reference:   the built-in CA's own issue %.0f certificates/s; cards/s is "
+               "%.3f of it\n", ref->own_per_s, per_s / ref->own_per_s);
+    if (r->tenth_per_s[9] > 0) {
+        printf("  by tenth:   ");
+        for (int i = 0; i < 10; i++)
+            printf(" %.0f", r->tenth_per_s[i]);
+        printf(" cards/s, from the first tenth of the order to the last\n");
+    }
+    printf("  peak RSS:    %ld KiB (%ld KiB when production started%s)\n", r->rss_peak_kib,
+           r->rss_start_kib, r->rss_reset ? "" : "; not reset: includes the setup");
+    printf("  checked:     order completed, %zu of %zu cards produced, 1 key each\n", r->cards,
+           r->cards);
+}
+
+int main(int argc, char **argv)
+{
+    bench_init("idm-bench-mass-production");
+    size_t cards = parse_cards(argc, argv);
+    size_t small = cards / 10 > 0 ? cards / 10 : 1;
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] == '\0')
+        tmp = "/tmp";
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/idm-bench-mp-XXXXXX", tmp);
+    if (mkdtemp(dir) == NULL)
+        die("cannot create a directory from '%s': %s", dir, strerror(errno));
+
+    print_machine();
+    printf("order:     Digital ID employee cards, card_key_slots \"9A\": one P-256 key and one "
+           "certificate per card\n");
+    printf("           pin_source \"generated\", delivered to a callback that does nothing\n");
+    printf("encoder:   host encoder in memory, no I/O (real P-256 keys and signatures)\n");
+    printf("CA, store: built-in CA (P-256); SQLite file under %s (WAL, synchronous=FULL)\n",
+           tmp);
+
+    struct reference ref;
+    memset(&ref, 0, sizeof ref);
+    struct job job = {dir, 0, 0, 0};
+    run_job(&job, &ref, sizeof ref);
+    printf("\nreference: idm_card_issue_certificate() on \":memory:\", %d rounds of %.2f s, "
+           "medians:\n", ROUNDS, REF_SECONDS / ROUNDS);
+    printf("  built-in CA                     %8.0f certificates/s  (%ld calls)\n",
+           ref.library_per_s, ref.calls);
+    printf("  echo CA (signs nothing)         %8.0f certificates/s\n", ref.echo_per_s);
+    if (ref.own_per_s > 0)
+        printf("  => the built-in CA's own issue  %8.0f certificates/s  (%.1f us)\n",
+               ref.own_per_s, 1e6 / ref.own_per_s);
+    else
+        printf("  => the built-in CA's own issue  below the noise\n");
+
+    struct run_result runs[3];
+    memset(runs, 0, sizeof runs);
+    char labels[3][32];
+    snprintf(labels[0], sizeof labels[0], "group 1, CARDS/10");
+    snprintf(labels[1], sizeof labels[1], "group %d, CARDS/10", GROUP);
+    snprintf(labels[2], sizeof labels[2], "group %d", GROUP);
+    struct job jobs[3] = {{dir, 1, small, 1}, {dir, 2, small, GROUP}, {dir, 3, cards, GROUP}};
+    for (size_t i = 0; i < 3; i++) {
+        run_job(&jobs[i], &runs[i], sizeof runs[i]);
+        print_run(labels[i], &runs[i], &ref);
+    }
+    if (rmdir(dir) != 0)
+        die("cannot remove '%s': %s", dir, strerror(errno));
+
+    printf("\n%-18s %7s %5s %8s %8s %8s %8s %8s %8s %12s\n", "run", "cards", "group",
+           "cards/s", "1st 10%", "last 10%", "ms/card", "encoder", "library", "peak RSS KiB");
+    for (size_t i = 0; i < 3; i++) {
+        const struct run_result *r = &runs[i];
+        double ms = r->seconds * 1e3 / (double)r->cards;
+        double enc_ms = r->encoder_s * 1e3 / (double)r->cards;
+        printf("%-18s %7zu %5zu %8.1f %8.1f %8.1f %8.3f %8.3f %8.3f %12ld\n", labels[i],
+               r->cards, r->group, (double)r->cards / r->seconds, r->tenth_per_s[0],
+               r->tenth_per_s[9], ms, enc_ms, ms - enc_ms, r->rss_peak_kib);
+    }
+    if (ref.own_per_s > 0)
+        printf("%-18s %7s %5s %8.0f   (the built-in CA's own certificates/s; one per card)\n",
+               "reference", "", "", ref.own_per_s);
+    long growth = runs[2].rss_peak_kib - runs[1].rss_peak_kib;
+    printf("peak RSS of production: %zu cards %ld KiB, %zu cards %ld KiB, difference %+ld KiB\n",
+           small, runs[1].rss_peak_kib, cards, runs[2].rss_peak_kib, growth);
+    return 0;
+}
