@@ -1,4 +1,5 @@
-/* What every benchmark program needs to fail loudly and check libidm calls. */
+/* What every benchmark program needs: to fail loudly, check libidm calls,
+ * take time and name the machine it ran on. */
 #ifndef IDM_BENCH_COMMON_H
 #define IDM_BENCH_COMMON_H
 
@@ -10,5 +11,24 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* Dies with the library's detail message unless rc is IDM_OK. */
 void check_idm(int rc, const char *what);
+
+/* Seconds on the monotonic clock. */
+double bench_now(void);
+
+/* How many calls in how many seconds. */
+struct bench_rate {
+    long count;
+    double seconds;
+};
+
+double bench_per_second(const struct bench_rate *r);
+/* Microseconds per call. */
+double bench_micros(const struct bench_rate *r);
+/* Calls fn(arg) until seconds have passed (at least once). */
+struct bench_rate bench_measure(void (*fn)(void *), void *arg, double seconds);
+
+/* Prints the "machine:" line (CPUs, model) and the "software:" line (libidm's
+ * version and crypto, e.g. OpenSSL_version(OPENSSL_VERSION)). */
+void bench_print_machine(const char *crypto);
 
 #endif /* IDM_BENCH_COMMON_H */

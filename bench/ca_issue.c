@@ -60,6 +60,7 @@
 #include <idm/idm.h>
 
 #include "bench_common.h"
+#include "echo_ca.h"
 
 #define DEFAULT_SECONDS 3.0
 #define ROUNDS 3 /* each measurement in this many interleaved slices */
@@ -90,71 +91,6 @@ static void check_crypto(int ok, const char *what)
 }
 
 /* ---- measuring ---------------------------------------------------------- */
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die("clock_gettime: %s", strerror(errno));
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-struct rate {
-    long count;
-    double seconds;
-};
-
-static double per_second(const struct rate *r)
-{
-    return (double)r->count / r->seconds;
-}
-
-static double micros(const struct rate *r)
-{
-    return r->seconds * 1e6 / (double)r->count;
-}
-
-/* Calls fn(arg) until seconds have passed (at least once). */
-static struct rate measure(void (*fn)(void *), void *arg, double seconds)
-{
-    struct rate r = {0, 0.0};
-    double start = now_seconds(), now;
-    do {
-        fn(arg);
-        r.count++;
-        now = now_seconds();
-    } while (now - start < seconds);
-    r.seconds = now - start;
-    return r;
-}
-
-/* ---- the machine -------------------------------------------------------- */
-
-static void print_machine(void)
-{
-    char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f != NULL) {
-        char line[512];
-        while (fgets(line, sizeof line, f) != NULL) {
-            if (strncmp(line, "model name", 10) != 0)
-                continue;
-            const char *colon = strchr(line, ':');
-            if (colon == NULL)
-                continue;
-            colon++;
-            while (*colon == ' ' || *colon == '\t')
-                colon++;
-            snprintf(model, sizeof model, "%s", colon);
-            model[strcspn(model, "\n")] = '\0';
-            break;
-        }
-        fclose(f);
-    }
-    printf("machine:   nproc %ld, %s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
-    printf("software:  libidm %s, %s (linked)\n", idm_version_string(),
-           OpenSSL_version(OPENSSL_VERSION));
-}
 
 /* ---- the raw signature speed: openssl speed ------------------------------ */
 
@@ -296,62 +232,6 @@ static long count_certificates(struct setup *s)
     return n;
 }
 
-/* ---- an echo CA: signs nothing, returns a prepared certificate ---------- */
-
-struct echo_ca {
-    unsigned char *der; /* the library's first certificate */
-    size_t len;
-    size_t serial_at;   /* offset of the serial's content bytes */
-    size_t serial_len;
-    uint64_t counter;
-};
-
-static int echo_issue(const idm_cert_request_t *request, idm_buffer_t *certificate,
-                      void *user_data)
-{
-    (void)request;
-    struct echo_ca *st = user_data;
-    uint64_t c = ++st->counter;
-    unsigned char *tail = st->der + st->serial_at + st->serial_len - 8;
-    for (int i = 7; i >= 0; i--, c >>= 8)
-        tail[i] = (unsigned char)c;
-    return idm_buffer_set(certificate, st->der, st->len) == IDM_OK ? 0 : 1;
-}
-
-static int echo_revoke(const char *serial, idm_revocation_reason reason, int64_t time_ms,
-                       void *user_data)
-{
-    (void)serial;
-    (void)reason;
-    (void)time_ms;
-    (void)user_data;
-    return 0;
-}
-
-/* Finds the serial number's bytes in the DER of x (it leads the TBS). */
-static void echo_init(struct echo_ca *st, const unsigned char *der, size_t len, X509 *x)
-{
-    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
-    const unsigned char *v = ASN1_STRING_get0_data(sn);
-    size_t n = (size_t)ASN1_STRING_length(sn);
-    if (n < 9)
-        die("the library's serial has %zu bytes; expected 16", n);
-    st->der = malloc(len);
-    if (st->der == NULL)
-        die("out of memory");
-    memcpy(st->der, der, len);
-    st->len = len;
-    st->serial_len = n;
-    st->counter = 0;
-    for (size_t i = 2; i + n <= len; i++) {
-        if (der[i - 2] == 0x02 && der[i - 1] == n && memcmp(der + i, v, n) == 0) {
-            st->serial_at = i;
-            return;
-        }
-    }
-    die("cannot find the serial number in the library's certificate");
-}
-
 /* ---- the naive reference: plain libcrypto, everything per certificate ---- */
 
 struct naive {
@@ -489,30 +369,30 @@ static void decode_spki(void *arg)
 /* A measurement taken in ROUNDS rounds, interleaved with the others so that
  * a change in the machine's load hits them all alike; the median counts. */
 struct series {
-    struct rate round[ROUNDS];
+    struct bench_rate round[ROUNDS];
 };
 
 static void add_round(struct series *se, int i, void (*fn)(void *), void *arg, double seconds)
 {
-    se->round[i] = measure(fn, arg, seconds);
+    se->round[i] = bench_measure(fn, arg, seconds);
 }
 
 static int by_rate(const void *a, const void *b)
 {
-    double x = per_second(a), y = per_second(b);
+    double x = bench_per_second(a), y = bench_per_second(b);
     return (x > y) - (x < y);
 }
 
 /* The round with the median rate; lo and hi receive the extremes (may be NULL). */
-static struct rate median(const struct series *se, double *lo, double *hi)
+static struct bench_rate median(const struct series *se, double *lo, double *hi)
 {
-    struct rate sorted[ROUNDS];
+    struct bench_rate sorted[ROUNDS];
     memcpy(sorted, se->round, sizeof sorted);
     qsort(sorted, ROUNDS, sizeof sorted[0], by_rate);
     if (lo != NULL)
-        *lo = per_second(&sorted[0]);
+        *lo = bench_per_second(&sorted[0]);
     if (hi != NULL)
-        *hi = per_second(&sorted[ROUNDS - 1]);
+        *hi = bench_per_second(&sorted[ROUNDS - 1]);
     return sorted[ROUNDS / 2];
 }
 
@@ -603,14 +483,10 @@ static void run_key(idm_key_type type, const char *speed_alg, const unsigned cha
     struct repeat rep = {&lib, first_id};
 
     /* An echo CA: everything but the signing, for the (a - echo) figure. */
-    struct echo_ca st;
-    echo_init(&st, first_der, first_len, lib_cert);
-    idm_ca_ops ops = IDM_CA_OPS_INIT;
-    ops.issue = echo_issue;
-    ops.revoke = echo_revoke;
+    struct bench_echo_ca st;
     struct setup echo = lib;
     echo.ca = NULL;
-    check_idm(idm_ca_new(&echo.ca, &ops, sizeof ops, &st, NULL), "idm_ca_new");
+    bench_echo_ca_new(&st, first_der, first_len, &echo.ca);
 
     /* The naive reference, with the same CA key and certificate, checked
      * against the library's certificate before it is timed. */
@@ -683,9 +559,9 @@ static double parse_seconds(int argc, char **argv)
 static void print_series(const char *label, const struct series *se)
 {
     double lo, hi;
-    struct rate m = median(se, &lo, &hi);
+    struct bench_rate m = median(se, &lo, &hi);
     printf("  %-38s %8.0f /s %8.1f us   (%ld calls; rounds %.0f..%.0f /s)\n", label,
-           per_second(&m), micros(&m), total_count(se), lo, hi);
+           bench_per_second(&m), bench_micros(&m), total_count(se), lo, hi);
 }
 
 static void print_details(const struct key_result *r)
@@ -696,15 +572,15 @@ static void print_details(const struct key_result *r)
     print_series("    library, echo CA (signs nothing)", &r->echo);
     print_series("(b) naive libcrypto reference", &r->naive);
     print_series("    d2i_PUBKEY of the card key", &r->decode);
-    struct rate lib = median(&r->library, NULL, NULL), rep = median(&r->repeat, NULL, NULL);
-    struct rate echo = median(&r->echo, NULL, NULL);
-    double ca_us = micros(&lib) - micros(&echo);
+    struct bench_rate lib = median(&r->library, NULL, NULL), rep = median(&r->repeat, NULL, NULL);
+    struct bench_rate echo = median(&r->echo, NULL, NULL);
+    double ca_us = bench_micros(&lib) - bench_micros(&echo);
     if (ca_us > 0)
         printf("  => built-in CA's issue (a - echo)      %8.0f /s %8.1f us\n", 1e6 / ca_us, ca_us);
     else
         printf("  => built-in CA's issue (a - echo)      below the noise\n");
     printf("  => a new certificate over a repeat     %8s    %8.1f us\n", "",
-           micros(&lib) - micros(&rep));
+           bench_micros(&lib) - bench_micros(&rep));
     if (r->raw_sign > 0)
         printf("(c) raw signature (openssl speed)        %8.0f /s %8.1f us\n", r->raw_sign,
                1e6 / r->raw_sign);
@@ -718,7 +594,7 @@ int main(int argc, char **argv)
 {
     bench_init("idm-bench-ca-issue");
     double seconds = parse_seconds(argc, argv);
-    print_machine();
+    bench_print_machine(OpenSSL_version(OPENSSL_VERSION));
     printf("timing:    %g s per measurement, one thread, in %d interleaved rounds; "
            "medians shown\n", seconds, ROUNDS);
 
@@ -741,8 +617,8 @@ int main(int argc, char **argv)
            "library/naive", "openssl speed sign/s", "library/raw sign");
     for (size_t i = 0; i < 2; i++) {
         const struct key_result *r = &results[i];
-        struct rate a = median(&r->library, NULL, NULL), b = median(&r->naive, NULL, NULL);
-        double lib = per_second(&a), naive = per_second(&b);
+        struct bench_rate a = median(&r->library, NULL, NULL), b = median(&r->naive, NULL, NULL);
+        double lib = bench_per_second(&a), naive = bench_per_second(&b);
         char raw[32] = "n/a", frac[32] = "n/a";
         if (r->raw_sign > 0) {
             snprintf(raw, sizeof raw, "%.0f", r->raw_sign);

@@ -44,14 +44,6 @@ static void check_sqlite(sqlite3 *db, int rc, int want, const char *what)
 
 /* ---- measuring ---------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die("clock_gettime: %s", strerror(errno));
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The process's peak resident set so far, in KiB (Linux reports KiB). */
 static long peak_rss_kib(void)
 {
@@ -214,11 +206,11 @@ static void run_libidm(const char *csv_path, const char *store_path, size_t rows
 
     out->rss_before_kib = peak_rss_kib();
     size_t imported = 0;
-    double start = now_seconds();
+    double start = bench_now();
     check_idm(idm_identity_import_csv(ctx, ACTOR, csv_path, "employeeNumber",
                                       IDM_IDENTITY_REGISTERED, &imported),
               "idm_identity_import_csv");
-    out->seconds = now_seconds() - start;
+    out->seconds = bench_now() - start;
     out->rss_after_kib = peak_rss_kib();
     if (imported != rows)
         die("idm_identity_import_csv imported %zu identities; expected %zu", imported, rows);
@@ -297,7 +289,7 @@ static void run_reference(const char *path, size_t rows, struct result *out)
 
     /* Sorted keys, as the library writes them. */
     static const size_t sorted[NCOLUMNS] = {4, 0, 1, 3, 2};
-    double start = now_seconds();
+    double start = bench_now();
     exec_sql(db, "BEGIN IMMEDIATE");
     sqlite3_stmt *ins_id = prepare(db, "INSERT INTO identities (external_id, state, common_name,"
                                        " upn, created_ms, updated_ms)"
@@ -326,7 +318,7 @@ static void run_reference(const char *path, size_t rows, struct result *out)
     check_sqlite(db, sqlite3_finalize(ins_id), SQLITE_OK, "sqlite3_finalize");
     check_sqlite(db, sqlite3_finalize(ins_attr), SQLITE_OK, "sqlite3_finalize");
     exec_sql(db, "COMMIT");
-    out->seconds = now_seconds() - start;
+    out->seconds = bench_now() - start;
     out->rss_after_kib = peak_rss_kib();
     check_sqlite(db, sqlite3_close(db), SQLITE_OK, "sqlite3_close");
     out->store_bytes = file_size(path);

@@ -61,6 +61,7 @@
 #include <idm/idm.h>
 
 #include "bench_common.h"
+#include "echo_ca.h"
 
 #define DEFAULT_CARDS 100000
 #define MAX_CARDS 10000000UL /* the encoder's serials have eight digits */
@@ -73,15 +74,6 @@
 
 /* ---- measuring ---------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die("clock_gettime: %s", strerror(errno));
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A "Vm...:" line of /proc/self/status, in KiB. */
 static long status_kib(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -424,36 +416,13 @@ static int discard_secrets(const idm_card_t *card, const char *pin, const char *
 
 /* ---- the reference: the built-in CA's own issue ------------------------- */
 
-struct rate {
-    long count;
-    double seconds;
-};
-
-static double per_second(const struct rate *r)
-{
-    return (double)r->count / r->seconds;
-}
-
-static struct rate measure(void (*fn)(void *), void *arg, double seconds)
-{
-    struct rate r = {0, 0.0};
-    double start = now_seconds(), now;
-    do {
-        fn(arg);
-        r.count++;
-        now = now_seconds();
-    } while (now - start < seconds);
-    r.seconds = now - start;
-    return r;
-}
-
 static int by_rate(const void *a, const void *b)
 {
-    double x = per_second(a), y = per_second(b);
+    double x = bench_per_second(a), y = bench_per_second(b);
     return (x > y) - (x < y);
 }
 
-static struct rate median(struct rate rounds[ROUNDS])
+static struct bench_rate median(struct bench_rate rounds[ROUNDS])
 {
     qsort(rounds, ROUNDS, sizeof rounds[0], by_rate);
     return rounds[ROUNDS / 2];
@@ -475,63 +444,6 @@ static void issue_new(void *arg)
                                          is->spki, P256_SPKI_LEN, (*is->next_attempt)++, &cert),
               "idm_card_issue_certificate");
     idm_cert_free(&cert);
-}
-
-/* An echo CA: returns the library's first certificate with a new serial
- * patched in, so that everything but the signing runs as with the
- * built-in CA. */
-struct echo_ca {
-    unsigned char *der;
-    size_t len;
-    size_t serial_at; /* offset of the serial's last 8 bytes */
-    uint64_t counter;
-};
-
-static int echo_issue(const idm_cert_request_t *request, idm_buffer_t *certificate,
-                      void *user_data)
-{
-    (void)request;
-    struct echo_ca *e = user_data;
-    uint64_t c = ++e->counter;
-    for (int i = 7; i >= 0; i--, c >>= 8)
-        e->der[e->serial_at + (size_t)i] = (unsigned char)c;
-    return idm_buffer_set(certificate, e->der, e->len) == IDM_OK ? 0 : 1;
-}
-
-static int echo_revoke(const char *serial, idm_revocation_reason reason, int64_t time_ms,
-                       void *user_data)
-{
-    (void)serial;
-    (void)reason;
-    (void)time_ms;
-    (void)user_data;
-    return 0;
-}
-
-static void echo_init(struct echo_ca *e, const unsigned char *der, size_t len)
-{
-    const unsigned char *p = der;
-    X509 *x = d2i_X509(NULL, &p, (long)len);
-    check_crypto(x != NULL, "decoding the library's certificate");
-    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
-    const unsigned char *v = ASN1_STRING_get0_data(sn);
-    size_t n = (size_t)ASN1_STRING_length(sn);
-    if (n < 9)
-        die("the library's serial has %zu bytes; expected 16", n);
-    e->der = malloc(len);
-    if (e->der == NULL)
-        die("out of memory");
-    memcpy(e->der, der, len);
-    e->len = len;
-    e->counter = 0;
-    e->serial_at = 0;
-    for (size_t i = 2; i + n <= len && e->serial_at == 0; i++) {
-        if (der[i - 2] == 0x02 && der[i - 1] == n && memcmp(der + i, v, n) == 0)
-            e->serial_at = i + n - 8;
-    }
-    X509_free(x);
-    if (e->serial_at == 0)
-        die("cannot find the serial number in the library's certificate");
 }
 
 struct reference {
@@ -583,35 +495,31 @@ static void run_reference(struct reference *out)
                                          sizeof spki, next_attempt++, &first),
               "idm_card_issue_certificate");
     check_idm(idm_cert_get_der(first, &der, &der_len), "idm_cert_get_der");
-    struct echo_ca e;
-    echo_init(&e, der, der_len);
-    idm_cert_free(&first);
-    idm_ca_ops ops = IDM_CA_OPS_INIT;
-    ops.issue = echo_issue;
-    ops.revoke = echo_revoke;
+    struct bench_echo_ca e;
     struct issuer echo = lib;
     echo.ca = NULL;
-    check_idm(idm_ca_new(&echo.ca, &ops, sizeof ops, &e, NULL), "idm_ca_new");
+    bench_echo_ca_new(&e, der, der_len, &echo.ca);
+    idm_cert_free(&first);
 
     /* A warm-up each, then interleaved rounds so that a change in the
      * machine's load hits both alike. */
-    struct rate lib_rounds[ROUNDS], echo_rounds[ROUNDS];
+    struct bench_rate lib_rounds[ROUNDS], echo_rounds[ROUNDS];
     issue_new(&lib);
     issue_new(&echo);
     out->calls = 0;
     for (int i = 0; i < ROUNDS; i++) {
-        lib_rounds[i] = measure(issue_new, &lib, REF_SECONDS / ROUNDS);
-        echo_rounds[i] = measure(issue_new, &echo, REF_SECONDS / ROUNDS);
+        lib_rounds[i] = bench_measure(issue_new, &lib, REF_SECONDS / ROUNDS);
+        echo_rounds[i] = bench_measure(issue_new, &echo, REF_SECONDS / ROUNDS);
         out->calls += lib_rounds[i].count;
     }
-    struct rate a = median(lib_rounds), b = median(echo_rounds);
-    out->library_per_s = per_second(&a);
-    out->echo_per_s = per_second(&b);
+    struct bench_rate a = median(lib_rounds), b = median(echo_rounds);
+    out->library_per_s = bench_per_second(&a);
+    out->echo_per_s = bench_per_second(&b);
     double own_us = 1e6 / out->library_per_s - 1e6 / out->echo_per_s;
     out->own_per_s = own_us > 0 ? 1e6 / own_us : -1;
 
     idm_ca_free(&echo.ca);
-    free(e.der);
+    bench_echo_ca_clear(&e);
     idm_ca_free(&lib.ca);
     EVP_PKEY_free(key);
     EVP_PKEY_CTX_free(keygen);
@@ -668,7 +576,7 @@ static int64_t set_up_order(const char *db, const char *csv, size_t n, struct se
               "idm_options_set_string(pin_source)");
 
     write_people(csv, n);
-    double start = now_seconds();
+    double start = bench_now();
     size_t imported = 0;
     check_idm(idm_identity_import_csv(ctx, ACTOR, csv, "employeeNumber", IDM_IDENTITY_ACTIVE,
                                       &imported),
@@ -676,9 +584,9 @@ static int64_t set_up_order(const char *db, const char *csv, size_t n, struct se
     if (imported != n)
         die("idm_identity_import_csv imported %zu identities; expected %zu", imported, n);
     unlink(csv);
-    t->import_s = now_seconds() - start;
+    t->import_s = bench_now() - start;
 
-    start = now_seconds();
+    start = bench_now();
     for (size_t i = 0; i < n; i++) {
         char number[24];
         idm_identity_t *who = NULL;
@@ -697,9 +605,9 @@ static int64_t set_up_order(const char *db, const char *csv, size_t n, struct se
                   "idm_card_set_state(approved)");
         idm_card_free(&card);
     }
-    t->cards_s = now_seconds() - start;
+    t->cards_s = bench_now() - start;
 
-    start = now_seconds();
+    start = bench_now();
     idm_order_t *order = NULL;
     size_t added = 0;
     int64_t order_id = 0;
@@ -710,7 +618,7 @@ static int64_t set_up_order(const char *db, const char *csv, size_t n, struct se
     if (added != n)
         die("idm_order_add_approved added %zu cards; expected %zu", added, n);
     check_idm(idm_order_get_id(order, &order_id), "idm_order_get_id");
-    t->order_s = now_seconds() - start;
+    t->order_s = bench_now() - start;
     idm_order_free(&order);
     idm_ctx_free(&ctx);
     return order_id;
@@ -739,7 +647,7 @@ static int on_progress(const idm_order_t *order, int64_t card_id, idm_order_card
         t->other++;
     while (t->tenths < 10 &&
            (size_t)(t->produced + t->other) * 10 >= t->total * (size_t)(t->tenths + 1))
-        t->tenth_done[t->tenths++] = now_seconds();
+        t->tenth_done[t->tenths++] = bench_now();
     return 0;
 }
 
@@ -791,10 +699,10 @@ static void produce_order(const char *db, int64_t order_id, struct run_result *r
     struct tally tally;
     memset(&tally, 0, sizeof tally);
     tally.total = r->cards;
-    double start = now_seconds();
+    double start = bench_now();
     check_idm(idm_production_run(station, ACTOR, &hooks, sizeof hooks, &tally),
               "idm_production_run");
-    r->seconds = now_seconds() - start;
+    r->seconds = bench_now() - start;
     for (int i = 0; r->cards >= 10 && i < tally.tenths; i++) {
         double from = i > 0 ? tally.tenth_done[i - 1] : start;
         size_t done = r->cards * (size_t)(i + 1) / 10 - r->cards * (size_t)i / 10;
@@ -931,27 +839,6 @@ static size_t parse_cards(int argc, char **argv)
     return (size_t)n;
 }
 
-static void print_machine(void)
-{
-    char model[256] = "unknown";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f != NULL) {
-        char line[512];
-        while (fgets(line, sizeof line, f) != NULL) {
-            const char *colon = strchr(line, ':');
-            if (strncmp(line, "model name", 10) != 0 || colon == NULL)
-                continue;
-            colon += strspn(colon + 1, " \t") + 1;
-            snprintf(model, sizeof model, "%s", colon);
-            model[strcspn(model, "\n")] = '\0';
-            break;
-        }
-        fclose(f);
-    }
-    printf("machine:   nproc %ld, %s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
-    printf("software:  libidm %s, %s\n", idm_version_string(), OpenSSL_version(OPENSSL_VERSION));
-}
-
 static void print_run(const char *label, const struct run_result *r,
                       const struct reference *ref)
 {
@@ -991,7 +878,7 @@ int main(int argc, char **argv)
     if (mkdtemp(dir) == NULL)
         die("cannot create a directory from '%s': %s", dir, strerror(errno));
 
-    print_machine();
+    bench_print_machine(OpenSSL_version(OPENSSL_VERSION));
     printf("order:     Digital ID employee cards, card_key_slots \"9A\": one P-256 key and one "
            "certificate per card\n");
     printf("           pin_source \"generated\", delivered to a callback that does nothing\n");
