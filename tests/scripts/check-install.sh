@@ -35,8 +35,12 @@ done
 # shellcheck disable=SC2046
 $cc -o "$destdir/consumer" "$consumer" $(pkg-config --cflags --libs idm)
 LD_LIBRARY_PATH="$libdir" "$destdir/consumer"
-if ! LD_LIBRARY_PATH="$libdir" ldd "$destdir/consumer" | grep -q "libidm.so.1 => $libdir/libidm.so.1"; then
-  echo "FAIL: consumer is not linked to the installed libidm.so.1"; exit 1
+# Not `ldd | grep -q`: grep quits at the first match, ldd may then die of
+# SIGPIPE, and pipefail calls the pipeline failed (seen in CI).
+linked=$(LD_LIBRARY_PATH="$libdir" ldd "$destdir/consumer" 2>&1) || true
+if ! grep -q "libidm.so.1 => $libdir/libidm.so.1" <<< "$linked"; then
+  echo "FAIL: consumer is not linked to the installed libidm.so.1 in $libdir; ldd says:"
+  printf '%s\n' "$linked"; exit 1
 fi
 
 # shellcheck disable=SC2046
