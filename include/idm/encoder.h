@@ -115,14 +115,18 @@ typedef struct idm_encoder_ops {
      *  public key goes into spki. */
     int (*generate_key)(idm_piv_slot slot, idm_card_key_alg alg, idm_buffer_t *spki,
                         void *user_data);
-    /** Stores the DER certificate of the slot's key on the card. */
+    /** Stores the DER certificate of the slot's key on the card, in the
+     *  slot's certificate object as a PIV card keeps it: 70 (the DER),
+     *  71 01 00 (not compressed), FE 00 (SP 800-73-4 part 1, table 10). */
     int (*write_certificate)(idm_piv_slot slot, const unsigned char *der, size_t len,
                              void *user_data);
     /** Writes a data object: value is its content (the bytes inside the
      *  object's 53 tag), e.g. the TLVs of a CHUID. */
     int (*write_object)(idm_piv_object object, const unsigned char *value, size_t len,
                         void *user_data);
-    /** Reads a data object back into value (its content, as written). */
+    /** Reads a data object back into value: its content, as written by
+     *  write_object, or for a certificate object the container above
+     *  (the library compares the DER inside tag 70). */
     int (*read_object)(idm_piv_object object, idm_buffer_t *value, void *user_data);
     /** Replaces the card's PIN and PUK (their current values are the
      *  encoder's business, e.g. the factory ones). */
