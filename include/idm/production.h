@@ -150,11 +150,11 @@ int idm_station_set_readiness(idm_station_t *station, idm_readiness_fn fn, void 
 /**
  * Sets the group size: idm_station_next() checks and claims up to this
  * many ready cards in one store transaction and hands them out one by one,
- * and with the built-in CA each card's certificates (all its slots) are
- * issued and committed in one transaction, so the store does a few
- * commits per card instead of one per step.  Claimed cards wait for this
- * station; if it dies, other stations get them when the lease runs out.
- * The default is 1.
+ * which saves a commit per card where commits are dear.  Claimed cards
+ * wait for this station; if it dies, other stations get them when the
+ * lease runs out, and a station that opens again under its name takes
+ * them back.  (Whatever the group, a card's certificates are issued and
+ * committed in one transaction with the built-in CA.)  The default is 1.
  *
  * @param station  the station.
  * @param cards    1 .. 1,000.
