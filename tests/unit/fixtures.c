@@ -124,6 +124,47 @@ void fixture_count_certs(idm_ctx_t *ctx, int64_t card_id, int *live, int *supers
     idm_cert_iter_free(&it);
 }
 
+idm_card_state fixture_card_state(idm_ctx_t *ctx, int64_t card_id)
+{
+    idm_card_t *c = NULL;
+    idm_card_state s;
+    ck_ok(idm_card_open(ctx, card_id, &c));
+    ck_ok(idm_card_get_state(c, &s));
+    idm_card_free(&c);
+    return s;
+}
+
+idm_order_state fixture_order_state(idm_order_t *order)
+{
+    idm_order_state s;
+    ck_ok(idm_order_refresh(order));
+    ck_ok(idm_order_get_state(order, &s));
+    return s;
+}
+
+int64_t fixture_count_outcome(const idm_order_t *order, idm_order_card_outcome outcome)
+{
+    int64_t n = -1;
+    ck_ok(idm_order_count_cards(order, outcome, &n));
+    return n;
+}
+
+idm_order_card_outcome fixture_card_outcome(const idm_order_t *order, int64_t card_id,
+                                            char *reason, size_t size, int *attempt)
+{
+    idm_buffer_t *text = NULL;
+    idm_order_card_outcome outcome;
+    const unsigned char *p;
+    size_t len;
+    ck_ok(idm_buffer_new(&text));
+    ck_ok(idm_order_get_card_outcome(order, card_id, &outcome, attempt, text));
+    ck_ok(idm_buffer_get(text, &p, &len));
+    if (reason != NULL)
+        snprintf(reason, size, "%.*s", (int)len, (const char *)p);
+    idm_buffer_free(&text);
+    return outcome;
+}
+
 #define FIXTURE_PASSPHRASE "fixture CA passphrase"
 
 int fixture_passphrase(char *buf, size_t size, void *user_data)

@@ -41,6 +41,20 @@ void fixture_certificate(const char *serial_hex, int64_t not_before, int64_t not
 void fixture_count_certs(idm_ctx_t *ctx, int64_t card_id, int *live, int *superseded,
                          int *other_revoked);
 
+/* A card's state, read from the store. */
+idm_card_state fixture_card_state(idm_ctx_t *ctx, int64_t card_id);
+
+/* An order's state, after refreshing the handle. */
+idm_order_state fixture_order_state(idm_order_t *order);
+
+/* How many of an order's cards have an outcome. */
+int64_t fixture_count_outcome(const idm_order_t *order, idm_order_card_outcome outcome);
+
+/* A card's outcome in an order; its reason into reason (size bytes, may be
+ * NULL) and its attempt into *attempt (may be NULL). */
+idm_order_card_outcome fixture_card_outcome(const idm_order_t *order, int64_t card_id,
+                                            char *reason, size_t size, int *attempt);
+
 /* The passphrase callback for the CA keys fixture_export_ca() writes. */
 int fixture_passphrase(char *buf, size_t size, void *user_data);
 

@@ -102,41 +102,6 @@ static void produce_one(struct idm_station *st)
     ck_ok(idm_mp_verify(st, ACTOR));
 }
 
-static idm_card_state card_state(struct world *w, int64_t id)
-{
-    idm_card_t *c = NULL;
-    idm_card_state s;
-    ck_ok(idm_card_open(w->ctx, id, &c));
-    ck_ok(idm_card_get_state(c, &s));
-    idm_card_free(&c);
-    return s;
-}
-
-/* The order's record of a card, read from the store. */
-static int outcome_of(struct world *w, int64_t card, char *reason, size_t size, int *attempt)
-{
-    struct idm_store *s = NULL;
-    struct idm_order_card_rec r;
-    ck_ok(idm_sqlite_store_open(&s, w->path));
-    ck_ok(s->ops->order_card_load(s, w->order_id, card, &r));
-    if (reason != NULL)
-        snprintf(reason, size, "%s", r.reason != NULL ? r.reason : "");
-    if (attempt != NULL)
-        *attempt = r.attempt;
-    int outcome = r.outcome;
-    idm_order_card_rec_clear(&r);
-    s->ops->close(s);
-    return outcome;
-}
-
-static idm_order_state order_state(struct world *w)
-{
-    idm_order_state s;
-    ck_ok(idm_order_refresh(w->order));
-    ck_ok(idm_order_get_state(w->order, &s));
-    return s;
-}
-
 /* ---- hooks ------------------------------------------------------------ */
 
 struct hook {
@@ -178,7 +143,7 @@ START_TEST(test_order_runs_with_skips_and_completes)
     int64_t got;
     ck_ok(idm_mp_next(st, ACTOR, &got));
     ck_assert_int_eq(got, w.cards[0]);
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_RUNNING);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_RUNNING);
     ck_assert_idm_error(idm_mp_next(st, ACTOR, &got), IDM_ERR_STATE, "still in production");
     ck_assert_idm_error(idm_mp_produce(st, ACTOR), IDM_ERR_STATE, "produce needs an issued card");
     produce_one(st);
@@ -190,32 +155,32 @@ START_TEST(test_order_runs_with_skips_and_completes)
     ck_assert_int_eq(got, 0);
 
     char why[512];
-    ck_assert_int_eq(outcome_of(&w, w.cards[0], NULL, 0, NULL), IDM_OUTCOME_PRODUCED);
-    ck_assert_int_eq(outcome_of(&w, w.cards[1], why, sizeof why, NULL), IDM_OUTCOME_SKIPPED);
+    ck_assert_int_eq(fixture_card_outcome(w.order, w.cards[0], NULL, 0, NULL), IDM_OUTCOME_PRODUCED);
+    ck_assert_int_eq(fixture_card_outcome(w.order, w.cards[1], why, sizeof why, NULL), IDM_OUTCOME_SKIPPED);
     ck_assert_ptr_nonnull(strstr(why, "'inactive'"));
-    ck_assert_int_eq(outcome_of(&w, w.cards[2], why, sizeof why, NULL), IDM_OUTCOME_SKIPPED);
+    ck_assert_int_eq(fixture_card_outcome(w.order, w.cards[2], why, sizeof why, NULL), IDM_OUTCOME_SKIPPED);
     ck_assert_str_eq(why, "no photo on file");
-    ck_assert_int_eq(card_state(&w, w.cards[0]), IDM_CARD_ISSUED);
-    ck_assert_int_eq(card_state(&w, w.cards[1]), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_card_state(w.ctx, w.cards[0]), IDM_CARD_ISSUED);
+    ck_assert_int_eq(fixture_card_state(w.ctx, w.cards[1]), IDM_CARD_APPROVED);
     /* "More cards" checks the skipped ones again: card 2 is still not
      * ready, card 3 now is. */
     h.refuse = 0;
     ck_ok(idm_mp_complete(st, ACTOR, 1));
-    ck_assert_int_eq(outcome_of(&w, w.cards[1], NULL, 0, NULL), IDM_OUTCOME_PENDING);
+    ck_assert_int_eq(fixture_card_outcome(w.order, w.cards[1], NULL, 0, NULL), IDM_OUTCOME_PENDING);
     ck_ok(idm_mp_next(st, ACTOR, &got));
     ck_assert_int_eq(got, w.cards[2]);
     produce_one(st);
     ck_ok(idm_mp_next(st, ACTOR, &got));
     ck_assert_int_eq(got, 0);
-    ck_assert_int_eq(outcome_of(&w, w.cards[1], NULL, 0, NULL), IDM_OUTCOME_SKIPPED);
+    ck_assert_int_eq(fixture_card_outcome(w.order, w.cards[1], NULL, 0, NULL), IDM_OUTCOME_SKIPPED);
     ck_ok(idm_mp_complete(st, ACTOR, 0));
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_COMPLETED);
     /* A completed order has nothing left, for this station or a late one;
      * completing it again changes nothing. */
     ck_ok(idm_mp_next(st, ACTOR, &got));
     ck_assert_int_eq(got, 0);
     ck_ok(idm_mp_complete(st, ACTOR, 0));
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_COMPLETED);
     ck_ok(idm_audit_verify(w.ctx, NULL));
     idm_mp_station_close(st);
     world_close(&w);
@@ -235,14 +200,14 @@ START_TEST(test_failed_card_aborts_the_order_and_a_later_order_repeats_it)
     ck_assert_idm_error(idm_mp_produce(st, ACTOR), IDM_ERR_BACKEND, "ribbon empty");
     w.mem->fail_method = NULL;
     char why[512];
-    ck_assert_int_eq(outcome_of(&w, got, why, sizeof why, NULL), IDM_OUTCOME_FAILED);
+    ck_assert_int_eq(fixture_card_outcome(w.order, got, why, sizeof why, NULL), IDM_OUTCOME_FAILED);
     ck_assert_ptr_nonnull(strstr(why, "ribbon empty"));
-    ck_assert_int_eq(card_state(&w, got), IDM_CARD_FAILED);
+    ck_assert_int_eq(fixture_card_state(w.ctx, got), IDM_CARD_FAILED);
     int live, superseded, other;
     fixture_count_certs(w.ctx, got, &live, &superseded, &other);
     ck_assert_int_eq(live, 0);
     ck_assert_int_eq(other, 1);
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_ABORTED);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_ABORTED);
     ck_assert_idm_error(idm_mp_next(st, ACTOR, &got), IDM_ERR_STATE, "'aborted'");
     idm_mp_station_close(st);
 
@@ -260,7 +225,7 @@ START_TEST(test_failed_card_aborts_the_order_and_a_later_order_repeats_it)
     ck_ok(idm_mp_next(st, ACTOR, &got));
     ck_assert_int_eq(got, w.cards[0]);
     produce_one(st);
-    ck_assert_int_eq(card_state(&w, got), IDM_CARD_ISSUED);
+    ck_assert_int_eq(fixture_card_state(w.ctx, got), IDM_CARD_ISSUED);
     fixture_count_certs(w.ctx, got, &live, &superseded, &other);
     ck_assert_int_eq(live, 1);
     idm_mp_station_close(st);
@@ -288,7 +253,7 @@ START_TEST(test_interrupted_station_resumes_its_card)
         int attempt = 0;
         ck_ok(idm_mp_next(st, ACTOR, &got));
         ck_assert_int_eq(got, w.cards[0]);
-        outcome_of(&w, got, NULL, 0, &attempt);
+        fixture_card_outcome(w.order, got, NULL, 0, &attempt);
         ck_assert_int_eq(attempt, 2);
         produce_one(st);
         int live, superseded, other;
@@ -296,8 +261,8 @@ START_TEST(test_interrupted_station_resumes_its_card)
         ck_assert_int_eq(live, 1);
         ck_assert_int_eq(superseded, 1);
         ck_assert_int_eq(other, 0);
-        ck_assert_int_eq(card_state(&w, got), IDM_CARD_ISSUED);
-        ck_assert_int_eq(outcome_of(&w, got, NULL, 0, NULL), IDM_OUTCOME_PRODUCED);
+        ck_assert_int_eq(fixture_card_state(w.ctx, got), IDM_CARD_ISSUED);
+        ck_assert_int_eq(fixture_card_outcome(w.order, got, NULL, 0, NULL), IDM_OUTCOME_PRODUCED);
         ck_ok(idm_mp_next(st, ACTOR, &got));
         ck_assert_int_eq(got, 0);
         idm_mp_station_close(st);
@@ -330,7 +295,7 @@ START_TEST(test_card_issued_before_the_stop_is_only_marked_produced)
     ck_assert_int_eq(got, 0);
     ck_assert_str_eq(w.mem->calls, ""); /* the encoder was not touched */
     ck_assert_int_eq(opens_before, 1);
-    ck_assert_int_eq(outcome_of(&w, w.cards[0], NULL, 0, NULL), IDM_OUTCOME_PRODUCED);
+    ck_assert_int_eq(fixture_card_outcome(w.order, w.cards[0], NULL, 0, NULL), IDM_OUTCOME_PRODUCED);
     idm_mp_station_close(st);
     world_close(&w);
 }
@@ -362,7 +327,7 @@ START_TEST(test_two_stations_share_an_order_and_take_over_a_dead_claim)
     ck_assert_int_eq(got_b, w.cards[0]);
     produce_one(b);
     ck_ok(idm_mp_complete(b, ACTOR, 0));
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_COMPLETED);
     idm_mp_station_close(b);
     world_close(&w);
 }
@@ -378,8 +343,8 @@ START_TEST(test_cancelling_readiness_hook_lets_the_card_go)
     int64_t got;
     ck_assert_idm_error(idm_mp_next(st, ACTOR, &got), IDM_ERR_CANCELLED, "readiness hook");
     ck_assert_int_eq(got, 0);
-    ck_assert_int_eq(outcome_of(&w, w.cards[0], NULL, 0, NULL), IDM_OUTCOME_PENDING);
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_RUNNING);
+    ck_assert_int_eq(fixture_card_outcome(w.order, w.cards[0], NULL, 0, NULL), IDM_OUTCOME_PENDING);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_RUNNING);
     ck_ok(idm_mp_next(st, ACTOR, &got));
     ck_assert_int_eq(got, w.cards[0]);
     idm_mp_station_close(st);

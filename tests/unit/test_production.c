@@ -130,47 +130,6 @@ static int64_t produce_by_hand(idm_station_t *st)
     return id;
 }
 
-static idm_card_state card_state(idm_ctx_t *ctx, int64_t id)
-{
-    idm_card_t *c = NULL;
-    idm_card_state s;
-    ck_ok(idm_card_open(ctx, id, &c));
-    ck_ok(idm_card_get_state(c, &s));
-    idm_card_free(&c);
-    return s;
-}
-
-static idm_order_state order_state(struct world *w)
-{
-    idm_order_state s;
-    ck_ok(idm_order_refresh(w->order));
-    ck_ok(idm_order_get_state(w->order, &s));
-    return s;
-}
-
-static int64_t count_outcome(struct world *w, idm_order_card_outcome outcome)
-{
-    int64_t n = -1;
-    ck_ok(idm_order_count_cards(w->order, outcome, &n));
-    return n;
-}
-
-/* A card's outcome in the order and its reason (into why). */
-static idm_order_card_outcome outcome_of(struct world *w, int64_t card, char *why, size_t size)
-{
-    idm_buffer_t *reason = NULL;
-    idm_order_card_outcome outcome;
-    ck_ok(idm_buffer_new(&reason));
-    ck_ok(idm_order_get_card_outcome(w->order, card, &outcome, NULL, reason));
-    const unsigned char *p;
-    size_t len;
-    ck_ok(idm_buffer_get(reason, &p, &len));
-    if (why != NULL)
-        snprintf(why, size, "%.*s", (int)len, (const char *)p);
-    idm_buffer_free(&reason);
-    return outcome;
-}
-
 /* 1 when one audit event of an object mentions text. */
 static int audited(idm_ctx_t *ctx, idm_object_type type, int64_t id, const char *text)
 {
@@ -318,14 +277,14 @@ static int run(idm_station_t *st, struct seen *s)
 static void assert_all_produced(struct world *w, int keys)
 {
     for (int i = 0; i < w->ncards; i++) {
-        ck_assert_int_eq(card_state(w->ctx, w->cards[i]), IDM_CARD_ISSUED);
-        ck_assert_int_eq(outcome_of(w, w->cards[i], NULL, 0), IDM_OUTCOME_PRODUCED);
+        ck_assert_int_eq(fixture_card_state(w->ctx, w->cards[i]), IDM_CARD_ISSUED);
+        ck_assert_int_eq(fixture_card_outcome(w->order, w->cards[i], NULL, 0, NULL), IDM_OUTCOME_PRODUCED);
         int live, superseded, other;
         fixture_count_certs(w->ctx, w->cards[i], &live, &superseded, &other);
         ck_assert_int_eq(live, keys);
         ck_assert_int_eq(other, 0);
     }
-    ck_assert_int_eq(count_outcome(w, IDM_OUTCOME_PRODUCED), w->ncards);
+    ck_assert_int_eq(fixture_count_outcome(w->order, IDM_OUTCOME_PRODUCED), w->ncards);
 }
 
 /* ---- the ten processes ---------------------------------------------------- */
@@ -359,7 +318,7 @@ START_TEST(test_every_process_produces_a_larger_order_with_test_backends)
     struct seen s;
     memset(&s, 0, sizeof s);
     ck_ok(run(st, &s));
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_COMPLETED);
     assert_all_produced(&w, option == IDM_CARD_DIGITAL ? 1 : 0);
     ck_assert_int_eq(s.nproduced, n);
     /* Each hook once per card (the CA's two only for Digital ID; the
@@ -411,22 +370,22 @@ START_TEST(test_skips_are_recorded_with_reasons_and_more_checks_them_again)
     /* Round 1 skipped cards 1 (the rule) and 3 (the host); "more" looked
      * at both again: card 1 was produced, card 3 is still not ready. */
     char why[512];
-    ck_assert_int_eq(outcome_of(&w, w.cards[3], why, sizeof why), IDM_OUTCOME_SKIPPED);
+    ck_assert_int_eq(fixture_card_outcome(w.order, w.cards[3], why, sizeof why, NULL), IDM_OUTCOME_SKIPPED);
     ck_assert_str_eq(why, "no photo on file");
-    ck_assert_int_eq(card_state(w.ctx, w.cards[3]), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_card_state(w.ctx, w.cards[3]), IDM_CARD_APPROVED);
     int live, superseded, other;
     fixture_count_certs(w.ctx, w.cards[3], &live, &superseded, &other);
     ck_assert_int_eq(live + superseded + other, 0);
-    ck_assert_int_eq(outcome_of(&w, w.cards[1], why, sizeof why), IDM_OUTCOME_PRODUCED);
+    ck_assert_int_eq(fixture_card_outcome(w.order, w.cards[1], why, sizeof why, NULL), IDM_OUTCOME_PRODUCED);
     ck_assert(audited(w.ctx, IDM_OBJECT_CARD, w.cards[1], "skipped in order"));
     ck_assert(audited(w.ctx, IDM_OBJECT_CARD, w.cards[1], "'inactive'"));
     int64_t order_id;
     ck_ok(idm_order_get_id(w.order, &order_id));
     ck_assert(audited(w.ctx, IDM_OBJECT_ORDER, order_id, "more cards: 2 skipped cards"));
     ck_assert(audited(w.ctx, IDM_OBJECT_ORDER, order_id, "5 produced, 1 skipped, 0 failed"));
-    ck_assert_int_eq(count_outcome(&w, IDM_OUTCOME_SKIPPED), 1);
-    ck_assert_int_eq(count_outcome(&w, IDM_OUTCOME_PRODUCED), 5);
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_count_outcome(w.order, IDM_OUTCOME_SKIPPED), 1);
+    ck_assert_int_eq(fixture_count_outcome(w.order, IDM_OUTCOME_PRODUCED), 5);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_COMPLETED);
     ck_assert_int_eq(s.nskipped, 3); /* 1 and 3, then 3 again */
     /* The iterator lists the order's skipped cards. */
     idm_card_iter_t *it = NULL;
@@ -455,24 +414,24 @@ static void assert_card_failed_and_order_aborted(struct world *w, int64_t card,
                                                  const char *words, int revoked)
 {
     char why[1024];
-    ck_assert_int_eq(card_state(w->ctx, card), IDM_CARD_FAILED);
-    ck_assert_int_eq(outcome_of(w, card, why, sizeof why), IDM_OUTCOME_FAILED);
+    ck_assert_int_eq(fixture_card_state(w->ctx, card), IDM_CARD_FAILED);
+    ck_assert_int_eq(fixture_card_outcome(w->order, card, why, sizeof why, NULL), IDM_OUTCOME_FAILED);
     ck_assert_msg(strstr(why, words) != NULL, "reason '%s' lacks '%s'", why, words);
     int live, superseded, other;
     fixture_count_certs(w->ctx, card, &live, &superseded, &other);
     ck_assert_int_eq(live, 0);
     ck_assert_int_eq(superseded, 0);
     ck_assert_int_eq(other, revoked); /* cessationOfOperation */
-    ck_assert_int_eq(order_state(w), IDM_ORDER_ABORTED);
+    ck_assert_int_eq(fixture_order_state(w->order), IDM_ORDER_ABORTED);
     ck_assert(audited(w->ctx, IDM_OBJECT_CARD, card, "personalization failed"));
     ck_assert(audited(w->ctx, IDM_OBJECT_CARD, card, words));
     int64_t order_id;
     ck_ok(idm_order_get_id(w->order, &order_id));
     ck_assert(audited(w->ctx, IDM_OBJECT_ORDER, order_id, "failed"));
     /* The card before it is done, the ones after it untouched. */
-    ck_assert_int_eq(card_state(w->ctx, w->cards[0]), IDM_CARD_ISSUED);
-    ck_assert_int_eq(card_state(w->ctx, w->cards[2]), IDM_CARD_APPROVED);
-    ck_assert_int_eq(outcome_of(w, w->cards[2], NULL, 0), IDM_OUTCOME_PENDING);
+    ck_assert_int_eq(fixture_card_state(w->ctx, w->cards[0]), IDM_CARD_ISSUED);
+    ck_assert_int_eq(fixture_card_state(w->ctx, w->cards[2]), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_card_outcome(w->order, w->cards[2], NULL, 0, NULL), IDM_OUTCOME_PENDING);
     ck_ok(idm_audit_verify(w->ctx, NULL));
 }
 
@@ -494,8 +453,8 @@ static void repeat_in_a_new_order(struct world *w, int64_t card)
     memset(&s, 0, sizeof s);
     ck_ok(run(st, &s));
     idm_station_free(&st);
-    ck_assert_int_eq(card_state(w->ctx, card), IDM_CARD_ISSUED);
-    ck_assert_int_eq(order_state(w), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_card_state(w->ctx, card), IDM_CARD_ISSUED);
+    ck_assert_int_eq(fixture_order_state(w->order), IDM_ORDER_COMPLETED);
 }
 
 struct encoder_fault {
@@ -638,13 +597,13 @@ START_TEST(test_a_hook_cancels_cleanly_and_the_order_resumes)
     ck_assert_ptr_nonnull(strstr(idm_last_error_message(), "returned"));
 
     /* Nothing failed, nothing aborted, nothing left claimed. */
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_RUNNING);
-    ck_assert_int_eq(count_outcome(&w, IDM_OUTCOME_FAILED), 0);
-    ck_assert_int_eq(count_outcome(&w, IDM_OUTCOME_CLAIMED), 0);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_RUNNING);
+    ck_assert_int_eq(fixture_count_outcome(w.order, IDM_OUTCOME_FAILED), 0);
+    ck_assert_int_eq(fixture_count_outcome(w.order, IDM_OUTCOME_CLAIMED), 0);
     int produced = cancel_points[_i].produced;
-    ck_assert_int_eq(count_outcome(&w, IDM_OUTCOME_PRODUCED), produced);
-    ck_assert_int_eq(count_outcome(&w, IDM_OUTCOME_PENDING), w.ncards - produced);
-    ck_assert_int_eq(card_state(w.ctx, w.cards[0]),
+    ck_assert_int_eq(fixture_count_outcome(w.order, IDM_OUTCOME_PRODUCED), produced);
+    ck_assert_int_eq(fixture_count_outcome(w.order, IDM_OUTCOME_PENDING), w.ncards - produced);
+    ck_assert_int_eq(fixture_card_state(w.ctx, w.cards[0]),
                      produced > 0 ? IDM_CARD_ISSUED : IDM_CARD_APPROVED);
     int live, superseded, other;
     fixture_count_certs(w.ctx, w.cards[0], &live, &superseded, &other);
@@ -661,7 +620,7 @@ START_TEST(test_a_hook_cancels_cleanly_and_the_order_resumes)
     /* The same station runs again without the cancel and finishes. */
     memset(&s, 0, sizeof s);
     ck_ok(run(st, &s));
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_COMPLETED);
     assert_all_produced(&w, 1);
     ck_ok(idm_audit_verify(w.ctx, NULL));
     idm_station_free(&st);
@@ -681,8 +640,8 @@ START_TEST(test_station_cancel_lets_the_card_go_and_revokes_its_certificates)
     idm_card_free(&card);
     ck_ok(idm_station_issue(st, ACTOR));
     ck_ok(idm_station_cancel(st, ACTOR, "printer jammed"));
-    ck_assert_int_eq(card_state(w.ctx, id), IDM_CARD_APPROVED);
-    ck_assert_int_eq(outcome_of(&w, id, NULL, 0), IDM_OUTCOME_PENDING);
+    ck_assert_int_eq(fixture_card_state(w.ctx, id), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_card_outcome(w.order, id, NULL, 0, NULL), IDM_OUTCOME_PENDING);
     int live, superseded, other;
     fixture_count_certs(w.ctx, id, &live, &superseded, &other);
     ck_assert_int_eq(live, 0);
@@ -708,7 +667,7 @@ START_TEST(test_station_cancel_lets_the_card_go_and_revokes_its_certificates)
     ck_ok(idm_station_next(st, ACTOR, &card));
     ck_assert_ptr_null(card);
     ck_ok(idm_station_complete(st, ACTOR, 0));
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_COMPLETED);
     assert_all_produced(&w, 1);
     idm_station_free(&st);
     world_close(&w);
@@ -801,7 +760,7 @@ static void assert_each_card_once(struct world *w, struct station_job *jobs, int
     for (int k = 0; k < n; k++)
         ck_assert_msg(jobs[k].seen.nproduced > 0, "%s produced nothing", jobs[k].name);
     assert_all_produced(w, 1);
-    ck_assert_int_eq(order_state(w), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_order_state(w->order), IDM_ORDER_COMPLETED);
     ck_ok(idm_audit_verify(w->ctx, NULL));
 }
 

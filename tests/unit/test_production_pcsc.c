@@ -337,21 +337,6 @@ static void world_close(struct world *w)
     fixture_remove_store(w->path);
 }
 
-static idm_order_state order_state(struct world *w)
-{
-    idm_order_state s;
-    ck_ok(idm_order_refresh(w->order));
-    ck_ok(idm_order_get_state(w->order, &s));
-    return s;
-}
-
-static int64_t count_cards(struct world *w, idm_order_card_outcome outcome)
-{
-    int64_t n = -1;
-    ck_ok(idm_order_count_cards(w->order, outcome, &n));
-    return n;
-}
-
 /* The card on the chip holds exactly the objects of its option, and its
  * certificates are the card record's live ones in the store. */
 static void assert_card_holds_its_objects(struct world *w, const struct card_seen *seen)
@@ -588,10 +573,10 @@ START_TEST(test_each_process_produces_its_order_end_to_end)
     }
 
     /* The order and its cards in the store. */
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_COMPLETED);
-    ck_assert_int_eq(count_cards(&w, IDM_OUTCOME_PRODUCED), CARDS);
-    ck_assert_int_eq(count_cards(&w, IDM_OUTCOME_SKIPPED), 0);
-    ck_assert_int_eq(count_cards(&w, IDM_OUTCOME_FAILED), 0);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_count_outcome(w.order, IDM_OUTCOME_PRODUCED), CARDS);
+    ck_assert_int_eq(fixture_count_outcome(w.order, IDM_OUTCOME_SKIPPED), 0);
+    ck_assert_int_eq(fixture_count_outcome(w.order, IDM_OUTCOME_FAILED), 0);
     ck_assert_int_eq(w.deliveries, CARDS);
     char serials[CARDS][17];
     for (int i = 0; i < CARDS; i++) {
@@ -653,7 +638,7 @@ START_TEST(test_step_api_produces_one_card_by_hand)
     int64_t id = 0;
     ck_ok(idm_card_get_id(card, &id));
     ck_assert_int_eq(id, w.cards[0]);
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_RUNNING);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_RUNNING);
     idm_order_card_outcome outcome;
     int attempt = 0;
     ck_ok(idm_order_get_card_outcome(w.order, id, &outcome, &attempt, NULL));
@@ -702,10 +687,10 @@ START_TEST(test_step_api_produces_one_card_by_hand)
     /* No card is left; the administrator completes the order. */
     ck_ok(idm_station_next(w.station, ACTOR, &card));
     ck_assert_ptr_null(card);
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_RUNNING);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_RUNNING);
     ck_ok(idm_station_complete(w.station, ACTOR, 0));
-    ck_assert_int_eq(order_state(&w), IDM_ORDER_COMPLETED);
-    ck_assert_int_eq(count_cards(&w, IDM_OUTCOME_PRODUCED), 1);
+    ck_assert_int_eq(fixture_order_state(w.order), IDM_ORDER_COMPLETED);
+    ck_assert_int_eq(fixture_count_outcome(w.order, IDM_OUTCOME_PRODUCED), 1);
     ck_assert_int_eq(w.deliveries, 1);
     ck_ok(idm_audit_verify(w.ctx, NULL));
     world_close(&w);
