@@ -60,7 +60,7 @@
 #include <idm/idm.h>
 
 #include "bench_common.h"
-#include "echo_ca.h"
+#include "bench_crypto.h"
 
 #define DEFAULT_SECONDS 3.0
 #define ROUNDS 3 /* each measurement in this many interleaved slices */
@@ -77,18 +77,6 @@
 
 /* ---- failing ------------------------------------------------------------ */
 
-
-/* For libcrypto calls: ok is the call's success. */
-static void check_crypto(int ok, const char *what)
-{
-    if (!ok) {
-        char reason[256] = "no detail from OpenSSL";
-        unsigned long e = ERR_peek_last_error();
-        if (e != 0)
-            ERR_error_string_n(e, reason, sizeof reason);
-        die("%s failed: %s", what, reason);
-    }
-}
 
 /* ---- measuring ---------------------------------------------------------- */
 
@@ -247,7 +235,7 @@ static void naive_ext(X509 *issuer, X509 *x, int nid, const char *value)
     X509V3_CTX v3;
     X509V3_set_ctx(&v3, issuer, x, NULL, NULL, 0);
     X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
-    check_crypto(ext != NULL && X509_add_ext(x, ext, -1) == 1, "naive: an extension");
+    bench_check_crypto(ext != NULL && X509_add_ext(x, ext, -1) == 1, "naive: an extension");
     X509_EXTENSION_free(ext);
 }
 
@@ -255,31 +243,31 @@ static void naive_issue(void *arg)
 {
     struct naive *nv = arg;
     X509 *x = X509_new();
-    check_crypto(x != NULL, "naive: X509_new");
-    check_crypto(X509_set_version(x, X509_VERSION_3), "naive: X509_set_version");
+    bench_check_crypto(x != NULL, "naive: X509_new");
+    bench_check_crypto(X509_set_version(x, X509_VERSION_3), "naive: X509_set_version");
 
     /* A random positive 128-bit serial. */
     BIGNUM *bn = BN_new();
-    check_crypto(bn != NULL && BN_rand(bn, 127, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) &&
+    bench_check_crypto(bn != NULL && BN_rand(bn, 127, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) &&
                      BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL,
                  "naive: serial");
     BN_free(bn);
 
-    check_crypto(X509_set_issuer_name(x, X509_get_subject_name(nv->ca_cert)),
+    bench_check_crypto(X509_set_issuer_name(x, X509_get_subject_name(nv->ca_cert)),
                  "naive: X509_set_issuer_name");
     time_t now = time(NULL);
-    check_crypto(ASN1_TIME_set(X509_getm_notBefore(x), now) != NULL &&
+    bench_check_crypto(ASN1_TIME_set(X509_getm_notBefore(x), now) != NULL &&
                      ASN1_TIME_set(X509_getm_notAfter(x),
                                    now + (time_t)VALIDITY_DAYS * 86400) != NULL,
                  "naive: validity");
-    check_crypto(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+    bench_check_crypto(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
                                             (const unsigned char *)COMMON_NAME, -1, -1, 0),
                  "naive: subject");
 
     /* The card key, decoded from its SPKI. */
     const unsigned char *p = nv->spki;
     EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)nv->spki_len);
-    check_crypto(pub != NULL && X509_set_pubkey(x, pub), "naive: d2i_PUBKEY/X509_set_pubkey");
+    bench_check_crypto(pub != NULL && X509_set_pubkey(x, pub), "naive: d2i_PUBKEY/X509_set_pubkey");
     EVP_PKEY_free(pub);
 
     /* Every extension from text, in the library's order. */
@@ -291,10 +279,10 @@ static void naive_issue(void *arg)
     naive_ext(nv->ca_cert, x, NID_subject_alt_name,
               "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:" UPN ",email:" MAIL);
 
-    check_crypto(X509_sign(x, nv->ca_key, EVP_sha256()) > 0, "naive: X509_sign");
+    bench_check_crypto(X509_sign(x, nv->ca_key, EVP_sha256()) > 0, "naive: X509_sign");
     /* The library hands back DER; so does the reference. */
     unsigned char *der = NULL;
-    check_crypto(i2d_X509(x, &der) > 0, "naive: i2d_X509");
+    bench_check_crypto(i2d_X509(x, &der) > 0, "naive: i2d_X509");
     OPENSSL_free(der);
     if (nv->keep != NULL)
         X509_free(nv->keep);
@@ -305,8 +293,8 @@ static void naive_issue(void *arg)
  * times and signature value. */
 static void compare_certificates(X509 *lib, X509 *ref, EVP_PKEY *ca_pub)
 {
-    check_crypto(X509_verify(lib, ca_pub) == 1, "verifying the library's certificate");
-    check_crypto(X509_verify(ref, ca_pub) == 1, "verifying the naive certificate");
+    bench_check_crypto(X509_verify(lib, ca_pub) == 1, "verifying the library's certificate");
+    bench_check_crypto(X509_verify(ref, ca_pub) == 1, "verifying the naive certificate");
     if (X509_NAME_cmp(X509_get_subject_name(lib), X509_get_subject_name(ref)) != 0)
         die("the naive certificate's subject differs from the library's");
     if (X509_NAME_cmp(X509_get_issuer_name(lib), X509_get_issuer_name(ref)) != 0)
@@ -324,7 +312,7 @@ static void compare_certificates(X509 *lib, X509 *ref, EVP_PKEY *ca_pub)
     if (!same_key)
         die("the naive certificate's public key differs from the library's");
     int ldays, lsecs, rdays, rsecs;
-    check_crypto(ASN1_TIME_diff(&ldays, &lsecs, X509_get0_notBefore(lib), X509_get0_notAfter(lib)) &&
+    bench_check_crypto(ASN1_TIME_diff(&ldays, &lsecs, X509_get0_notBefore(lib), X509_get0_notAfter(lib)) &&
                      ASN1_TIME_diff(&rdays, &rsecs, X509_get0_notBefore(ref),
                                     X509_get0_notAfter(ref)),
                  "ASN1_TIME_diff");
@@ -360,7 +348,7 @@ static void decode_spki(void *arg)
     const struct spki_ref *r = arg;
     const unsigned char *p = r->spki;
     EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)r->len);
-    check_crypto(key != NULL, "d2i_PUBKEY");
+    bench_check_crypto(key != NULL, "d2i_PUBKEY");
     EVP_PKEY_free(key);
 }
 
@@ -439,13 +427,13 @@ static void load_ca_for_naive(idm_ca_t *ca, struct naive *nv)
     check_idm(idm_buffer_get(buf, &data, &len), "idm_buffer_get");
     const unsigned char *p = data;
     nv->ca_cert = d2i_X509(NULL, &p, (long)len);
-    check_crypto(nv->ca_cert != NULL, "decoding the CA certificate");
+    bench_check_crypto(nv->ca_cert != NULL, "decoding the CA certificate");
     check_idm(idm_ca_export_key(ca, passphrase, NULL, buf), "idm_ca_export_key");
     check_idm(idm_buffer_get(buf, &data, &len), "idm_buffer_get");
     BIO *bio = BIO_new_mem_buf(data, (int)len);
-    check_crypto(bio != NULL, "BIO_new_mem_buf");
+    bench_check_crypto(bio != NULL, "BIO_new_mem_buf");
     nv->ca_key = PEM_read_bio_PrivateKey(bio, NULL, passphrase_pem, NULL);
-    check_crypto(nv->ca_key != NULL, "reading the exported CA key");
+    bench_check_crypto(nv->ca_key != NULL, "reading the exported CA key");
     BIO_free(bio);
     idm_buffer_free(&buf);
 }
@@ -476,7 +464,7 @@ static void run_key(idm_key_type type, const char *speed_alg, const unsigned cha
     check_idm(idm_cert_get_id(first, &first_id), "idm_cert_get_id");
     const unsigned char *p = first_der;
     X509 *lib_cert = d2i_X509(NULL, &p, (long)first_len);
-    check_crypto(lib_cert != NULL, "decoding the library's certificate");
+    bench_check_crypto(lib_cert != NULL, "decoding the library's certificate");
     out->lib_der_len = first_len;
 
     /* The same attempt again: the recorded certificate, no CA call. */
@@ -496,7 +484,7 @@ static void run_key(idm_key_type type, const char *speed_alg, const unsigned cha
     compare_certificates(lib_cert, nv.keep, X509_get0_pubkey(nv.ca_cert));
     unsigned char *der = NULL;
     int der_len = i2d_X509(nv.keep, &der);
-    check_crypto(der_len > 0, "i2d_X509");
+    bench_check_crypto(der_len > 0, "i2d_X509");
     OPENSSL_free(der);
     out->naive_der_len = (size_t)der_len;
 
@@ -602,7 +590,7 @@ int main(int argc, char **argv)
     EVP_PKEY *card_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     unsigned char *spki = NULL;
     int spki_len = card_key != NULL ? i2d_PUBKEY(card_key, &spki) : -1;
-    check_crypto(spki_len > 0, "making the card's P-256 key");
+    bench_check_crypto(spki_len > 0, "making the card's P-256 key");
 
     struct key_result results[2];
     memset(results, 0, sizeof results);

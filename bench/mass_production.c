@@ -61,7 +61,7 @@
 #include <idm/idm.h>
 
 #include "bench_common.h"
-#include "echo_ca.h"
+#include "bench_crypto.h"
 
 #define DEFAULT_CARDS 100000
 #define MAX_CARDS 10000000UL /* the encoder's serials have eight digits */
@@ -104,17 +104,6 @@ static int reset_peak_rss(void)
     ssize_t written = write(fd, "5", 1);
     close(fd);
     return written == 1 ? 0 : -1;
-}
-
-static void check_crypto(int ok, const char *what)
-{
-    if (!ok) {
-        char reason[256] = "no detail from OpenSSL";
-        unsigned long e = ERR_peek_last_error();
-        if (e != 0)
-            ERR_error_string_n(e, reason, sizeof reason);
-        die("%s failed: %s", what, reason);
-    }
 }
 
 /* ---- P-256 keys ----------------------------------------------------------- */
@@ -383,7 +372,7 @@ static idm_encoder_t *bench_encoder_new(struct bench_card **card)
         die("out of memory");
     c->serial = 1;
     c->keygen = p256_keygen_new();
-    check_crypto(c->keygen != NULL, "setting up P-256 key generation");
+    bench_check_crypto(c->keygen != NULL, "setting up P-256 key generation");
     idm_encoder_ops ops = IDM_ENCODER_OPS_INIT;
     ops.open = enc_open;
     ops.card_serial = enc_card_serial;
@@ -480,7 +469,7 @@ static void run_reference(struct reference *out)
     EVP_PKEY_CTX *keygen = p256_keygen_new();
     EVP_PKEY *key = NULL;
     unsigned char spki[P256_SPKI_LEN];
-    check_crypto(keygen != NULL && EVP_PKEY_generate(keygen, &key) == 1 &&
+    bench_check_crypto(keygen != NULL && EVP_PKEY_generate(keygen, &key) == 1 &&
                      p256_spki(key, spki) == 0,
                  "making the card's P-256 key");
 

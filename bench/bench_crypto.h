@@ -1,17 +1,21 @@
 /*
- * An echo CA for the benchmarks: a host CA that signs nothing and returns
+ * What the benchmarks that call libcrypto share: a check that dies with
+ * OpenSSL's reason, and an echo CA: a host CA that signs nothing and returns
  * the library's first certificate with a new serial patched in, so that
  * idm_card_issue_certificate() with it runs everything the built-in CA's
  * issue runs but the signing.  1/library - 1/echo is then what the
  * built-in CA's own issue costs.
  */
-#ifndef IDM_BENCH_ECHO_CA_H
-#define IDM_BENCH_ECHO_CA_H
+#ifndef IDM_BENCH_CRYPTO_H
+#define IDM_BENCH_CRYPTO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <idm/idm.h>
+
+/* For libcrypto calls: dies with OpenSSL's last error unless ok. */
+void bench_check_crypto(int ok, const char *what);
 
 struct bench_echo_ca {
     unsigned char *der; /* the library's first certificate */
@@ -29,4 +33,4 @@ void bench_echo_ca_new(struct bench_echo_ca *e, const unsigned char *der, size_t
 /* Frees what bench_echo_ca_new() copied (the CA handle is the caller's). */
 void bench_echo_ca_clear(struct bench_echo_ca *e);
 
-#endif /* IDM_BENCH_ECHO_CA_H */
+#endif /* IDM_BENCH_CRYPTO_H */

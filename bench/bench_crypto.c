@@ -1,11 +1,23 @@
-#include "echo_ca.h"
+#include "bench_crypto.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include "bench_common.h"
+
+void bench_check_crypto(int ok, const char *what)
+{
+    if (!ok) {
+        char reason[256] = "no detail from OpenSSL";
+        unsigned long e = ERR_peek_last_error();
+        if (e != 0)
+            ERR_error_string_n(e, reason, sizeof reason);
+        die("%s failed: %s", what, reason);
+    }
+}
 
 static int echo_issue(const idm_cert_request_t *request, idm_buffer_t *certificate,
                       void *user_data)
