@@ -75,11 +75,6 @@
 #define VALIDITY_DAYS 1095 /* the default cert_validity_days */
 #define PASSPHRASE "bench-passphrase"
 
-/* ---- failing ------------------------------------------------------------ */
-
-
-/* ---- measuring ---------------------------------------------------------- */
-
 /* ---- the raw signature speed: openssl speed ------------------------------ */
 
 /*

@@ -34,7 +34,6 @@
 
 /* ---- failing ------------------------------------------------------------ */
 
-
 static void check_sqlite(sqlite3 *db, int rc, int want, const char *what)
 {
     if (rc != want)
