@@ -31,6 +31,8 @@ void idm_card_rec_clear(struct idm_card_rec *rec)
     free(rec->number);
     free(rec->name);
     free(rec->chip_serial);
+    free(rec->requested_by);
+    free(rec->shipment);
     memset(rec, 0, sizeof *rec);
 }
 

@@ -47,6 +47,8 @@ struct idm_card_rec {
     int64_t order_id;    /* 0 for none */
     int64_t created_ms;
     int64_t updated_ms;
+    char *requested_by;  /* who ordered it (external production), NULL for none */
+    char *shipment;      /* the bureau's shipment data, NULL while unknown */
 };
 
 struct idm_cert_rec {

@@ -140,11 +140,53 @@ static const char migration_3[] =
 static const char migration_4[] =
     "CREATE INDEX order_cards_position ON order_cards (order_id, position);";
 
+/* External production: who ordered a card and its shipment; the bureau
+ * message journal (one row per card order message, recorded before it is
+ * submitted, so a retry after a crash sends the same message id); the
+ * notifications, recorded with the step that causes them and delivered
+ * afterwards; and a random id of this store that makes message ids unique
+ * across stores talking to one bureau. */
+static const char migration_5[] =
+    "ALTER TABLE cards ADD COLUMN requested_by TEXT;"
+    "ALTER TABLE cards ADD COLUMN shipment TEXT;"
+    "CREATE TABLE store_info ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "INSERT INTO store_info (key, value) VALUES ('store_id', lower(hex(randomblob(6))));"
+    "CREATE TABLE bureau_messages ("
+    "  message_id TEXT PRIMARY KEY,"
+    "  card_id INTEGER NOT NULL REFERENCES cards (id),"
+    "  order_id INTEGER NOT NULL REFERENCES orders (id),"
+    "  attempt INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  status INTEGER,"
+    "  detail TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  UNIQUE (card_id, attempt)"
+    ");"
+    "CREATE INDEX bureau_messages_state ON bureau_messages (state, status);"
+    "CREATE TABLE notifications ("
+    "  id INTEGER PRIMARY KEY,"
+    "  card_id INTEGER NOT NULL REFERENCES cards (id),"
+    "  kind INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  pin_lost INTEGER NOT NULL DEFAULT 0,"
+    "  tries INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  UNIQUE (card_id, kind)"
+    ");"
+    "CREATE INDEX notifications_state ON notifications (state);";
+
 const char *const idm_sqlite_migrations[] = {
     migration_1,
     migration_2,
     migration_3,
     migration_4,
+    migration_5,
 };
 
 const size_t idm_sqlite_schema_version =

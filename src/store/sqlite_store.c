@@ -19,7 +19,7 @@
 #define BUSY_TIMEOUT_MS 60000
 
 /* Statements are prepared once and kept; the SQL text pointer is the key. */
-#define STMT_CACHE_SIZE 48
+#define STMT_CACHE_SIZE 96
 
 struct cached_stmt {
     const char *sql;
@@ -394,15 +394,15 @@ static int store_identity_update(struct idm_store *s, const struct idm_identity_
 
 static const char SQL_CARD_INSERT[] =
     "INSERT INTO cards (number, type, option, production, state, identity_id, name,"
-    " chip_serial, order_id, created_ms, updated_ms)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    " chip_serial, order_id, created_ms, updated_ms, requested_by, shipment)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 static const char SQL_CARD_LOAD[] =
     "SELECT number, type, option, production, state, identity_id, name, chip_serial,"
-    " order_id, created_ms, updated_ms FROM cards WHERE id = ?1";
+    " order_id, created_ms, updated_ms, requested_by, shipment FROM cards WHERE id = ?1";
 static const char SQL_CARD_FIND[] = "SELECT id FROM cards WHERE number = ?1";
 static const char SQL_CARD_UPDATE[] =
-    "UPDATE cards SET state = ?2, chip_serial = ?3, order_id = ?4, updated_ms = ?5"
-    " WHERE id = ?1";
+    "UPDATE cards SET state = ?2, chip_serial = ?3, order_id = ?4, updated_ms = ?5,"
+    " identity_id = ?6, requested_by = ?7, shipment = ?8 WHERE id = ?1";
 static const char SQL_COUNTER_NEXT[] =
     "UPDATE meta SET value = value + 1 WHERE key = ?1 RETURNING value";
 
@@ -421,6 +421,8 @@ static int store_card_insert(struct idm_store *s, struct idm_card_rec *rec)
     bind_id_or_null(q, 9, rec->order_id);
     sqlite3_bind_int64(q, 10, rec->created_ms);
     sqlite3_bind_int64(q, 11, rec->updated_ms);
+    bind_text_or_null(q, 12, rec->requested_by);
+    bind_text_or_null(q, 13, rec->shipment);
     int rc = exec_done(st, q, "cannot store a card");
     if (rc == IDM_OK)
         rec->id = sqlite3_last_insert_rowid(st->db);
@@ -454,6 +456,8 @@ static int store_card_load(struct idm_store *s, int64_t id, struct idm_card_rec 
     rec->order_id = sqlite3_column_int64(q, 8);
     rec->created_ms = sqlite3_column_int64(q, 9);
     rec->updated_ms = sqlite3_column_int64(q, 10);
+    rec->requested_by = column_text(q, 11, &ok);
+    rec->shipment = column_text(q, 12, &ok);
     release(st, q);
     if (!ok) {
         idm_card_rec_clear(rec);
@@ -479,6 +483,9 @@ static int store_card_update(struct idm_store *s, const struct idm_card_rec *rec
     bind_text_or_null(q, 3, rec->chip_serial);
     bind_id_or_null(q, 4, rec->order_id);
     sqlite3_bind_int64(q, 5, rec->updated_ms);
+    bind_id_or_null(q, 6, rec->identity_id);
+    bind_text_or_null(q, 7, rec->requested_by);
+    bind_text_or_null(q, 8, rec->shipment);
     return exec_update_one(st, q, "cannot update a card", rec->id);
 }
 
@@ -755,6 +762,9 @@ static const char SQL_ORDER_CARD_FINISH[] =
 static const char SQL_ORDER_CARD_LOAD[] =
     "SELECT position, outcome, reason, attempt, station, claimed_ms, updated_ms"
     " FROM order_cards WHERE order_id = ?1 AND card_id = ?2";
+static const char SQL_ORDER_CARD_NEXT_ATTEMPT[] =
+    "UPDATE order_cards SET attempt = attempt + 1, updated_ms = ?3"
+    " WHERE order_id = ?1 AND card_id = ?2 RETURNING attempt";
 static const char SQL_ORDER_CARD_REQUEUE[] =
     "UPDATE order_cards SET outcome = 0, reason = NULL, updated_ms = ?2"
     " WHERE order_id = ?1 AND outcome = 3";
@@ -1106,6 +1116,22 @@ static int store_audit_read(struct idm_store *s, const struct idm_audit_filter *
     return result;
 }
 
+static int store_order_card_next_attempt(struct idm_store *s, int64_t order_id, int64_t card_id,
+                                         int64_t time_ms, int *attempt)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_ORDER_CARD_NEXT_ATTEMPT, "cannot count an attempt");
+    sqlite3_bind_int64(q, 1, order_id);
+    sqlite3_bind_int64(q, 2, card_id);
+    sqlite3_bind_int64(q, 3, time_ms);
+    int64_t value = 0;
+    char key[64];
+    snprintf(key, sizeof key, "card %lld in order %lld", (long long)card_id, (long long)order_id);
+    int rc = query_id(st, q, "order card", key, &value);
+    *attempt = (int)value;
+    return rc;
+}
+
 static int store_order_card_requeue_skipped(struct idm_store *s, int64_t order_id,
                                             int64_t time_ms, int64_t *n)
 {
@@ -1224,6 +1250,258 @@ static int store_list_ids(struct idm_store *s, idm_object_type kind,
     return result;
 }
 
+/* ---- external production: bureau messages and notifications ----------- */
+
+static const char SQL_STORE_ID[] = "SELECT value FROM store_info WHERE key = 'store_id'";
+static const char SQL_MESSAGE_INSERT[] =
+    "INSERT INTO bureau_messages (message_id, card_id, order_id, attempt, state, status,"
+    " detail, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+#define MESSAGE_COLUMNS \
+    "message_id, card_id, order_id, attempt, state, status, detail, created_ms, updated_ms"
+static const char SQL_MESSAGE_LOAD[] =
+    "SELECT " MESSAGE_COLUMNS " FROM bureau_messages WHERE message_id = ?1";
+static const char SQL_MESSAGE_LAST[] =
+    "SELECT " MESSAGE_COLUMNS " FROM bureau_messages WHERE card_id = ?1"
+    " ORDER BY attempt DESC LIMIT 1";
+static const char SQL_MESSAGE_UPDATE[] =
+    "UPDATE bureau_messages SET state = ?2, status = ?3, detail = ?4, updated_ms = ?5"
+    " WHERE message_id = ?1";
+static const char SQL_MESSAGE_AWAITING[] =
+    "SELECT message_id FROM bureau_messages WHERE state = 2 AND message_id > ?1"
+    " AND (status IS NULL OR status = 0) ORDER BY message_id LIMIT ?2";
+static const char SQL_NOTIFICATION_INSERT[] =
+    "INSERT INTO notifications (card_id, kind, state, pin_lost, tries, last_error, created_ms,"
+    " updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char SQL_NOTIFICATION_LOAD[] =
+    "SELECT card_id, kind, state, pin_lost, tries, last_error, created_ms, updated_ms"
+    " FROM notifications WHERE id = ?1";
+static const char SQL_NOTIFICATION_UPDATE[] =
+    "UPDATE notifications SET state = ?2, pin_lost = ?3, tries = ?4, last_error = ?5,"
+    " updated_ms = ?6 WHERE id = ?1";
+static const char SQL_NOTIFICATION_PENDING[] =
+    "SELECT id FROM notifications WHERE state = 0 AND id > ?1 ORDER BY id LIMIT ?2";
+
+void idm_message_rec_clear(struct idm_message_rec *rec)
+{
+    free(rec->message_id);
+    free(rec->detail);
+    memset(rec, 0, sizeof *rec);
+}
+
+void idm_notification_rec_clear(struct idm_notification_rec *rec)
+{
+    free(rec->last_error);
+    memset(rec, 0, sizeof *rec);
+}
+
+static int store_store_id(struct idm_store *s, char *buf, size_t size)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_STORE_ID, "cannot read the store id");
+    int rc = sqlite3_step(q);
+    int result;
+    if (rc == SQLITE_ROW) {
+        snprintf(buf, size, "%s", (const char *)sqlite3_column_text(q, 0));
+        result = IDM_OK;
+    } else {
+        result = rc == SQLITE_DONE ? idm_error_set(NULL, IDM_ERR_STORE, "the store has no id")
+                                   : db_fail(st, rc, "cannot read the store id");
+    }
+    release(st, q);
+    return result;
+}
+
+static int store_message_insert(struct idm_store *s, const struct idm_message_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_MESSAGE_INSERT, "cannot record a bureau message");
+    sqlite3_bind_text(q, 1, rec->message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, rec->card_id);
+    sqlite3_bind_int64(q, 3, rec->order_id);
+    sqlite3_bind_int(q, 4, rec->attempt);
+    sqlite3_bind_int(q, 5, rec->state);
+    if (rec->status >= 0)
+        sqlite3_bind_int(q, 6, rec->status);
+    bind_text_or_null(q, 7, rec->detail);
+    sqlite3_bind_int64(q, 8, rec->created_ms);
+    sqlite3_bind_int64(q, 9, rec->updated_ms);
+    return exec_done(st, q, "cannot record a bureau message");
+}
+
+/* Reads one message row of q (bound, not stepped yet). */
+static int message_row(struct sqlite_store *st, sqlite3_stmt *q, const char *key,
+                       struct idm_message_rec *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        int result = rc == SQLITE_DONE ? idm_error_set(NULL, IDM_ERR_NOT_FOUND, "no bureau "
+                                                       "message %s", key)
+                                       : db_fail(st, rc, "cannot load a bureau message");
+        release(st, q);
+        return result;
+    }
+    int ok = 1;
+    rec->message_id = column_text(q, 0, &ok);
+    rec->card_id = sqlite3_column_int64(q, 1);
+    rec->order_id = sqlite3_column_int64(q, 2);
+    rec->attempt = sqlite3_column_int(q, 3);
+    rec->state = sqlite3_column_int(q, 4);
+    rec->status = sqlite3_column_type(q, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 5);
+    rec->detail = column_text(q, 6, &ok);
+    rec->created_ms = sqlite3_column_int64(q, 7);
+    rec->updated_ms = sqlite3_column_int64(q, 8);
+    release(st, q);
+    if (!ok || rec->message_id == NULL) {
+        idm_message_rec_clear(rec);
+        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load bureau message %s", key);
+    }
+    return IDM_OK;
+}
+
+static int store_message_load(struct idm_store *s, const char *message_id,
+                              struct idm_message_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    memset(rec, 0, sizeof *rec);
+    PREPARE(st, q, SQL_MESSAGE_LOAD, "cannot load a bureau message");
+    sqlite3_bind_text(q, 1, message_id, -1, SQLITE_STATIC);
+    return message_row(st, q, message_id, rec);
+}
+
+static int store_message_last(struct idm_store *s, int64_t card_id, struct idm_message_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    memset(rec, 0, sizeof *rec);
+    PREPARE(st, q, SQL_MESSAGE_LAST, "cannot load a bureau message");
+    sqlite3_bind_int64(q, 1, card_id);
+    char key[48];
+    snprintf(key, sizeof key, "for card %lld", (long long)card_id);
+    return message_row(st, q, key, rec);
+}
+
+static int store_message_update(struct idm_store *s, const struct idm_message_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_MESSAGE_UPDATE, "cannot update a bureau message");
+    sqlite3_bind_text(q, 1, rec->message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, rec->state);
+    if (rec->status >= 0)
+        sqlite3_bind_int(q, 3, rec->status);
+    bind_text_or_null(q, 4, rec->detail);
+    sqlite3_bind_int64(q, 5, rec->updated_ms);
+    int rc = exec_done(st, q, "cannot update a bureau message");
+    if (rc == IDM_OK && sqlite3_changes(st->db) != 1)
+        return idm_error_set(NULL, IDM_ERR_NOT_FOUND, "no bureau message %s", rec->message_id);
+    return rc;
+}
+
+static int store_message_list_awaiting(struct idm_store *s, const char *after, size_t limit,
+                                       char **ids, size_t *n)
+{
+    struct sqlite_store *st = impl(s);
+    *n = 0;
+    PREPARE(st, q, SQL_MESSAGE_AWAITING, "cannot list bureau messages");
+    sqlite3_bind_text(q, 1, after, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)limit);
+    int rc = SQLITE_DONE, ok = 1;
+    while (ok && *n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        if ((ids[*n] = column_text(q, 0, &ok)) != NULL)
+            (*n)++;
+    int result = !ok ? idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot list bureau messages")
+                 : (*n == limit || rc == SQLITE_DONE) ? IDM_OK
+                                                      : db_fail(st, rc, "cannot list bureau messages");
+    release(st, q);
+    if (result != IDM_OK) {
+        for (size_t i = 0; i < *n; i++)
+            free(ids[i]);
+        *n = 0;
+    }
+    return result;
+}
+
+static int store_notification_insert(struct idm_store *s, struct idm_notification_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_NOTIFICATION_INSERT, "cannot record a notification");
+    sqlite3_bind_int64(q, 1, rec->card_id);
+    sqlite3_bind_int(q, 2, rec->kind);
+    sqlite3_bind_int(q, 3, rec->state);
+    sqlite3_bind_int(q, 4, rec->pin_lost);
+    sqlite3_bind_int(q, 5, rec->tries);
+    bind_text_or_null(q, 6, rec->last_error);
+    sqlite3_bind_int64(q, 7, rec->created_ms);
+    sqlite3_bind_int64(q, 8, rec->updated_ms);
+    int rc = exec_done(st, q, "cannot record a notification");
+    if (rc == IDM_OK)
+        rec->id = sqlite3_last_insert_rowid(st->db);
+    return rc;
+}
+
+static int store_notification_load(struct idm_store *s, int64_t id,
+                                   struct idm_notification_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    memset(rec, 0, sizeof *rec);
+    PREPARE(st, q, SQL_NOTIFICATION_LOAD, "cannot load a notification");
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc != SQLITE_ROW) {
+        int result = rc == SQLITE_DONE ? idm_error_set(NULL, IDM_ERR_NOT_FOUND, "notification "
+                                                       "%lld does not exist", (long long)id)
+                                       : db_fail(st, rc, "cannot load a notification");
+        release(st, q);
+        return result;
+    }
+    int ok = 1;
+    rec->id = id;
+    rec->card_id = sqlite3_column_int64(q, 0);
+    rec->kind = sqlite3_column_int(q, 1);
+    rec->state = sqlite3_column_int(q, 2);
+    rec->pin_lost = sqlite3_column_int(q, 3);
+    rec->tries = sqlite3_column_int(q, 4);
+    rec->last_error = column_text(q, 5, &ok);
+    rec->created_ms = sqlite3_column_int64(q, 6);
+    rec->updated_ms = sqlite3_column_int64(q, 7);
+    release(st, q);
+    if (!ok) {
+        idm_notification_rec_clear(rec);
+        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load notification %lld",
+                             (long long)id);
+    }
+    return IDM_OK;
+}
+
+static int store_notification_update(struct idm_store *s, const struct idm_notification_rec *rec)
+{
+    struct sqlite_store *st = impl(s);
+    PREPARE(st, q, SQL_NOTIFICATION_UPDATE, "cannot update a notification");
+    sqlite3_bind_int64(q, 1, rec->id);
+    sqlite3_bind_int(q, 2, rec->state);
+    sqlite3_bind_int(q, 3, rec->pin_lost);
+    sqlite3_bind_int(q, 4, rec->tries);
+    bind_text_or_null(q, 5, rec->last_error);
+    sqlite3_bind_int64(q, 6, rec->updated_ms);
+    return exec_update_one(st, q, "cannot update a notification", rec->id);
+}
+
+static int store_notification_list_pending(struct idm_store *s, int64_t after_id, size_t limit,
+                                           int64_t *ids, size_t *n)
+{
+    struct sqlite_store *st = impl(s);
+    *n = 0;
+    PREPARE(st, q, SQL_NOTIFICATION_PENDING, "cannot list notifications");
+    sqlite3_bind_int64(q, 1, after_id);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)limit);
+    int rc = SQLITE_DONE;
+    while (*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        ids[(*n)++] = sqlite3_column_int64(q, 0);
+    int result = (*n == limit || rc == SQLITE_DONE) ? IDM_OK
+                                                    : db_fail(st, rc, "cannot list notifications");
+    release(st, q);
+    return result;
+}
+
 /* ---- open and close -------------------------------------------------- */
 
 static void store_close(struct idm_store *s)
@@ -1276,7 +1554,18 @@ static const struct idm_store_ops sqlite_ops = {
     .audit_read = store_audit_read,
     .list_ids = store_list_ids,
     .order_card_requeue_skipped = store_order_card_requeue_skipped,
+    .order_card_next_attempt = store_order_card_next_attempt,
     .card_list_addable = store_card_list_addable,
+    .store_id = store_store_id,
+    .message_insert = store_message_insert,
+    .message_load = store_message_load,
+    .message_last = store_message_last,
+    .message_update = store_message_update,
+    .message_list_awaiting = store_message_list_awaiting,
+    .notification_insert = store_notification_insert,
+    .notification_load = store_notification_load,
+    .notification_update = store_notification_update,
+    .notification_list_pending = store_notification_list_pending,
 };
 
 static int pragma_int(struct sqlite_store *st, const char *sql, int64_t *out)

@@ -64,6 +64,53 @@ struct idm_order_counts {
     int64_t by_outcome[5];
 };
 
+/* External production: one row per card order message to the bureau.  The
+ * row is written before the producer is called and updated after, so a
+ * process that dies in between finds the message and submits it again with
+ * the same id. */
+enum idm_message_state {
+    IDM_MESSAGE_PENDING = 0,       /* about to be submitted; outcome unknown */
+    IDM_MESSAGE_SUBMIT_FAILED = 1, /* the producer said no; a retry reuses the id */
+    IDM_MESSAGE_SENT = 2,          /* the bureau has it */
+    IDM_MESSAGE_FAILED = 3,        /* the bureau could not produce it; the next
+                                      attempt is a new message */
+    IDM_MESSAGE_CANCELLED = 4      /* withdrawn when its card was aborted */
+};
+
+struct idm_message_rec {
+    char *message_id;
+    int64_t card_id;
+    int64_t order_id;
+    int attempt;
+    int state;    /* enum idm_message_state */
+    int status;   /* the last idm_bureau_status applied, -1 for none */
+    char *detail; /* the producer's or bureau's words, NULL for none */
+    int64_t created_ms;
+    int64_t updated_ms;
+};
+
+void idm_message_rec_clear(struct idm_message_rec *rec);
+
+enum idm_notification_state {
+    IDM_NOTIFICATION_PENDING = 0,
+    IDM_NOTIFICATION_SENT = 1,
+    IDM_NOTIFICATION_UNDELIVERABLE = 2 /* no address: nothing to retry */
+};
+
+struct idm_notification_rec {
+    int64_t id;
+    int64_t card_id;
+    int kind;     /* idm_notification_kind */
+    int state;    /* enum idm_notification_state */
+    int pin_lost; /* it was to carry a PIN that is gone now */
+    int tries;
+    char *last_error;
+    int64_t created_ms;
+    int64_t updated_ms;
+};
+
+void idm_notification_rec_clear(struct idm_notification_rec *rec);
+
 struct idm_option_row {
     char *key;
     char *value;
@@ -140,6 +187,10 @@ struct idm_store_ops {
      * them again.  *n receives how many. */
     int (*order_card_requeue_skipped)(struct idm_store *s, int64_t order_id, int64_t time_ms,
                                       int64_t *n);
+    /* Raises a card's attempt in an order by one (an activation of an
+     * externally produced card); *attempt receives the new value. */
+    int (*order_card_next_attempt)(struct idm_store *s, int64_t order_id, int64_t card_id,
+                                   int64_t time_ms, int *attempt);
     /* Up to limit ids > after_id of cards of a type and option that are
      * approved, produced locally and in no open or running order. */
     int (*card_list_addable)(struct idm_store *s, int type, int option, int64_t after_id,
@@ -158,6 +209,31 @@ struct idm_store_ops {
     /* up to limit events with seq > after_seq matching f (NULL: all), in seq order */
     int (*audit_read)(struct idm_store *s, const struct idm_audit_filter *f, int64_t after_seq,
                       size_t limit, struct idm_audit_rec *out, size_t *n);
+
+    /* A random hex id of this store, fixed when it was created. */
+    int (*store_id)(struct idm_store *s, char *buf, size_t size);
+
+    /* The bureau message journal.  last: the card's message with the
+     * highest attempt (IDM_ERR_NOT_FOUND if it has none).  update: state,
+     * status, detail, updated_ms.  awaiting: up to limit ids > after (""
+     * for the first page), ascending, of sent messages whose card the
+     * bureau has not finished (status none or in production); the caller
+     * frees each id. */
+    int (*message_insert)(struct idm_store *s, const struct idm_message_rec *rec);
+    int (*message_load)(struct idm_store *s, const char *message_id, struct idm_message_rec *rec);
+    int (*message_last)(struct idm_store *s, int64_t card_id, struct idm_message_rec *rec);
+    int (*message_update)(struct idm_store *s, const struct idm_message_rec *rec);
+    int (*message_list_awaiting)(struct idm_store *s, const char *after, size_t limit,
+                                 char **ids, size_t *n);
+
+    /* Notifications.  insert sets id; IDM_ERR_EXISTS if the card already
+     * has one of that kind.  update: state, pin_lost, tries, last_error,
+     * updated_ms.  pending: up to limit ids > after_id, ascending. */
+    int (*notification_insert)(struct idm_store *s, struct idm_notification_rec *rec);
+    int (*notification_load)(struct idm_store *s, int64_t id, struct idm_notification_rec *rec);
+    int (*notification_update)(struct idm_store *s, const struct idm_notification_rec *rec);
+    int (*notification_list_pending)(struct idm_store *s, int64_t after_id, size_t limit,
+                                     int64_t *ids, size_t *n);
 
     /* up to limit ids > after_id of one kind of object matching f, ascending */
     int (*list_ids)(struct idm_store *s, idm_object_type kind, const struct idm_list_filter *f,
