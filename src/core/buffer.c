@@ -31,6 +31,7 @@ static void buffer_clear(idm_buffer_t *b)
     free(b->data);
     b->data = NULL;
     b->len = 0;
+    b->cap = 0;
 }
 
 IDM_EXPORT void idm_buffer_free(idm_buffer_t **buffer)
@@ -53,7 +54,33 @@ int idm_buffer_put(idm_buffer_t *b, const void *data, size_t len)
     }
     buffer_clear(b);
     b->data = copy;
-    b->len = len;
+    b->len = b->cap = len;
+    return IDM_OK;
+}
+
+int idm_buffer_append(idm_buffer_t *b, const void *data, size_t len)
+{
+    if (len > BUFFER_MAX - b->len)
+        return IDM_ERR(IDM_ERR_INVALID_ARG, "a buffer holds at most %zu bytes", BUFFER_MAX);
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap < 256 ? 256 : b->cap;
+        while (cap < b->len + len)
+            cap *= 2;
+        /* a new block rather than realloc, so the old bytes can be wiped */
+        unsigned char *grown = malloc(cap);
+        if (grown == NULL)
+            return IDM_ERR(IDM_ERR_NO_MEMORY, "cannot allocate %zu bytes", cap);
+        size_t used = b->len;
+        if (used > 0)
+            memcpy(grown, b->data, used);
+        buffer_clear(b);
+        b->data = grown;
+        b->len = used;
+        b->cap = cap;
+    }
+    if (len > 0)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
     return IDM_OK;
 }
 

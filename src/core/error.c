@@ -135,6 +135,18 @@ void idm_backend_words(char *buf, size_t size)
     snprintf(buf, size, "%s", why);
 }
 
+int idm_backend_result(int rc, const char *backend, const char *what)
+{
+    if (rc == 0)
+        return IDM_OK;
+    char why[1024];
+    idm_backend_words(why, sizeof why);
+    if (rc < 0 && strcmp(idm_strerror_name(rc), "IDM_ERR_UNKNOWN") != 0)
+        return idm_error_set(NULL, rc, "the %s failed to %s: %s", backend, what, why);
+    return idm_error_set(NULL, IDM_ERR_BACKEND, "the %s failed to %s (it returned %d): %s",
+                         backend, what, rc, why);
+}
+
 int idm_error_crypto(const char *what)
 {
     char reason[256] = "no detail from OpenSSL";

@@ -48,6 +48,12 @@ void idm_backend_call_reset(void);
 void idm_backend_say(const char *message);
 void idm_backend_words(char *buf, size_t size);
 
+/* The result of a host backend's method as the library's error: IDM_OK for
+ * 0; a method may classify its failure with one of our codes, which stays;
+ * any other non-zero value is IDM_ERR_BACKEND.  The message is "the
+ * <backend> failed to <what>: <its words>" (no function name). */
+int idm_backend_result(int rc, const char *backend, const char *what);
+
 /* Fails an internal helper with IDM_ERR_CRYPTO: "<what>: <OpenSSL's words
  * for its last error>", and empties OpenSSL's error queue. */
 int idm_error_crypto(const char *what);

@@ -38,16 +38,7 @@ uint64_t idm_encoder_call_start(void)
 int idm_encoder_call_end(idm_encoder_t *enc, uint64_t started, int rc, const char *what)
 {
     enc->card_us += now_us() - started;
-    if (rc == 0)
-        return IDM_OK;
-    char why[512];
-    idm_backend_words(why, sizeof why);
-    /* A method may classify its failure with one of our codes; anything
-     * else is the backend's own number. */
-    if (rc < 0 && strcmp(idm_strerror_name(rc), "IDM_ERR_UNKNOWN") != 0)
-        return IDM_ERR(rc, "the encoder failed to %s: %s", what, why);
-    return IDM_ERR(IDM_ERR_BACKEND, "the encoder failed to %s (it returned %d): %s", what, rc,
-                   why);
+    return idm_backend_result(rc, "encoder", what);
 }
 
 IDM_EXPORT const char *idm_piv_slot_name(idm_piv_slot slot)
