@@ -21,5 +21,8 @@
 #include <idm/ca.h>
 #include <idm/encoder.h>
 #include <idm/production.h>
+#include <idm/producer.h>
+#include <idm/notifier.h>
+#include <idm/external.h>
 
 #endif /* IDM_IDM_H */

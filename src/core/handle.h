@@ -28,6 +28,9 @@
 #define IDM_MAGIC_CERT_REQUEST 0x69646d52u  /* "idmR" */
 #define IDM_MAGIC_ENCODER 0x69646d45u       /* "idmE" */
 #define IDM_MAGIC_STATION 0x69646d53u       /* "idmS" */
+#define IDM_MAGIC_PRODUCER 0x69646d50u      /* "idmP" */
+#define IDM_MAGIC_NOTIFIER 0x69646d4eu      /* "idmN" */
+#define IDM_MAGIC_EXTERNAL 0x69646d78u      /* "idmx" */
 #define IDM_MAGIC_DEAD 0xdeadbeefu          /* written into a handle as it is freed */
 
 /* The first member of every handle. */

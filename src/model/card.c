@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <idm/card.h>
+#include <idm/external.h>
 #include <idm/order.h>
 
 #include "core/context_impl.h"
@@ -284,6 +285,8 @@ CARD_GETTER(idm_card_get_identity_id, int64_t, identity_id)
 CARD_GETTER(idm_card_get_name, const char *, name)
 CARD_GETTER(idm_card_get_chip_serial, const char *, chip_serial)
 CARD_GETTER(idm_card_get_order_id, int64_t, order_id)
+CARD_GETTER(idm_card_get_shipment, const char *, shipment)
+CARD_GETTER(idm_card_get_requester, const char *, requested_by)
 
 /* ---- changes --------------------------------------------------------- */
 

@@ -466,7 +466,7 @@ int idm_mp_issue(struct idm_station *st, const char *actor)
     rc = revoke_superseded(st, actor);
     if (rc == IDM_OK)
         rc = idm_personalization_begin(&st->p, st->card, actor, st->enc, st->ca, st->attempt,
-                                       st->options);
+                                       st->options, NULL);
     if (rc == IDM_OK)
         rc = idm_personalization_issue(st->p, actor);
     if (rc != IDM_OK)

@@ -16,7 +16,10 @@
  *      a card that failed earlier still has its factory PIN for the retry;
  *   5. verification: VERIFY PIN, every object read back, a signature per
  *      key checked against the certificate;
- *   6. the card moves to issued, or to failed with this attempt's
+ *   6. the card moves to issued (active or unassigned when an externally
+ *      produced card is activated or initialized: see struct
+ *      idm_personalization_goal), or, after a failure, to failed (or stays
+ *      where it was, for the external goals) with this attempt's
  *      certificates revoked.
  */
 #include <inttypes.h>
@@ -92,6 +95,9 @@ struct idm_personalization {
     idm_ca_t *ca;
     int attempt;
     const struct idm_optset *options; /* an order's snapshot, or NULL: the current ones */
+    const struct idm_personalization_goal *goal;
+    void (*pin_sink)(const char *pin, void *arg);
+    void *pin_sink_arg;
     char label[64]; /* "card 00000042" */
     /* from the card and the options */
     int digital;
@@ -166,12 +172,14 @@ static int load_profile(struct idm_personalization *r)
         return rc;
     snprintf(r->label, sizeof r->label, "card %s", number);
     r->digital = option == IDM_CARD_DIGITAL;
-    if (production != IDM_PRODUCTION_LOCAL)
-        return IDM_ERR(IDM_ERR_STATE, "%s is produced externally; the bureau personalizes it",
-                       r->label);
-    if (state != IDM_CARD_APPROVED)
-        return IDM_ERR(IDM_ERR_STATE, "%s is in state '%s'; personalization starts from "
-                       "'approved'", r->label, idm_card_state_name(state));
+    if (production != r->goal->production)
+        return IDM_ERR(IDM_ERR_STATE, "%s is produced %sly; %s is for cards produced %sly",
+                       r->label, idm_production_name(production), r->goal->what,
+                       idm_production_name(r->goal->production));
+    if (state != r->goal->from)
+        return IDM_ERR(IDM_ERR_STATE, "%s is in state '%s'; %s starts from '%s'", r->label,
+                       idm_card_state_name(state), r->goal->what,
+                       idm_card_state_name(r->goal->from));
     if (r->digital && r->ca == NULL)
         return IDM_ERR(IDM_ERR_STATE, "%s is a Digital ID card; argument 'ca' is NULL",
                        r->label);
@@ -531,6 +539,8 @@ static int set_secrets(struct idm_personalization *r)
     if (r->enc->pin_delivery(r->card, r->pin_generated ? r->pin : NULL, r->puk,
                              r->enc->pin_user_data) != 0)
         return IDM_ERR(IDM_ERR_CANCELLED, "the PIN delivery callback cancelled");
+    if (r->pin_generated && r->pin_sink != NULL)
+        r->pin_sink(r->pin, r->pin_sink_arg);
     return ENC_CALL(r, "set the PIN and PUK", set_pin(r->pin, r->puk, r->enc->user_data));
 }
 
@@ -756,16 +766,28 @@ static void fail_card(struct idm_personalization *r, const char *why)
     char problems[512] = "";
     (void)revoke_results(r, IDM_REVOKE_CESSATION_OF_OPERATION, problems, sizeof problems);
     char detail[IDM_ATTRIBUTE_VALUE_MAX + 1];
-    snprintf(detail, sizeof detail, "personalization failed: %s%s", why, problems);
+    snprintf(detail, sizeof detail, "%s failed: %s%s", r->goal->what, why, problems);
     detail[utf8_cut(detail, IDM_ATTRIBUTE_VALUE_MAX)] = '\0';
-    if (idm_card_set_state(r->card, r->actor, IDM_CARD_FAILED, detail) != IDM_OK)
-        idm_log_error(r->ctx, "encoder", "%s: cannot record the failed personalization: %s",
-                      r->label, idm_last_error_message());
+    struct idm_store *s = NULL;
+    int rc;
+    if (r->goal->fail_card)
+        rc = idm_card_set_state(r->card, r->actor, IDM_CARD_FAILED, detail);
+    else if ((rc = idm_ctx_store(r->ctx, &s)) == IDM_OK)
+        idm_audit_append_alone(r->ctx, s, r->actor, IDM_OBJECT_CARD, idm_card_handle_id(r->card),
+                               "%s (the card stays '%s' for another attempt)", detail,
+                               idm_card_state_name(r->goal->from));
+    if (rc != IDM_OK)
+        idm_log_error(r->ctx, "encoder", "%s: cannot record the failed %s: %s", r->label,
+                      r->goal->what, idm_last_error_message());
 }
+
+const struct idm_personalization_goal idm_goal_local_issue = {
+    IDM_PRODUCTION_LOCAL, IDM_CARD_APPROVED, IDM_CARD_ISSUED, 1, "personalization"};
 
 int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card,
                               const char *actor, idm_encoder_t *enc, idm_ca_t *ca, int attempt,
-                              const struct idm_optset *options)
+                              const struct idm_optset *options,
+                              const struct idm_personalization_goal *goal)
 {
     struct idm_personalization *r = calloc(1, sizeof *r);
     *out = NULL;
@@ -778,6 +800,7 @@ int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card
     r->ca = ca;
     r->attempt = attempt;
     r->options = options;
+    r->goal = goal != NULL ? goal : &idm_goal_local_issue;
     int rc = load_profile(r);
     if (rc != IDM_OK) {
         idm_personalization_free(r);
@@ -785,6 +808,13 @@ int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card
     }
     *out = r;
     return IDM_OK;
+}
+
+void idm_personalization_set_pin_sink(struct idm_personalization *r,
+                                      void (*sink)(const char *pin, void *arg), void *arg)
+{
+    r->pin_sink = sink;
+    r->pin_sink_arg = arg;
 }
 
 int idm_personalization_issue(struct idm_personalization *r, const char *actor)
@@ -823,7 +853,7 @@ int idm_personalization_end(struct idm_personalization *r, const char *actor, in
         if (rc == IDM_OK)
             rc = s->ops->begin(s);
         if (rc == IDM_OK) {
-            rc = idm_card_set_state(r->card, actor, IDM_CARD_ISSUED, detail);
+            rc = idm_card_set_state(r->card, actor, r->goal->to, detail);
             if (rc == IDM_OK && record != NULL)
                 rc = record(arg);
             if (rc == IDM_OK)
@@ -833,7 +863,8 @@ int idm_personalization_end(struct idm_personalization *r, const char *actor, in
         }
         if (rc != IDM_OK) {
             rc = idm_error_wrap(NULL, rc, "%s was personalized on chip %s but cannot be "
-                                "recorded as issued", r->label, r->serial);
+                                "recorded as %s", r->label, r->serial,
+                                idm_card_state_name(r->goal->to));
             idm_personalization_abandon(r);
             return rc;
         }
@@ -860,7 +891,7 @@ int idm_personalization_end(struct idm_personalization *r, const char *actor, in
         fail_card(r, why);
     else if (idm_ctx_store(r->ctx, &s) == IDM_OK)
         idm_audit_append_alone(r->ctx, s, actor, IDM_OBJECT_CARD, idm_card_handle_id(r->card),
-                               "personalization did not start: %s", why);
+                               "%s did not start: %s", r->goal->what, why);
     idm_error_set(NULL, rc, "%s", why);
     idm_log_warning(r->ctx, "encoder", "%s: %s", r->label, why);
     return idm_error_wrap(NULL, rc, "%s (attempt %d)", r->label, r->attempt);
@@ -942,7 +973,7 @@ IDM_EXPORT int idm_card_personalize(idm_card_t *card, const char *actor, idm_enc
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'attempt' is %d; expected >= 1", attempt);
 
     struct idm_personalization *r = NULL;
-    rc = idm_personalization_begin(&r, card, actor, encoder, ca, attempt, NULL);
+    rc = idm_personalization_begin(&r, card, actor, encoder, ca, attempt, NULL, NULL);
     if (rc != IDM_OK)
         return idm_error_prefix(__func__, rc);
     rc = idm_personalization_issue(r, actor);

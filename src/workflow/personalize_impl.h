@@ -26,11 +26,30 @@ struct idm_personalization;
 
 struct idm_optset;
 
+/* Where a personalization takes a card, and what a failure does to it. */
+struct idm_personalization_goal {
+    idm_production production; /* the production path it serves */
+    idm_card_state from;       /* the state it starts from */
+    idm_card_state to;         /* the state a verified card moves to */
+    int fail_card;             /* a failure after the card was written to moves it to
+                                  failed; otherwise it keeps its state for a retry */
+    const char *what;          /* "personalization", "activation", ... for messages */
+};
+
+/* Local production: approved -> issued, or failed. */
+extern const struct idm_personalization_goal idm_goal_local_issue;
+
 /* options: an order's snapshot (not copied; must outlive the run), or NULL
- * for the current option set. */
+ * for the current option set.  goal: not copied; NULL for
+ * idm_goal_local_issue. */
 int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card,
                               const char *actor, idm_encoder_t *enc, idm_ca_t *ca, int attempt,
-                              const struct idm_optset *options);
+                              const struct idm_optset *options,
+                              const struct idm_personalization_goal *goal);
+/* Receives a generated PIN just before the card takes it (the host's
+ * delivery callback has had it already); the PIN is wiped afterwards. */
+void idm_personalization_set_pin_sink(struct idm_personalization *p,
+                                      void (*sink)(const char *pin, void *arg), void *arg);
 int idm_personalization_issue(struct idm_personalization *p, const char *actor);
 int idm_personalization_produce(struct idm_personalization *p, const char *actor);
 int idm_personalization_verify(struct idm_personalization *p, const char *actor);

@@ -4,6 +4,7 @@
  * never crash.  tests/scripts/check-arg-coverage.sh fails when a symbol of
  * src/libidm.map is not called in this file, so a new function cannot skip it.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stddef.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <idm/idm.h>
 
@@ -241,7 +244,10 @@ END_TEST
  * request handles are tried.  The world's encoder is the built-in PC/SC one:
  * it talks to pcscd only when a personalization gets past its checks, which
  * none here does.  The world's station works the world's order, which has
- * no card: no step gets as far as the encoder. */
+ * no card: no step gets as far as the encoder.  The world's producer is the
+ * built-in spool producer and its notifier the built-in maildir notifier,
+ * each on a folder of its own; its external production desk uses both, on
+ * a store where external production is off (the default). */
 enum handle_kind {
     K_NONE,
     K_CTX,
@@ -259,6 +265,9 @@ enum handle_kind {
     K_CA,
     K_ENCODER,
     K_STATION,
+    K_PRODUCER,
+    K_NOTIFIER,
+    K_EXTERNAL,
     K_CERT_REQUEST,
     N_KINDS
 };
@@ -358,6 +367,24 @@ static void *free_station(void *h, int null_address)
     idm_station_free(null_address ? NULL : &p);
     return p;
 }
+static void *free_producer(void *h, int null_address)
+{
+    idm_producer_t *p = h;
+    idm_producer_free(null_address ? NULL : &p);
+    return p;
+}
+static void *free_notifier(void *h, int null_address)
+{
+    idm_notifier_t *p = h;
+    idm_notifier_free(null_address ? NULL : &p);
+    return p;
+}
+static void *free_external(void *h, int null_address)
+{
+    idm_external_t *p = h;
+    idm_external_free(null_address ? NULL : &p);
+    return p;
+}
 
 struct kind_info {
     const char *type;      /* as the "does not point to a live ..." message names it */
@@ -383,6 +410,9 @@ static const struct kind_info kinds[N_KINDS] = {
     [K_CA] = {"idm_ca_t", "ca", "idm_ca_free", free_ca},
     [K_ENCODER] = {"idm_encoder_t", "encoder", "idm_encoder_free", free_encoder},
     [K_STATION] = {"idm_station_t", "station", "idm_station_free", free_station},
+    [K_PRODUCER] = {"idm_producer_t", "producer", "idm_producer_free", free_producer},
+    [K_NOTIFIER] = {"idm_notifier_t", "notifier", "idm_notifier_free", free_notifier},
+    [K_EXTERNAL] = {"idm_external_t", "external", "idm_external_free", free_external},
     [K_CERT_REQUEST] = {"idm_cert_request_t", "request", NULL, NULL},
 };
 
@@ -407,7 +437,8 @@ static void release(enum handle_kind kind, union out_slot *out)
 /* A context on ":memory:" with one live object of each kind, a context
  * without a store, a host CA with only the required methods and a host
  * encoder without the Digital ID methods.  The station is opened on the
- * order with the built-in encoder and CA. */
+ * order with the built-in encoder and CA; the spool producer and the
+ * maildir notifier each have a fresh folder, removed with the world. */
 struct world {
     idm_ctx_t *bare;     /* idm_ctx_new() only */
     void *live[N_KINDS]; /* live[K_CTX] is the context with the store */
@@ -415,7 +446,48 @@ struct world {
     idm_encoder_t *host_encoder; /* idm_encoder_new() without generate_key and sign */
     int64_t identity_id, card_id, order_id;
     char card_number[64];
+    char spool_dir[512]; /* the producer's spool directory */
+    char maildir[512];   /* the notifier's maildir */
 };
+
+/* The world's notifier's sender. */
+#define MAIL_FROM "cards@corp.example"
+
+/* Makes a fresh folder under $IDM_TEST_TMPDIR (or /tmp); path receives it. */
+static void scratch_folder(char *path, size_t size, const char *name)
+{
+    const char *base = getenv("IDM_TEST_TMPDIR");
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    (void)mkdir(base, 0755);
+    snprintf(path, size, "%s/%s-XXXXXX", base, name);
+    ck_assert_msg(mkdtemp(path) != NULL, "cannot make a folder like %s", path);
+}
+
+/* rm -rf path (nothing if path is empty): the world's folders hold only
+ * what the library wrote there. */
+static void remove_tree(const char *path)
+{
+    struct stat st;
+    if (path[0] == '\0' || lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char child[1024];
+            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+            remove_tree(child);
+        }
+        if (d != NULL)
+            closedir(d);
+        (void)rmdir(path);
+    } else {
+        (void)unlink(path);
+    }
+}
 
 /* An EC P-256 SubjectPublicKeyInfo (the curve's generator as the key). */
 static const unsigned char p256_spki[] = {
@@ -653,6 +725,18 @@ static void world_open(struct world *w)
     ck_assert_idm_ok(idm_station_open(&station, order, "Station 1", encoder, ca));
     w->live[K_STATION] = station;
 
+    scratch_folder(w->spool_dir, sizeof w->spool_dir, "api-args-spool");
+    scratch_folder(w->maildir, sizeof w->maildir, "api-args-maildir");
+    idm_producer_t *producer = NULL;
+    ck_assert_idm_ok(idm_producer_new_spool(&producer, w->spool_dir));
+    w->live[K_PRODUCER] = producer;
+    idm_notifier_t *notifier = NULL;
+    ck_assert_idm_ok(idm_notifier_new_maildir(&notifier, w->maildir, MAIL_FROM));
+    w->live[K_NOTIFIER] = notifier;
+    idm_external_t *external = NULL;
+    ck_assert_idm_ok(idm_external_new(&external, ctx, producer, notifier));
+    w->live[K_EXTERNAL] = external;
+
     /* A certificate of a non-personal card: it needs no active holder, and
      * leaves the world's card and identity as they are.  The card is made
      * active and the certificate then held by hand, so that it can be
@@ -670,7 +754,8 @@ static void world_open(struct world *w)
     w->live[K_CERT] = cert;
 }
 
-/* Objects first, their context last. */
+/* Objects first (the desk before the producer and notifier it borrows),
+ * their context last, then the folders. */
 static void world_close(struct world *w)
 {
     for (int k = N_KINDS - 1; k > K_CTX; k--) {
@@ -685,6 +770,8 @@ static void world_close(struct world *w)
         kinds[K_CTX].free(w->live[K_CTX], 0);
     if (w->bare != NULL)
         idm_ctx_free(&w->bare);
+    remove_tree(w->spool_dir);
+    remove_tree(w->maildir);
     memset(w, 0, sizeof *w);
 }
 
@@ -1325,6 +1412,85 @@ static int api_production_run(const struct call_args *a)
     const idm_production_hooks hooks = IDM_PRODUCTION_HOOKS_INIT;
     return idm_production_run(a->h, a->actor, &hooks, sizeof hooks, NULL);
 }
+static int api_card_get_shipment(const struct call_args *a)
+{
+    return idm_card_get_shipment(a->h, a->out);
+}
+static int api_card_get_requester(const struct call_args *a)
+{
+    return idm_card_get_requester(a->h, a->out);
+}
+static int api_external_new(const struct call_args *a)
+{
+    return idm_external_new(a->out, a->h, a->w->live[K_PRODUCER], a->w->live[K_NOTIFIER]);
+}
+/* External production is off in the world's store: past the checks, the
+ * orders are refused. */
+static int api_external_order_card(const struct call_args *a)
+{
+    return idm_external_order_card(a->h, a->actor, a->w->identity_id, IDM_CARD_EMPLOYEE,
+                                   IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL, a->out);
+}
+static int api_external_order_batch(const struct call_args *a)
+{
+    const int64_t ids[] = {a->w->identity_id};
+    return idm_external_order_batch(a->h, a->actor, ids, 1, IDM_CARD_EMPLOYEE,
+                                    IDM_CARD_PHYSICAL, NULL, NULL, a->out);
+}
+static int api_external_order_temporary(const struct call_args *a)
+{
+    return idm_external_order_temporary(a->h, a->actor, IDM_CARD_PHYSICAL, 1, "Temporary card",
+                                        a->out);
+}
+/* The world's card is a registered employee card of local production: past
+ * the checks, each step finds it in the wrong state (or not temporary). */
+static int api_external_approve(const struct call_args *a)
+{
+    return idm_external_approve(handle(a, K_EXTERNAL), a->actor, handle(a, K_CARD));
+}
+static int api_external_reject(const struct call_args *a)
+{
+    return idm_external_reject(handle(a, K_EXTERNAL), a->actor, handle(a, K_CARD),
+                               "not needed after all");
+}
+static int api_external_abort(const struct call_args *a)
+{
+    return idm_external_abort(handle(a, K_EXTERNAL), a->actor, handle(a, K_CARD),
+                              "the holder left");
+}
+static int api_external_activate(const struct call_args *a)
+{
+    return idm_external_activate(handle(a, K_EXTERNAL), a->actor, handle(a, K_CARD),
+                                 handle(a, K_ENCODER), NULL);
+}
+static int api_external_initialize_temporary(const struct call_args *a)
+{
+    return idm_external_initialize_temporary(handle(a, K_EXTERNAL), a->actor, handle(a, K_CARD),
+                                             handle(a, K_ENCODER), NULL);
+}
+static int api_external_assign(const struct call_args *a)
+{
+    return idm_external_assign(handle(a, K_EXTERNAL), a->actor, handle(a, K_CARD),
+                               a->w->identity_id);
+}
+static int api_external_withdraw(const struct call_args *a)
+{
+    return idm_external_withdraw(handle(a, K_EXTERNAL), a->actor, handle(a, K_CARD),
+                                 "returned at the desk");
+}
+/* Nothing queued, an empty inbox, no notification pending: each succeeds. */
+static int api_external_sync_queue(const struct call_args *a)
+{
+    return idm_external_sync_queue(a->h, a->actor, 100, a->out, NULL);
+}
+static int api_external_update(const struct call_args *a)
+{
+    return idm_external_update(a->h, a->actor, a->out, NULL);
+}
+static int api_external_flush_notifications(const struct call_args *a)
+{
+    return idm_external_flush_notifications(a->h, a->actor, a->out, NULL);
+}
 
 enum {
     NEEDS_STORE = 1 << 0,   /* IDM_ERR_STATE on a context without a store */
@@ -1392,6 +1558,9 @@ static const struct api_call api_calls[] = {
     {"idm_encoder_new_pcsc", K_CTX, 0, "out", K_ENCODER, IDM_OK, api_encoder_new_pcsc},
     {"idm_ca_generate_crl", K_CTX, NEEDS_STORE | CHECKED_LATER, NULL, K_NONE, IDM_OK,
      api_ca_generate_crl},
+    /* Its producer and notifier may be NULL: garbage or wrongly typed ones
+     * are tried in bad_calls. */
+    {"idm_external_new", K_CTX, NEEDS_STORE, "out", K_EXTERNAL, IDM_OK, api_external_new},
 
     {"idm_identity_refresh", K_IDENTITY, 0, NULL, K_NONE, IDM_OK, api_identity_refresh},
     {"idm_identity_get_id", K_IDENTITY, 0, "out", K_NONE, IDM_OK, api_identity_get_id},
@@ -1448,6 +1617,22 @@ static const struct api_call api_calls[] = {
      IDM_ERR_STATE, api_card_issue_certificate},
     {"idm_card_personalize", K_CARD, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
      api_card_personalize},
+    {"idm_card_get_shipment", K_CARD, 0, "out", K_NONE, IDM_OK, api_card_get_shipment},
+    {"idm_card_get_requester", K_CARD, 0, "out", K_NONE, IDM_OK, api_card_get_requester},
+    {"idm_external_approve", K_CARD, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_approve},
+    {"idm_external_reject", K_CARD, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_reject},
+    {"idm_external_abort", K_CARD, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_abort},
+    {"idm_external_activate", K_CARD, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_activate},
+    {"idm_external_initialize_temporary", K_CARD, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_initialize_temporary},
+    {"idm_external_assign", K_CARD, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_assign},
+    {"idm_external_withdraw", K_CARD, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_withdraw},
 
     {"idm_cert_get_id", K_CERT, 0, "out", K_NONE, IDM_OK, api_cert_get_id},
     {"idm_cert_get_card_id", K_CERT, 0, "out", K_NONE, IDM_OK, api_cert_get_card_id},
@@ -1551,6 +1736,12 @@ static const struct api_call api_calls[] = {
     {"idm_card_personalize", K_ENCODER, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
      api_card_personalize},
     {"idm_station_open", K_ENCODER, CHECKED_LATER, NULL, K_STATION, IDM_OK, api_station_open},
+    {"idm_external_activate", K_ENCODER, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_activate},
+    {"idm_external_initialize_temporary", K_ENCODER, CHECKED_LATER, NULL, K_NONE,
+     IDM_ERR_STATE, api_external_initialize_temporary},
+    /* Their ca may be NULL (Physical ID): a garbage or wrongly typed one is
+     * tried in bad_calls. */
     /* idm_station_open()'s ca may be NULL (Physical ID): a garbage or
      * wrongly typed one is tried in bad_calls. */
 
@@ -1569,6 +1760,35 @@ static const struct api_call api_calls[] = {
     {"idm_station_complete", K_STATION, TAKES_ACTOR, NULL, K_NONE, IDM_OK,
      api_station_complete},
     {"idm_production_run", K_STATION, TAKES_ACTOR, NULL, K_NONE, IDM_OK, api_production_run},
+
+    /* No function takes a producer or a notifier but idm_external_new(),
+     * where both may be NULL (see above). */
+    {"idm_external_order_card", K_EXTERNAL, TAKES_ACTOR | OPTIONAL_OUT, NULL, K_CARD,
+     IDM_ERR_DISABLED, api_external_order_card},
+    {"idm_external_order_batch", K_EXTERNAL, TAKES_ACTOR | OPTIONAL_OUT, NULL, K_ORDER,
+     IDM_ERR_DISABLED, api_external_order_batch},
+    {"idm_external_order_temporary", K_EXTERNAL, TAKES_ACTOR | OPTIONAL_OUT, NULL, K_ORDER,
+     IDM_ERR_DISABLED, api_external_order_temporary},
+    {"idm_external_approve", K_EXTERNAL, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_approve},
+    {"idm_external_reject", K_EXTERNAL, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_reject},
+    {"idm_external_abort", K_EXTERNAL, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_abort},
+    {"idm_external_activate", K_EXTERNAL, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_activate},
+    {"idm_external_initialize_temporary", K_EXTERNAL, TAKES_ACTOR, NULL, K_NONE,
+     IDM_ERR_STATE, api_external_initialize_temporary},
+    {"idm_external_assign", K_EXTERNAL, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_assign},
+    {"idm_external_withdraw", K_EXTERNAL, TAKES_ACTOR, NULL, K_NONE, IDM_ERR_STATE,
+     api_external_withdraw},
+    {"idm_external_sync_queue", K_EXTERNAL, TAKES_ACTOR | OPTIONAL_OUT, NULL, K_NONE, IDM_OK,
+     api_external_sync_queue},
+    {"idm_external_update", K_EXTERNAL, TAKES_ACTOR | OPTIONAL_OUT, NULL, K_NONE, IDM_OK,
+     api_external_update},
+    {"idm_external_flush_notifications", K_EXTERNAL, TAKES_ACTOR | OPTIONAL_OUT, NULL, K_NONE,
+     IDM_OK, api_external_flush_notifications},
 
     {"idm_cert_request_get_public_key", K_CERT_REQUEST, 0, "spki", K_NONE, IDM_OK,
      api_cert_request_get_public_key},
@@ -1949,6 +2169,40 @@ static int enum_card_iter_set_order_outcome(struct world *w, int v, void *out)
                                            (idm_order_card_outcome)v);
 }
 
+static int enum_external_order_card_type(struct world *w, int v, void *out)
+{
+    return idm_external_order_card(w->live[K_EXTERNAL], ACTOR, w->identity_id, (idm_card_type)v,
+                                   IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL, out);
+}
+static int enum_external_order_card_option(struct world *w, int v, void *out)
+{
+    return idm_external_order_card(w->live[K_EXTERNAL], ACTOR, w->identity_id,
+                                   IDM_CARD_EMPLOYEE, (idm_card_option)v,
+                                   IDM_PRODUCTION_EXTERNAL, out);
+}
+static int enum_external_order_card_production(struct world *w, int v, void *out)
+{
+    return idm_external_order_card(w->live[K_EXTERNAL], ACTOR, w->identity_id,
+                                   IDM_CARD_EMPLOYEE, IDM_CARD_PHYSICAL, (idm_production)v, out);
+}
+static int enum_external_order_batch_type(struct world *w, int v, void *out)
+{
+    const int64_t ids[] = {w->identity_id};
+    return idm_external_order_batch(w->live[K_EXTERNAL], ACTOR, ids, 1, (idm_card_type)v,
+                                    IDM_CARD_PHYSICAL, NULL, NULL, out);
+}
+static int enum_external_order_batch_option(struct world *w, int v, void *out)
+{
+    const int64_t ids[] = {w->identity_id};
+    return idm_external_order_batch(w->live[K_EXTERNAL], ACTOR, ids, 1, IDM_CARD_EMPLOYEE,
+                                    (idm_card_option)v, NULL, NULL, out);
+}
+static int enum_external_order_temporary_option(struct world *w, int v, void *out)
+{
+    return idm_external_order_temporary(w->live[K_EXTERNAL], ACTOR, (idm_card_option)v, 1,
+                                        "Temporary card", out);
+}
+
 static const struct enum_call enum_calls[] = {
     {"idm_identity_set_state", "to", IDM_IDENTITY_TERMINATED, K_NONE, enum_identity_set_state},
     {"idm_identity_iter_set_state", "state", IDM_IDENTITY_TERMINATED, K_NONE,
@@ -1988,6 +2242,22 @@ static const struct enum_call enum_calls[] = {
      enum_order_count_cards_outcome},
     {"idm_card_iter_set_order_outcome", "outcome", IDM_OUTCOME_FAILED, K_NONE,
      enum_card_iter_set_order_outcome},
+    /* Accepted, the orders meet a store where external production is off.
+     * Cards are ordered for identities as employee, contractor or visitor
+     * cards: the other types are idm_card_types, refused by name in
+     * bad_calls, so the values refused by number start after temporary. */
+    {"idm_external_order_card", "type", IDM_CARD_TEMPORARY, K_CARD,
+     enum_external_order_card_type},
+    {"idm_external_order_card", "option", IDM_CARD_DIGITAL, K_CARD,
+     enum_external_order_card_option},
+    {"idm_external_order_card", "production", IDM_PRODUCTION_EXTERNAL, K_CARD,
+     enum_external_order_card_production},
+    {"idm_external_order_batch", "type", IDM_CARD_TEMPORARY, K_ORDER,
+     enum_external_order_batch_type},
+    {"idm_external_order_batch", "option", IDM_CARD_DIGITAL, K_ORDER,
+     enum_external_order_batch_option},
+    {"idm_external_order_temporary", "option", IDM_CARD_DIGITAL, K_ORDER,
+     enum_external_order_temporary_option},
 };
 #define N_ENUM_CALLS (sizeof enum_calls / sizeof enum_calls[0])
 
@@ -2091,6 +2361,17 @@ static int id_card_iter_set_order_outcome(struct world *w, int64_t id, void *out
     return idm_card_iter_set_order_outcome(w->live[K_CARD_ITER], id, IDM_OUTCOME_PENDING);
 }
 
+static int id_external_order_card(struct world *w, int64_t id, void *out)
+{
+    return idm_external_order_card(w->live[K_EXTERNAL], ACTOR, id, IDM_CARD_EMPLOYEE,
+                                   IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL, out);
+}
+static int id_external_assign(struct world *w, int64_t id, void *out)
+{
+    (void)out;
+    return idm_external_assign(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD], id);
+}
+
 static const struct id_call id_calls[] = {
     {"idm_identity_open", "id", 1, K_IDENTITY, id_identity_open},
     {"idm_card_open", "id", 1, K_CARD, id_card_open},
@@ -2107,6 +2388,8 @@ static const struct id_call id_calls[] = {
     {"idm_order_add_cards", "card_ids[1]", 1, K_NONE, id_order_add_cards},
     {"idm_order_get_card_outcome", "card_id", 1, K_NONE, id_order_get_card_outcome},
     {"idm_card_iter_set_order_outcome", "order_id", 1, K_NONE, id_card_iter_set_order_outcome},
+    {"idm_external_order_card", "identity_id", 1, K_CARD, id_external_order_card},
+    {"idm_external_assign", "identity_id", 1, K_NONE, id_external_assign},
 };
 #define N_ID_CALLS (sizeof id_calls / sizeof id_calls[0])
 
@@ -2986,6 +3269,521 @@ static int bad_production_run_no_hooks_size(struct world *w)
     return run_with_hooks_size(w, 0);
 }
 
+/* ---- producers, notifiers and the external production desk ------------- */
+
+/* A host producer and a host notifier that fail whatever they are asked,
+ * in words of their own. */
+static int host_submit(const char *message_id, const char *order_json, size_t len,
+                       void *user_data)
+{
+    (void)message_id;
+    (void)order_json;
+    (void)len;
+    (void)user_data;
+    return 1;
+}
+static int host_status(const char *const *message_ids, size_t count, idm_bureau_report_fn report,
+                       void *report_data, void *user_data)
+{
+    (void)message_ids;
+    (void)count;
+    (void)report;
+    (void)report_data;
+    (void)user_data;
+    idm_producer_backend_error("the bureau did not answer");
+    return 1;
+}
+static int host_cancel(const char *message_id, void *user_data)
+{
+    (void)message_id;
+    (void)user_data;
+    return 1;
+}
+static const idm_producer_ops host_producer_ops = {
+    .version = IDM_PRODUCER_OPS_VERSION,
+    .size = sizeof(idm_producer_ops),
+    .submit = host_submit,
+    .status = host_status,
+    .cancel = host_cancel,
+};
+static int host_send(const char *message_id, idm_notification_kind kind, const char *to,
+                     const char *subject, const char *body, void *user_data)
+{
+    (void)message_id;
+    (void)kind;
+    (void)to;
+    (void)subject;
+    (void)body;
+    (void)user_data;
+    return 1;
+}
+static const idm_notifier_ops host_notifier_ops = {
+    .version = IDM_NOTIFIER_OPS_VERSION,
+    .size = sizeof(idm_notifier_ops),
+    .send = host_send,
+};
+
+/* idm_producer_new(); the producer it makes, if any, is freed. */
+static int new_host_producer(const idm_producer_ops *ops, size_t ops_size, int null_out)
+{
+    idm_producer_t *producer = NULL;
+    int rc = idm_producer_new(null_out ? NULL : &producer, ops, ops_size, NULL, NULL);
+    idm_producer_free(&producer);
+    return rc;
+}
+static int bad_producer_new_out(struct world *w)
+{
+    (void)w;
+    return new_host_producer(&host_producer_ops, sizeof host_producer_ops, 1);
+}
+static int bad_producer_new_ops(struct world *w)
+{
+    (void)w;
+    return new_host_producer(NULL, sizeof host_producer_ops, 0);
+}
+static int bad_producer_new_ops_size(struct world *w)
+{
+    (void)w;
+    /* Version and size, but no room for the methods. */
+    return new_host_producer(&host_producer_ops, 8, 0);
+}
+static int bad_producer_new_ops_size_without_status(struct world *w)
+{
+    (void)w;
+    return new_host_producer(&host_producer_ops, offsetof(idm_producer_ops, status), 0);
+}
+static int bad_producer_new_without_submit(struct world *w)
+{
+    idm_producer_ops ops = host_producer_ops;
+    (void)w;
+    ops.submit = NULL;
+    return new_host_producer(&ops, sizeof ops, 0);
+}
+static int bad_producer_new_without_status(struct world *w)
+{
+    idm_producer_ops ops = host_producer_ops;
+    (void)w;
+    ops.status = NULL;
+    return new_host_producer(&ops, sizeof ops, 0);
+}
+static int bad_producer_backend_error_message(struct world *w)
+{
+    (void)w;
+    return idm_producer_backend_error(NULL);
+}
+/* idm_producer_new_spool(); the producer it makes, if any, is freed. */
+static int new_spool(const char *dir, int null_out)
+{
+    idm_producer_t *producer = NULL;
+    int rc = idm_producer_new_spool(null_out ? NULL : &producer, dir);
+    idm_producer_free(&producer);
+    return rc;
+}
+static int bad_producer_new_spool_out(struct world *w)
+{
+    return new_spool(w->spool_dir, 1);
+}
+static int bad_producer_new_spool_null_dir(struct world *w)
+{
+    (void)w;
+    return new_spool(NULL, 0);
+}
+static int bad_producer_new_spool_empty_dir(struct world *w)
+{
+    (void)w;
+    return new_spool("", 0);
+}
+static int bad_producer_new_spool_long_dir(struct world *w)
+{
+    (void)w;
+    return new_spool(text_of_length(3001), 0);
+}
+
+/* idm_notifier_new(); the notifier it makes, if any, is freed. */
+static int new_host_notifier(const idm_notifier_ops *ops, size_t ops_size, int null_out)
+{
+    idm_notifier_t *notifier = NULL;
+    int rc = idm_notifier_new(null_out ? NULL : &notifier, ops, ops_size, NULL, NULL);
+    idm_notifier_free(&notifier);
+    return rc;
+}
+static int bad_notifier_new_out(struct world *w)
+{
+    (void)w;
+    return new_host_notifier(&host_notifier_ops, sizeof host_notifier_ops, 1);
+}
+static int bad_notifier_new_ops(struct world *w)
+{
+    (void)w;
+    return new_host_notifier(NULL, sizeof host_notifier_ops, 0);
+}
+static int bad_notifier_new_ops_size(struct world *w)
+{
+    (void)w;
+    /* Version and size, but no room for send. */
+    return new_host_notifier(&host_notifier_ops, 8, 0);
+}
+static int bad_notifier_new_without_send(struct world *w)
+{
+    idm_notifier_ops ops = host_notifier_ops;
+    (void)w;
+    ops.send = NULL;
+    return new_host_notifier(&ops, sizeof ops, 0);
+}
+static int bad_notifier_backend_error_message(struct world *w)
+{
+    (void)w;
+    return idm_notifier_backend_error(NULL);
+}
+/* idm_notifier_new_maildir(); the notifier it makes, if any, is freed. */
+static int new_maildir(const char *dir, const char *from, int null_out)
+{
+    idm_notifier_t *notifier = NULL;
+    int rc = idm_notifier_new_maildir(null_out ? NULL : &notifier, dir, from);
+    idm_notifier_free(&notifier);
+    return rc;
+}
+static int bad_notifier_new_maildir_out(struct world *w)
+{
+    return new_maildir(w->maildir, MAIL_FROM, 1);
+}
+static int bad_notifier_new_maildir_null_dir(struct world *w)
+{
+    (void)w;
+    return new_maildir(NULL, MAIL_FROM, 0);
+}
+static int bad_notifier_new_maildir_empty_dir(struct world *w)
+{
+    (void)w;
+    return new_maildir("", MAIL_FROM, 0);
+}
+static int bad_notifier_new_maildir_long_dir(struct world *w)
+{
+    (void)w;
+    return new_maildir(text_of_length(3001), MAIL_FROM, 0);
+}
+static int bad_notifier_new_maildir_null_from(struct world *w)
+{
+    return new_maildir(w->maildir, NULL, 0);
+}
+static int bad_notifier_new_maildir_empty_from(struct world *w)
+{
+    return new_maildir(w->maildir, "", 0);
+}
+static int bad_notifier_new_maildir_from_without_at(struct world *w)
+{
+    return new_maildir(w->maildir, "no-at-sign", 0);
+}
+static int bad_notifier_new_maildir_from_with_blank(struct world *w)
+{
+    return new_maildir(w->maildir, "a b@c", 0);
+}
+static int bad_notifier_new_maildir_from_in_brackets(struct world *w)
+{
+    return new_maildir(w->maildir, "<x@y>", 0);
+}
+static int bad_notifier_new_maildir_from_two_ats(struct world *w)
+{
+    return new_maildir(w->maildir, "cards@corp@example", 0);
+}
+static int bad_notifier_new_maildir_from_without_local_part(struct world *w)
+{
+    return new_maildir(w->maildir, "@corp.example", 0);
+}
+static int bad_notifier_new_maildir_from_without_domain(struct world *w)
+{
+    return new_maildir(w->maildir, "cards@", 0);
+}
+static int bad_notifier_new_maildir_from_line(struct world *w)
+{
+    return new_maildir(w->maildir, "cards@corp.example\nBcc: x@y", 0);
+}
+static int bad_notifier_new_maildir_from_utf8(struct world *w)
+{
+    return new_maildir(w->maildir, "k\xc3\xa4rt@corp.example", 0);
+}
+/* A sender of len characters: 'x's and "@corp.example". */
+static const char *sender_of_length(char *from, size_t len)
+{
+    static const char domain[] = "@corp.example";
+    memset(from, 'x', len - (sizeof domain - 1));
+    memcpy(from + len - (sizeof domain - 1), domain, sizeof domain);
+    return from;
+}
+static int bad_notifier_new_maildir_long_from(struct world *w)
+{
+    char from[300];
+    /* One more than an address has. */
+    return new_maildir(w->maildir, sender_of_length(from, 255), 0);
+}
+
+/* idm_external_new() on the world's context; the desk it makes, if any, is
+ * freed. */
+static int new_desk(struct world *w, void *producer, void *notifier)
+{
+    idm_external_t *external = NULL;
+    int rc = idm_external_new(&external, w->live[K_CTX], producer, notifier);
+    idm_external_free(&external);
+    return rc;
+}
+static int bad_external_new_out(struct world *w)
+{
+    return idm_external_new(NULL, w->live[K_CTX], w->live[K_PRODUCER], w->live[K_NOTIFIER]);
+}
+static int bad_external_new_zeroed_producer(struct world *w)
+{
+    return new_desk(w, garbage(0), w->live[K_NOTIFIER]);
+}
+static int bad_external_new_patterned_producer(struct world *w)
+{
+    return new_desk(w, garbage(1), w->live[K_NOTIFIER]);
+}
+static int bad_external_new_notifier_as_producer(struct world *w)
+{
+    return new_desk(w, w->live[K_NOTIFIER], w->live[K_NOTIFIER]);
+}
+static int bad_external_new_encoder_as_producer(struct world *w)
+{
+    return new_desk(w, w->live[K_ENCODER], NULL);
+}
+static int bad_external_new_zeroed_notifier(struct world *w)
+{
+    return new_desk(w, w->live[K_PRODUCER], garbage(0));
+}
+static int bad_external_new_patterned_notifier(struct world *w)
+{
+    return new_desk(w, w->live[K_PRODUCER], garbage(1));
+}
+static int bad_external_new_producer_as_notifier(struct world *w)
+{
+    return new_desk(w, w->live[K_PRODUCER], w->live[K_PRODUCER]);
+}
+static int bad_external_new_desk_as_notifier(struct world *w)
+{
+    return new_desk(w, NULL, w->live[K_EXTERNAL]);
+}
+
+/* Turns external production on in the world's store. */
+static void enable_external(struct world *w)
+{
+    ck_assert_idm_ok(idm_options_set_bool(w->live[K_CTX], ACTOR, "external_production_enabled",
+                                          1));
+}
+/* Makes the world's identity active: cards are ordered for active ones. */
+static void activate_holder(struct world *w)
+{
+    ck_assert_idm_ok(idm_identity_set_state(w->live[K_IDENTITY], ACTOR, IDM_IDENTITY_ACTIVE));
+}
+
+/* idm_external_order_card() for the world's identity; the card, if any, is
+ * freed. */
+static int order_card(struct world *w, idm_external_t *desk, idm_card_type type,
+                      idm_production production)
+{
+    idm_card_t *card = NULL;
+    int rc = idm_external_order_card(desk, ACTOR, w->identity_id, type, IDM_CARD_PHYSICAL,
+                                     production, &card);
+    idm_card_free(&card);
+    return rc;
+}
+static int bad_external_order_card_visitor_non_personal(struct world *w)
+{
+    return order_card(w, w->live[K_EXTERNAL], IDM_CARD_VISITOR_NON_PERSONAL,
+                      IDM_PRODUCTION_EXTERNAL);
+}
+static int bad_external_order_card_non_personal(struct world *w)
+{
+    return order_card(w, w->live[K_EXTERNAL], IDM_CARD_NON_PERSONAL, IDM_PRODUCTION_EXTERNAL);
+}
+static int bad_external_order_card_temporary(struct world *w)
+{
+    return order_card(w, w->live[K_EXTERNAL], IDM_CARD_TEMPORARY, IDM_PRODUCTION_EXTERNAL);
+}
+/* idm_external_order_batch() on the world's desk; the order, if any, is
+ * freed. */
+static int order_batch(struct world *w, const int64_t *ids, size_t count, idm_card_type type)
+{
+    idm_order_t *order = NULL;
+    int rc = idm_external_order_batch(w->live[K_EXTERNAL], ACTOR, ids, count, type,
+                                      IDM_CARD_PHYSICAL, NULL, NULL, &order);
+    idm_order_free(&order);
+    return rc;
+}
+static int bad_external_order_batch_null_ids(struct world *w)
+{
+    return order_batch(w, NULL, 1, IDM_CARD_EMPLOYEE);
+}
+static int bad_external_order_batch_none(struct world *w)
+{
+    const int64_t ids[] = {w->identity_id};
+    return order_batch(w, ids, 0, IDM_CARD_EMPLOYEE);
+}
+static int bad_external_order_batch_too_many(struct world *w)
+{
+    /* The count is refused before the ids are read. */
+    const int64_t ids[] = {w->identity_id};
+    return order_batch(w, ids, 100001, IDM_CARD_EMPLOYEE);
+}
+static int bad_external_order_batch_temporary(struct world *w)
+{
+    const int64_t ids[] = {w->identity_id};
+    return order_batch(w, ids, 1, IDM_CARD_TEMPORARY);
+}
+static int bad_external_order_batch_non_personal(struct world *w)
+{
+    const int64_t ids[] = {w->identity_id};
+    return order_batch(w, ids, 1, IDM_CARD_NON_PERSONAL);
+}
+/* idm_external_order_temporary() on the world's desk; the order, if any,
+ * is freed. */
+static int order_temporary(struct world *w, size_t count, const char *name)
+{
+    idm_order_t *order = NULL;
+    int rc = idm_external_order_temporary(w->live[K_EXTERNAL], ACTOR, IDM_CARD_PHYSICAL, count,
+                                          name, &order);
+    idm_order_free(&order);
+    return rc;
+}
+static int bad_external_order_temporary_null_name(struct world *w)
+{
+    return order_temporary(w, 1, NULL);
+}
+static int bad_external_order_temporary_empty_name(struct world *w)
+{
+    return order_temporary(w, 1, "");
+}
+static int bad_external_order_temporary_name_line(struct world *w)
+{
+    return order_temporary(w, 1, "Temporary\ncard");
+}
+static int bad_external_order_temporary_name_utf8(struct world *w)
+{
+    return order_temporary(w, 1, "Temporary \xff");
+}
+static int bad_external_order_temporary_long_name(struct world *w)
+{
+    return order_temporary(w, 1, text_of_length(201));
+}
+/* The count's range is an option's: it is checked once external
+ * production is on (and then before anything is ordered). */
+static int bad_external_order_temporary_none(struct world *w)
+{
+    enable_external(w);
+    return order_temporary(w, 0, "Temporary card");
+}
+static int bad_external_order_temporary_too_many(struct world *w)
+{
+    enable_external(w);
+    ck_assert_idm_ok(idm_options_set_int(w->live[K_CTX], ACTOR, "temporary_cards_per_order", 9));
+    return order_temporary(w, 10, "Temporary card");
+}
+static int bad_external_order_temporary_above_the_option(struct world *w)
+{
+    /* temporary_cards_per_order is 1 by default. */
+    enable_external(w);
+    return order_temporary(w, 2, "Temporary card");
+}
+static int bad_external_reject_reason_line(struct world *w)
+{
+    return idm_external_reject(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD], "a\nb");
+}
+static int bad_external_reject_reason_utf8(struct world *w)
+{
+    return idm_external_reject(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD], "\xff");
+}
+static int bad_external_reject_long_reason(struct world *w)
+{
+    return idm_external_reject(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD],
+                               text_of_length(IDM_ATTRIBUTE_VALUE_MAX + 1));
+}
+static int bad_external_abort_reason_line(struct world *w)
+{
+    return idm_external_abort(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD], "a\nb");
+}
+static int bad_external_abort_long_reason(struct world *w)
+{
+    return idm_external_abort(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD],
+                              text_of_length(IDM_ATTRIBUTE_VALUE_MAX + 1));
+}
+static int bad_external_withdraw_reason_line(struct world *w)
+{
+    return idm_external_withdraw(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD], "a\nb");
+}
+static int bad_external_withdraw_long_reason(struct world *w)
+{
+    return idm_external_withdraw(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD],
+                                 text_of_length(IDM_ATTRIBUTE_VALUE_MAX + 1));
+}
+static int bad_external_sync_queue_no_batch(struct world *w)
+{
+    return idm_external_sync_queue(w->live[K_EXTERNAL], ACTOR, 0, NULL, NULL);
+}
+static int bad_external_sync_queue_batch_too_large(struct world *w)
+{
+    return idm_external_sync_queue(w->live[K_EXTERNAL], ACTOR, 1001, NULL, NULL);
+}
+static int activate_with_ca(struct world *w, void *ca)
+{
+    return idm_external_activate(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD],
+                                 w->live[K_ENCODER], ca);
+}
+static int bad_external_activate_zeroed_ca(struct world *w)
+{
+    return activate_with_ca(w, garbage(0));
+}
+static int bad_external_activate_patterned_ca(struct world *w)
+{
+    return activate_with_ca(w, garbage(1));
+}
+static int bad_external_activate_desk_as_ca(struct world *w)
+{
+    return activate_with_ca(w, w->live[K_EXTERNAL]);
+}
+static int initialize_with_ca(struct world *w, void *ca)
+{
+    return idm_external_initialize_temporary(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD],
+                                             w->live[K_ENCODER], ca);
+}
+static int bad_external_initialize_zeroed_ca(struct world *w)
+{
+    return initialize_with_ca(w, garbage(0));
+}
+static int bad_external_initialize_patterned_ca(struct world *w)
+{
+    return initialize_with_ca(w, garbage(1));
+}
+static int bad_external_initialize_producer_as_ca(struct world *w)
+{
+    return initialize_with_ca(w, w->live[K_PRODUCER]);
+}
+/* With external production on and the approval step, a card ordered by
+ * ACTOR for the world's identity: it waits in requested. */
+static idm_card_t *requested_card(struct world *w)
+{
+    idm_card_t *card = NULL;
+    enable_external(w);
+    activate_holder(w);
+    ck_assert_idm_ok(idm_options_set_bool(w->live[K_CTX], ACTOR, "external_approval_step", 1));
+    ck_assert_idm_ok(idm_external_order_card(w->live[K_EXTERNAL], ACTOR, w->identity_id,
+                                             IDM_CARD_CONTRACTOR, IDM_CARD_PHYSICAL,
+                                             IDM_PRODUCTION_EXTERNAL, &card));
+    return card;
+}
+static int bad_external_approve_own_request(struct world *w)
+{
+    idm_card_t *card = requested_card(w);
+    int rc = idm_external_approve(w->live[K_EXTERNAL], ACTOR, card);
+    idm_card_free(&card);
+    return rc;
+}
+static int bad_external_reject_own_request(struct world *w)
+{
+    idm_card_t *card = requested_card(w);
+    int rc = idm_external_reject(w->live[K_EXTERNAL], ACTOR, card, NULL);
+    idm_card_free(&card);
+    return rc;
+}
+
 static const struct bad_call bad_calls[] = {
     {"idm_option_count", "'out' is NULL", bad_option_count_out},
     {"idm_option_key_at", "'index' is", bad_option_key_at_index},
@@ -3152,6 +3950,110 @@ static const struct bad_call bad_calls[] = {
      bad_station_cancel_long_reason},
     {"idm_production_run", "'hooks_size' is 4", bad_production_run_hooks_size},
     {"idm_production_run", "'hooks_size' is 0", bad_production_run_no_hooks_size},
+    {"idm_producer_new", "'out' is NULL", bad_producer_new_out},
+    {"idm_producer_new", "'ops' is NULL", bad_producer_new_ops},
+    {"idm_producer_new", "'ops_size' is 8", bad_producer_new_ops_size},
+    {"idm_producer_new", "an idm_producer_ops of version 1 has at least",
+     bad_producer_new_ops_size_without_status},
+    {"idm_producer_new", "ops->submit is NULL", bad_producer_new_without_submit},
+    {"idm_producer_new", "ops->status is NULL", bad_producer_new_without_status},
+    {"idm_producer_backend_error", "'message' is NULL", bad_producer_backend_error_message},
+    {"idm_producer_new_spool", "'out' is NULL", bad_producer_new_spool_out},
+    {"idm_producer_new_spool", "'dir' is NULL", bad_producer_new_spool_null_dir},
+    {"idm_producer_new_spool", "argument 'dir' has 0 bytes", bad_producer_new_spool_empty_dir},
+    {"idm_producer_new_spool", "argument 'dir' has 3001 bytes",
+     bad_producer_new_spool_long_dir},
+    {"idm_notifier_new", "'out' is NULL", bad_notifier_new_out},
+    {"idm_notifier_new", "'ops' is NULL", bad_notifier_new_ops},
+    {"idm_notifier_new", "'ops_size' is 8", bad_notifier_new_ops_size},
+    {"idm_notifier_new", "ops->send is NULL", bad_notifier_new_without_send},
+    {"idm_notifier_backend_error", "'message' is NULL", bad_notifier_backend_error_message},
+    {"idm_notifier_new_maildir", "'out' is NULL", bad_notifier_new_maildir_out},
+    {"idm_notifier_new_maildir", "'dir' is NULL", bad_notifier_new_maildir_null_dir},
+    {"idm_notifier_new_maildir", "'dir' is empty", bad_notifier_new_maildir_empty_dir},
+    {"idm_notifier_new_maildir", "'dir' has 3001 bytes", bad_notifier_new_maildir_long_dir},
+    {"idm_notifier_new_maildir", "'from' is NULL", bad_notifier_new_maildir_null_from},
+    {"idm_notifier_new_maildir", "'from' is '': is empty", bad_notifier_new_maildir_empty_from},
+    {"idm_notifier_new_maildir", "'from' is 'no-at-sign': has no '@'",
+     bad_notifier_new_maildir_from_without_at},
+    {"idm_notifier_new_maildir", "'from' is 'a b@c': has a blank",
+     bad_notifier_new_maildir_from_with_blank},
+    {"idm_notifier_new_maildir", "'from' is '<x@y>': has '<'",
+     bad_notifier_new_maildir_from_in_brackets},
+    {"idm_notifier_new_maildir", "has more than one '@'", bad_notifier_new_maildir_from_two_ats},
+    {"idm_notifier_new_maildir", "has nothing before the '@'",
+     bad_notifier_new_maildir_from_without_local_part},
+    {"idm_notifier_new_maildir", "has nothing after the '@'",
+     bad_notifier_new_maildir_from_without_domain},
+    {"idm_notifier_new_maildir", "not printable ASCII", bad_notifier_new_maildir_from_line},
+    {"idm_notifier_new_maildir", "not printable ASCII", bad_notifier_new_maildir_from_utf8},
+    {"idm_notifier_new_maildir", "has 255 characters", bad_notifier_new_maildir_long_from},
+    {"idm_external_new", "'out' is NULL", bad_external_new_out},
+    {"idm_external_new", "'producer' does not point to a live idm_producer_t",
+     bad_external_new_zeroed_producer},
+    {"idm_external_new", "'producer' does not point to a live idm_producer_t",
+     bad_external_new_patterned_producer},
+    {"idm_external_new", "'producer' does not point to a live idm_producer_t",
+     bad_external_new_notifier_as_producer},
+    {"idm_external_new", "'producer' does not point to a live idm_producer_t",
+     bad_external_new_encoder_as_producer},
+    {"idm_external_new", "'notifier' does not point to a live idm_notifier_t",
+     bad_external_new_zeroed_notifier},
+    {"idm_external_new", "'notifier' does not point to a live idm_notifier_t",
+     bad_external_new_patterned_notifier},
+    {"idm_external_new", "'notifier' does not point to a live idm_notifier_t",
+     bad_external_new_producer_as_notifier},
+    {"idm_external_new", "'notifier' does not point to a live idm_notifier_t",
+     bad_external_new_desk_as_notifier},
+    {"idm_external_order_card", "'type' is visitor_non_personal",
+     bad_external_order_card_visitor_non_personal},
+    {"idm_external_order_card", "'type' is non_personal", bad_external_order_card_non_personal},
+    {"idm_external_order_card", "'type' is temporary", bad_external_order_card_temporary},
+    {"idm_external_order_batch", "'identity_ids' is NULL", bad_external_order_batch_null_ids},
+    {"idm_external_order_batch", "'count' is 0", bad_external_order_batch_none},
+    {"idm_external_order_batch", "'count' is 100001", bad_external_order_batch_too_many},
+    {"idm_external_order_batch", "'type' is temporary", bad_external_order_batch_temporary},
+    {"idm_external_order_batch", "'type' is non_personal",
+     bad_external_order_batch_non_personal},
+    {"idm_external_order_temporary", "'name' is NULL", bad_external_order_temporary_null_name},
+    {"idm_external_order_temporary", "'name' is empty", bad_external_order_temporary_empty_name},
+    {"idm_external_order_temporary", "'name' contains control character",
+     bad_external_order_temporary_name_line},
+    {"idm_external_order_temporary", "'name' is not valid UTF-8",
+     bad_external_order_temporary_name_utf8},
+    {"idm_external_order_temporary", "'name' is longer than 200 bytes",
+     bad_external_order_temporary_long_name},
+    {"idm_external_order_temporary", "'count' is 0", bad_external_order_temporary_none},
+    {"idm_external_order_temporary", "'count' is 10", bad_external_order_temporary_too_many},
+    {"idm_external_order_temporary", "'count' is 2; expected 1..1",
+     bad_external_order_temporary_above_the_option},
+    {"idm_external_reject", "'reason' contains control character",
+     bad_external_reject_reason_line},
+    {"idm_external_reject", "'reason' is not valid UTF-8", bad_external_reject_reason_utf8},
+    {"idm_external_reject", "'reason' is longer than", bad_external_reject_long_reason},
+    {"idm_external_abort", "'reason' contains control character",
+     bad_external_abort_reason_line},
+    {"idm_external_abort", "'reason' is longer than", bad_external_abort_long_reason},
+    {"idm_external_withdraw", "'reason' contains control character",
+     bad_external_withdraw_reason_line},
+    {"idm_external_withdraw", "'reason' is longer than", bad_external_withdraw_long_reason},
+    {"idm_external_sync_queue", "'batch_size' is 0", bad_external_sync_queue_no_batch},
+    {"idm_external_sync_queue", "'batch_size' is 1001",
+     bad_external_sync_queue_batch_too_large},
+    {"idm_external_activate", "'ca' does not point to a live idm_ca_t",
+     bad_external_activate_zeroed_ca},
+    {"idm_external_activate", "'ca' does not point to a live idm_ca_t",
+     bad_external_activate_patterned_ca},
+    {"idm_external_activate", "'ca' does not point to a live idm_ca_t",
+     bad_external_activate_desk_as_ca},
+    {"idm_external_initialize_temporary", "'ca' does not point to a live idm_ca_t",
+     bad_external_initialize_zeroed_ca},
+    {"idm_external_initialize_temporary", "'ca' does not point to a live idm_ca_t",
+     bad_external_initialize_patterned_ca},
+    {"idm_external_initialize_temporary", "'ca' does not point to a live idm_ca_t",
+     bad_external_initialize_producer_as_ca},
+    {"idm_external_approve", "another actor must decide", bad_external_approve_own_request},
+    {"idm_external_reject", "another actor must decide", bad_external_reject_own_request},
 };
 #define N_BAD_CALLS (sizeof bad_calls / sizeof bad_calls[0])
 
@@ -3246,6 +4148,43 @@ static int unsupported_production_hooks_version(struct world *w)
     return idm_production_run(w->live[K_STATION], ACTOR, &hooks, sizeof hooks, NULL);
 }
 
+static int unsupported_producer_new_version(struct world *w)
+{
+    idm_producer_ops ops = host_producer_ops;
+    (void)w;
+    ops.version = 99;
+    return new_host_producer(&ops, sizeof ops, 0);
+}
+static int unsupported_notifier_new_version(struct world *w)
+{
+    idm_notifier_ops ops = host_notifier_ops;
+    (void)w;
+    ops.version = 99;
+    return new_host_notifier(&ops, sizeof ops, 0);
+}
+static int no_spool_directory(struct world *w)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/missing", w->spool_dir);
+    return new_spool(dir, 0);
+}
+static int spool_directory_not_a_folder(struct world *w)
+{
+    (void)w;
+    return new_spool("/dev/null", 0);
+}
+static int no_maildir_parent(struct world *w)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/missing/maildir", w->maildir);
+    return new_maildir(dir, MAIL_FROM, 0);
+}
+static int maildir_not_a_folder(struct world *w)
+{
+    (void)w;
+    return new_maildir("/dev/null", MAIL_FROM, 0);
+}
+
 static const struct coded_call unsupported_calls[] = {
     {"idm_ca_new", IDM_ERR_UNSUPPORTED, "ops->version is 99", unsupported_ca_new_version},
     {"idm_ca_get_certificate", IDM_ERR_UNSUPPORTED, "a host CA keeps its own certificate",
@@ -3270,6 +4209,16 @@ static const struct coded_call unsupported_calls[] = {
      "the encoder is a host encoder", unsupported_host_encoder_set_factory_secrets},
     {"idm_production_run", IDM_ERR_UNSUPPORTED, "hooks->version is 99",
      unsupported_production_hooks_version},
+    {"idm_producer_new", IDM_ERR_UNSUPPORTED, "ops->version is 99",
+     unsupported_producer_new_version},
+    {"idm_notifier_new", IDM_ERR_UNSUPPORTED, "ops->version is 99",
+     unsupported_notifier_new_version},
+    {"idm_producer_new_spool", IDM_ERR_IO, "cannot open the spool directory", no_spool_directory},
+    {"idm_producer_new_spool", IDM_ERR_IO, "cannot open the spool directory '/dev/null'",
+     spool_directory_not_a_folder},
+    {"idm_notifier_new_maildir", IDM_ERR_IO, "cannot create the maildir", no_maildir_parent},
+    {"idm_notifier_new_maildir", IDM_ERR_IO, "cannot open the maildir /dev/null",
+     maildir_not_a_folder},
 };
 #define N_UNSUPPORTED_CALLS (sizeof unsupported_calls / sizeof unsupported_calls[0])
 
@@ -3733,6 +4682,594 @@ START_TEST(test_production_run_takes_older_and_newer_hooks_tables)
 }
 END_TEST
 
+/* ---- the external production desk ------------------------------------------ */
+
+/* A desk on the world's context without producer or notifier; the caller
+ * frees it. */
+static idm_external_t *desk_without_backends(struct world *w)
+{
+    idm_external_t *desk = NULL;
+    ck_assert_idm_ok(idm_external_new(&desk, w->live[K_CTX], NULL, NULL));
+    ck_assert_ptr_nonnull(desk);
+    return desk;
+}
+
+/* With external production and the queue on, a temporary card ordered for
+ * the queue: it waits in processing.  The caller frees it. */
+static idm_card_t *queued_temporary_card(struct world *w)
+{
+    idm_order_t *order = NULL;
+    idm_card_iter_t *cards = NULL;
+    idm_card_t *card = NULL;
+    int64_t order_id = 0;
+    idm_card_state state = IDM_CARD_REGISTERED;
+    enable_external(w);
+    ck_assert_idm_ok(idm_options_set_bool(w->live[K_CTX], ACTOR, "queue_orders", 1));
+    ck_assert_idm_ok(idm_external_order_temporary(w->live[K_EXTERNAL], ACTOR, IDM_CARD_PHYSICAL,
+                                                  1, "Temporary card", &order));
+    ck_assert_idm_ok(idm_order_get_id(order, &order_id));
+    idm_order_free(&order);
+    ck_assert_idm_ok(idm_card_iter_new(w->live[K_CTX], &cards));
+    ck_assert_idm_ok(idm_card_iter_set_order(cards, order_id));
+    ck_assert_idm_ok(idm_card_iter_next(cards, &card));
+    idm_card_iter_free(&cards);
+    ck_assert_ptr_nonnull(card);
+    ck_assert_idm_ok(idm_card_get_state(card, &state));
+    ck_assert_int_eq(state, IDM_CARD_PROCESSING);
+    return card;
+}
+
+static int refused_order_card_disabled(struct world *w)
+{
+    return order_card(w, w->live[K_EXTERNAL], IDM_CARD_EMPLOYEE, IDM_PRODUCTION_EXTERNAL);
+}
+static int refused_order_batch_disabled(struct world *w)
+{
+    const int64_t ids[] = {w->identity_id};
+    return order_batch(w, ids, 1, IDM_CARD_EMPLOYEE);
+}
+static int refused_order_temporary_disabled(struct world *w)
+{
+    return order_temporary(w, 1, "Temporary card");
+}
+static int refused_order_card_local(struct world *w)
+{
+    enable_external(w);
+    activate_holder(w);
+    return order_card(w, w->live[K_EXTERNAL], IDM_CARD_CONTRACTOR, IDM_PRODUCTION_LOCAL);
+}
+static int refused_order_card_inactive_holder(struct world *w)
+{
+    /* The world's identity is registered. */
+    enable_external(w);
+    return order_card(w, w->live[K_EXTERNAL], IDM_CARD_CONTRACTOR, IDM_PRODUCTION_EXTERNAL);
+}
+static int refused_order_card_open_order(struct world *w)
+{
+    /* The world's card is a registered employee card of the identity. */
+    enable_external(w);
+    activate_holder(w);
+    return order_card(w, w->live[K_EXTERNAL], IDM_CARD_EMPLOYEE, IDM_PRODUCTION_EXTERNAL);
+}
+static int refused_order_card_unknown_identity(struct world *w)
+{
+    idm_card_t *card = NULL;
+    enable_external(w);
+    int rc = idm_external_order_card(w->live[K_EXTERNAL], ACTOR, 999999, IDM_CARD_CONTRACTOR,
+                                     IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL, &card);
+    idm_card_free(&card);
+    return rc;
+}
+static int refused_order_card_without_producer(struct world *w)
+{
+    idm_external_t *desk = desk_without_backends(w);
+    enable_external(w);
+    activate_holder(w);
+    int rc = order_card(w, desk, IDM_CARD_CONTRACTOR, IDM_PRODUCTION_EXTERNAL);
+    idm_external_free(&desk);
+    return rc;
+}
+static int refused_order_batch_without_producer(struct world *w)
+{
+    const int64_t ids[] = {w->identity_id};
+    idm_external_t *desk = desk_without_backends(w);
+    enable_external(w);
+    activate_holder(w);
+    int rc = idm_external_order_batch(desk, ACTOR, ids, 1, IDM_CARD_CONTRACTOR,
+                                      IDM_CARD_PHYSICAL, NULL, NULL, NULL);
+    idm_external_free(&desk);
+    return rc;
+}
+static int refused_order_temporary_without_producer(struct world *w)
+{
+    idm_external_t *desk = desk_without_backends(w);
+    enable_external(w);
+    int rc = idm_external_order_temporary(desk, ACTOR, IDM_CARD_PHYSICAL, 1, "Temporary card",
+                                          NULL);
+    idm_external_free(&desk);
+    return rc;
+}
+static int refused_approve_without_producer(struct world *w)
+{
+    /* queue_orders is off: an approved card goes to the bureau at once. */
+    idm_card_t *card = requested_card(w);
+    idm_external_t *desk = desk_without_backends(w);
+    int rc = idm_external_approve(desk, "admin:bob", card);
+    idm_external_free(&desk);
+    idm_card_free(&card);
+    return rc;
+}
+static int refused_approve_registered(struct world *w)
+{
+    return idm_external_approve(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD]);
+}
+static int refused_reject_registered(struct world *w)
+{
+    return idm_external_reject(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD], NULL);
+}
+static int refused_abort_registered(struct world *w)
+{
+    return idm_external_abort(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD], NULL);
+}
+static int refused_abort_requested(struct world *w)
+{
+    idm_card_t *card = requested_card(w);
+    int rc = idm_external_abort(w->live[K_EXTERNAL], "admin:bob", card, NULL);
+    idm_card_free(&card);
+    return rc;
+}
+static int refused_activate_registered(struct world *w)
+{
+    return idm_external_activate(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD],
+                                 w->host_encoder, NULL);
+}
+static int refused_initialize_personal(struct world *w)
+{
+    return idm_external_initialize_temporary(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD],
+                                             w->host_encoder, NULL);
+}
+static int refused_assign_personal(struct world *w)
+{
+    return idm_external_assign(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD], w->identity_id);
+}
+static int refused_withdraw_personal(struct world *w)
+{
+    return idm_external_withdraw(w->live[K_EXTERNAL], ACTOR, w->live[K_CARD], NULL);
+}
+/* The message of a refusal, kept across the calls that check the card
+ * afterwards; empty when the refusal's own message is still the thread's. */
+static char refusal_message[2048];
+
+/* The steps below must leave the queued card in processing. */
+static int still_processing(idm_card_t *card, int rc)
+{
+    idm_card_state state = IDM_CARD_REGISTERED;
+    snprintf(refusal_message, sizeof refusal_message, "%s", idm_last_error_message());
+    ck_assert_idm_ok(idm_card_refresh(card));
+    ck_assert_idm_ok(idm_card_get_state(card, &state));
+    ck_assert_int_eq(state, IDM_CARD_PROCESSING);
+    idm_card_free(&card);
+    return rc;
+}
+static int refused_activate_temporary(struct world *w)
+{
+    idm_card_t *card = queued_temporary_card(w);
+    return still_processing(card, idm_external_activate(w->live[K_EXTERNAL], ACTOR, card,
+                                                        w->host_encoder, NULL));
+}
+static int refused_initialize_queued(struct world *w)
+{
+    idm_card_t *card = queued_temporary_card(w);
+    return still_processing(card, idm_external_initialize_temporary(w->live[K_EXTERNAL], ACTOR,
+                                                                    card, w->host_encoder, NULL));
+}
+static int refused_assign_queued(struct world *w)
+{
+    idm_card_t *card = queued_temporary_card(w);
+    activate_holder(w);
+    return still_processing(card, idm_external_assign(w->live[K_EXTERNAL], ACTOR, card,
+                                                      w->identity_id));
+}
+static int refused_assign_to_inactive_holder(struct world *w)
+{
+    idm_card_t *card = queued_temporary_card(w);
+    return still_processing(card, idm_external_assign(w->live[K_EXTERNAL], ACTOR, card,
+                                                      w->identity_id));
+}
+static int refused_assign_to_unknown_identity(struct world *w)
+{
+    idm_card_t *card = queued_temporary_card(w);
+    return still_processing(card, idm_external_assign(w->live[K_EXTERNAL], ACTOR, card, 999999));
+}
+static int refused_withdraw_queued(struct world *w)
+{
+    idm_card_t *card = queued_temporary_card(w);
+    return still_processing(card, idm_external_withdraw(w->live[K_EXTERNAL], ACTOR, card, NULL));
+}
+static int refused_sync_queue_without_producer(struct world *w)
+{
+    idm_external_t *desk = desk_without_backends(w);
+    int rc = idm_external_sync_queue(desk, ACTOR, 100, NULL, NULL);
+    idm_external_free(&desk);
+    return rc;
+}
+static int refused_update_without_producer(struct world *w)
+{
+    idm_external_t *desk = desk_without_backends(w);
+    int rc = idm_external_update(desk, ACTOR, NULL, NULL);
+    idm_external_free(&desk);
+    return rc;
+}
+static int refused_update_by_host_producer(struct world *w)
+{
+    idm_producer_t *producer = NULL;
+    idm_external_t *desk = NULL;
+    ck_assert_idm_ok(idm_producer_new(&producer, &host_producer_ops, sizeof host_producer_ops,
+                                      NULL, NULL));
+    ck_assert_idm_ok(idm_external_new(&desk, w->live[K_CTX], producer, NULL));
+    int rc = idm_external_update(desk, ACTOR, NULL, NULL);
+    idm_external_free(&desk);
+    idm_producer_free(&producer);
+    return rc;
+}
+static int refused_flush_without_notifier(struct world *w)
+{
+    idm_external_t *desk = desk_without_backends(w);
+    int rc = idm_external_flush_notifications(desk, ACTOR, NULL, NULL);
+    idm_external_free(&desk);
+    return rc;
+}
+
+static const struct coded_call external_refusals[] = {
+    {"idm_external_order_card", IDM_ERR_DISABLED, "option external_production_enabled is off",
+     refused_order_card_disabled},
+    {"idm_external_order_batch", IDM_ERR_DISABLED, "option external_production_enabled is off",
+     refused_order_batch_disabled},
+    {"idm_external_order_temporary", IDM_ERR_DISABLED,
+     "option external_production_enabled is off", refused_order_temporary_disabled},
+    {"idm_external_order_card", IDM_ERR_DISABLED, "option production_type_selectable is off",
+     refused_order_card_local},
+    {"idm_external_order_card", IDM_ERR_STATE, "only for an active identity",
+     refused_order_card_inactive_holder},
+    {"idm_external_order_card", IDM_ERR_STATE, "already has an open order",
+     refused_order_card_open_order},
+    {"idm_external_order_card", IDM_ERR_NOT_FOUND, "999999",
+     refused_order_card_unknown_identity},
+    {"idm_external_order_card", IDM_ERR_STATE, "the desk has no producer",
+     refused_order_card_without_producer},
+    {"idm_external_order_batch", IDM_ERR_STATE, "the desk has no producer",
+     refused_order_batch_without_producer},
+    {"idm_external_order_temporary", IDM_ERR_STATE, "the desk has no producer",
+     refused_order_temporary_without_producer},
+    {"idm_external_approve", IDM_ERR_STATE, "the desk has no producer",
+     refused_approve_without_producer},
+    {"idm_external_approve", IDM_ERR_STATE, "approval is only allowed from 'requested'",
+     refused_approve_registered},
+    {"idm_external_reject", IDM_ERR_STATE, "rejection is only allowed from 'requested'",
+     refused_reject_registered},
+    {"idm_external_abort", IDM_ERR_STATE, "abort is only allowed from 'processing'",
+     refused_abort_registered},
+    {"idm_external_abort", IDM_ERR_STATE, "abort is only allowed from 'processing'",
+     refused_abort_requested},
+    {"idm_external_activate", IDM_ERR_STATE, "activation starts from 'produced'",
+     refused_activate_registered},
+    {"idm_external_initialize_temporary", IDM_ERR_STATE, "only temporary cards are initialized",
+     refused_initialize_personal},
+    {"idm_external_assign", IDM_ERR_STATE, "only temporary cards are initialized",
+     refused_assign_personal},
+    {"idm_external_withdraw", IDM_ERR_STATE, "only temporary cards are initialized",
+     refused_withdraw_personal},
+    {"idm_external_activate", IDM_ERR_STATE, "temporary cards are initialized, not activated",
+     refused_activate_temporary},
+    {"idm_external_initialize_temporary", IDM_ERR_STATE, "initialization starts from 'produced'",
+     refused_initialize_queued},
+    {"idm_external_assign", IDM_ERR_STATE, "processing", refused_assign_queued},
+    {"idm_external_assign", IDM_ERR_STATE, "only to an active identity",
+     refused_assign_to_inactive_holder},
+    {"idm_external_assign", IDM_ERR_NOT_FOUND, "999999", refused_assign_to_unknown_identity},
+    {"idm_external_withdraw", IDM_ERR_STATE, "processing", refused_withdraw_queued},
+    {"idm_external_sync_queue", IDM_ERR_STATE, "the desk has no producer",
+     refused_sync_queue_without_producer},
+    {"idm_external_update", IDM_ERR_STATE, "the desk has no producer",
+     refused_update_without_producer},
+    {"idm_external_flush_notifications", IDM_ERR_STATE, "the desk has no notifier",
+     refused_flush_without_notifier},
+    {"idm_external_update", IDM_ERR_BACKEND, "the bureau did not answer",
+     refused_update_by_host_producer},
+};
+#define N_EXTERNAL_REFUSALS (sizeof external_refusals / sizeof external_refusals[0])
+
+START_TEST(test_external_desk_refuses_what_the_state_forbids)
+{
+    const struct coded_call *c = &external_refusals[_i];
+    struct world w;
+    world_open(&w);
+    refusal_message[0] = '\0';
+    int rc = c->call(&w);
+    const char *message = refusal_message[0] != '\0' ? refusal_message : idm_last_error_message();
+    ck_assert_msg(rc == c->code, "expected %s, got %s: %s", idm_strerror_name(c->code),
+                  idm_strerror_name(rc), message);
+    ck_assert_msg(strstr(message, c->name) != NULL && strstr(message, c->needle) != NULL,
+                  "error message \"%s\" does not mention \"%s\" and \"%s\"", message, c->name,
+                  c->needle);
+    /* No encoder was asked. */
+    ck_assert_int_eq(host_encoder_calls, 0);
+    world_close(&w);
+}
+END_TEST
+
+/* Checks the outcomes of a batch of the world's identity and id 0. */
+static size_t batch_reports;
+static void check_batch_report(size_t index, int64_t identity_id, int result, int64_t card_id,
+                               idm_card_state state, const char *reason, void *user_data)
+{
+    const struct world *w = user_data;
+    ck_assert_uint_eq(index, batch_reports);
+    if (index == 0) {
+        ck_assert_int_eq(identity_id, w->identity_id);
+        ck_assert_msg(result == IDM_OK, "identity %" PRId64 " refused: %s", identity_id,
+                      reason != NULL ? reason : "(no reason)");
+        ck_assert_int_gt(card_id, 0);
+        ck_assert_int_eq(state, IDM_CARD_ORDERED);
+    } else {
+        ck_assert_int_eq(identity_id, 0);
+        ck_assert_int_eq(result, IDM_ERR_INVALID_ARG);
+        ck_assert_int_eq(card_id, 0);
+        ck_assert_ptr_nonnull(reason);
+    }
+    batch_reports++;
+}
+
+static idm_card_state state_of(idm_card_t *card)
+{
+    idm_card_state state = IDM_CARD_REGISTERED;
+    ck_assert_idm_ok(idm_card_get_state(card, &state));
+    return state;
+}
+
+/* The thunks' arguments are valid: with external production on, the same
+ * calls get all the way through. */
+START_TEST(test_external_desk_takes_valid_arguments_when_enabled)
+{
+    struct world w;
+    idm_card_t *card = NULL;
+    idm_order_t *order = NULL;
+    const char *text = "untouched";
+    size_t sent = 99, failed = 99, applied = 99, refused = 99, pending = 99;
+    world_open(&w);
+    idm_external_t *desk = w.live[K_EXTERNAL];
+    enable_external(&w);
+    activate_holder(&w);
+
+    /* Straight to the bureau: the spool producer takes the order. */
+    ck_assert_idm_ok(idm_external_order_card(desk, ACTOR, w.identity_id, IDM_CARD_CONTRACTOR,
+                                             IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL, &card));
+    ck_assert_ptr_nonnull(card);
+    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_idm_ok(idm_card_get_requester(card, &text));
+    ck_assert_str_eq(text, ACTOR);
+    ck_assert_idm_ok(idm_card_get_shipment(card, &text));
+    ck_assert_ptr_null(text);
+    idm_card_free(&card);
+
+    /* A batch: the second id is refused on its own. */
+    const int64_t ids[] = {w.identity_id, 0};
+    batch_reports = 0;
+    ck_assert_idm_ok(idm_external_order_batch(desk, ACTOR, ids, 2, IDM_CARD_VISITOR,
+                                              IDM_CARD_DIGITAL, check_batch_report, &w, &order));
+    ck_assert_uint_eq(batch_reports, 2);
+    ck_assert_ptr_nonnull(order);
+    idm_order_free(&order);
+
+    /* Temporary cards with the longest name. */
+    ck_assert_idm_ok(idm_external_order_temporary(desk, ACTOR, IDM_CARD_PHYSICAL, 1,
+                                                  text_of_length(200), &order));
+    ck_assert_ptr_nonnull(order);
+    idm_order_free(&order);
+
+    /* The approval step: another actor decides. */
+    ck_assert_idm_ok(idm_options_set_bool(w.live[K_CTX], ACTOR, "external_approval_step", 1));
+    ck_assert_idm_ok(idm_options_set_bool(w.live[K_CTX], ACTOR, "allow_multiple_orders", 1));
+    ck_assert_idm_ok(idm_external_order_card(desk, ACTOR, w.identity_id, IDM_CARD_CONTRACTOR,
+                                             IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL, &card));
+    ck_assert_int_eq(state_of(card), IDM_CARD_REQUESTED);
+    ck_assert_idm_ok(idm_external_approve(desk, "admin:bob", card));
+    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    idm_card_free(&card);
+    ck_assert_idm_ok(idm_external_order_card(desk, ACTOR, w.identity_id, IDM_CARD_CONTRACTOR,
+                                             IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL, &card));
+    ck_assert_idm_ok(idm_external_reject(desk, "admin:bob", card, NULL));
+    ck_assert_int_eq(state_of(card), IDM_CARD_REJECTED);
+    idm_card_free(&card);
+
+    /* The queue: one card aborted, the other sent. */
+    ck_assert_idm_ok(idm_options_set_bool(w.live[K_CTX], ACTOR, "external_approval_step", 0));
+    ck_assert_idm_ok(idm_options_set_bool(w.live[K_CTX], ACTOR, "queue_orders", 1));
+    ck_assert_idm_ok(idm_external_order_card(desk, ACTOR, w.identity_id, IDM_CARD_VISITOR,
+                                             IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL, &card));
+    ck_assert_int_eq(state_of(card), IDM_CARD_PROCESSING);
+    ck_assert_idm_ok(idm_external_abort(desk, ACTOR, card, NULL));
+    ck_assert_int_eq(state_of(card), IDM_CARD_ABORTED);
+    idm_card_free(&card);
+    ck_assert_idm_ok(idm_external_order_card(desk, ACTOR, w.identity_id, IDM_CARD_VISITOR,
+                                             IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL, &card));
+    ck_assert_idm_ok(idm_external_sync_queue(desk, ACTOR, 1, &sent, &failed));
+    ck_assert_uint_eq(sent, 1);
+    ck_assert_uint_eq(failed, 0);
+    ck_assert_idm_ok(idm_card_refresh(card));
+    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    idm_card_free(&card);
+
+    /* Nothing in the inbox, nothing pending. */
+    ck_assert_idm_ok(idm_external_update(desk, ACTOR, &applied, &refused));
+    ck_assert_uint_eq(applied, 0);
+    ck_assert_uint_eq(refused, 0);
+    ck_assert_idm_ok(idm_external_flush_notifications(desk, ACTOR, &sent, &pending));
+    ck_assert_uint_eq(sent, 0);
+    ck_assert_uint_eq(pending, 0);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_external_counts_take_the_ends_of_their_ranges)
+{
+    char needle[64];
+    struct world w;
+    world_open(&w);
+    idm_external_t *desk = w.live[K_EXTERNAL];
+    ck_assert_idm_ok(idm_external_sync_queue(desk, ACTOR, 1, NULL, NULL));
+    ck_assert_idm_ok(idm_external_sync_queue(desk, ACTOR, 1000, NULL, NULL));
+    snprintf(needle, sizeof needle, "'batch_size' is %zu", (size_t)SIZE_MAX);
+    ck_assert_idm_error(idm_external_sync_queue(desk, ACTOR, SIZE_MAX, NULL, NULL),
+                        IDM_ERR_INVALID_ARG, "idm_external_sync_queue");
+    ck_assert_message_mentions(needle);
+
+    /* The largest batch is accepted, and meets external production off. */
+    int64_t *ids = calloc(100000, sizeof *ids);
+    ck_assert_ptr_nonnull(ids);
+    for (size_t i = 0; i < 100000; i++)
+        ids[i] = w.identity_id;
+    ck_assert_idm_error(idm_external_order_batch(desk, ACTOR, ids, 100000, IDM_CARD_EMPLOYEE,
+                                                 IDM_CARD_PHYSICAL, NULL, NULL, NULL),
+                        IDM_ERR_DISABLED, "idm_external_order_batch");
+    snprintf(needle, sizeof needle, "'count' is %zu", (size_t)SIZE_MAX);
+    ck_assert_idm_error(idm_external_order_batch(desk, ACTOR, ids, SIZE_MAX, IDM_CARD_EMPLOYEE,
+                                                 IDM_CARD_PHYSICAL, NULL, NULL, NULL),
+                        IDM_ERR_INVALID_ARG, "idm_external_order_batch");
+    ck_assert_message_mentions(needle);
+    free(ids);
+
+    /* Temporary cards: as many as the option says, at most 9. */
+    enable_external(&w);
+    ck_assert_idm_ok(idm_options_set_bool(w.live[K_CTX], ACTOR, "queue_orders", 1));
+    ck_assert_idm_ok(idm_options_set_int(w.live[K_CTX], ACTOR, "temporary_cards_per_order", 9));
+    ck_assert_idm_ok(idm_external_order_temporary(desk, ACTOR, IDM_CARD_DIGITAL, 9,
+                                                  "Temporary card", NULL));
+    ck_assert_idm_ok(idm_external_order_temporary(desk, ACTOR, IDM_CARD_PHYSICAL, 1,
+                                                  "Temporary card", NULL));
+    ck_assert_idm_error(idm_external_order_temporary(desk, ACTOR, IDM_CARD_PHYSICAL, SIZE_MAX,
+                                                     "Temporary card", NULL),
+                        IDM_ERR_INVALID_ARG, "idm_external_order_temporary");
+    ck_assert_message_mentions(needle);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_external_new_takes_no_producer_and_no_notifier)
+{
+    struct world w;
+    idm_external_t *desk = NULL;
+    world_open(&w);
+    ck_assert_idm_ok(idm_external_new(&desk, w.live[K_CTX], NULL, NULL));
+    ck_assert_ptr_nonnull(desk);
+    idm_external_free(&desk);
+    ck_assert_ptr_null(desk);
+    idm_external_free(&desk);
+    idm_external_free(NULL);
+    ck_assert_idm_ok(idm_external_new(&desk, w.live[K_CTX], w.live[K_PRODUCER], NULL));
+    idm_external_free(&desk);
+    ck_assert_idm_ok(idm_external_new(&desk, w.live[K_CTX], NULL, w.live[K_NOTIFIER]));
+    idm_external_free(&desk);
+    /* A desk leaves its producer and notifier alone: the world's are freed
+     * by world_close(), after its desk. */
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_card_shipment_and_requester_are_null_until_known)
+{
+    const char *shipment = "untouched", *requester = "untouched";
+    struct world w;
+    world_open(&w);
+    /* The world's card was made by idm_card_new(), not ordered. */
+    ck_assert_idm_ok(idm_card_get_shipment(w.live[K_CARD], &shipment));
+    ck_assert_idm_ok(idm_card_get_requester(w.live[K_CARD], &requester));
+    ck_assert_ptr_null(shipment);
+    ck_assert_ptr_null(requester);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_producer_new_accepts_the_smallest_table_and_free_destroys_once)
+{
+    /* A host compiled against a table of submit and status only. */
+    const size_t smallest = offsetof(idm_producer_ops, status) + sizeof host_producer_ops.status;
+    idm_producer_t *producer = NULL;
+    destroyed = 0;
+    ck_assert_idm_ok(idm_producer_new(&producer, &host_producer_ops, smallest, &destroyed,
+                                      count_destroy));
+    ck_assert_ptr_nonnull(producer);
+    ck_assert_int_eq(destroyed, 0);
+    idm_producer_free(&producer);
+    ck_assert_ptr_null(producer);
+    ck_assert_int_eq(destroyed, 1);
+    idm_producer_free(&producer);
+    idm_producer_free(NULL);
+    ck_assert_int_eq(destroyed, 1);
+    ck_assert_idm_ok(idm_producer_backend_error("outside a method: kept for the next one"));
+
+    /* cancel is optional. */
+    idm_producer_ops ops = host_producer_ops;
+    ops.cancel = NULL;
+    ck_assert_idm_ok(idm_producer_new(&producer, &ops, sizeof ops, NULL, NULL));
+    idm_producer_free(&producer);
+
+    /* A host compiled against newer headers, with a longer table. */
+    struct {
+        idm_producer_ops ops;
+        void (*later[4])(void);
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.ops = host_producer_ops;
+    newer.ops.size = (uint32_t)sizeof newer;
+    ck_assert_idm_ok(idm_producer_new(&producer, &newer.ops, sizeof newer, NULL, NULL));
+    idm_producer_free(&producer);
+    ck_assert_ptr_null(producer);
+}
+END_TEST
+
+START_TEST(test_notifier_new_accepts_the_smallest_table_and_free_destroys_once)
+{
+    const size_t smallest = offsetof(idm_notifier_ops, send) + sizeof host_notifier_ops.send;
+    idm_notifier_t *notifier = NULL;
+    destroyed = 0;
+    ck_assert_idm_ok(idm_notifier_new(&notifier, &host_notifier_ops, smallest, &destroyed,
+                                      count_destroy));
+    ck_assert_ptr_nonnull(notifier);
+    ck_assert_int_eq(destroyed, 0);
+    idm_notifier_free(&notifier);
+    ck_assert_ptr_null(notifier);
+    ck_assert_int_eq(destroyed, 1);
+    idm_notifier_free(&notifier);
+    idm_notifier_free(NULL);
+    ck_assert_int_eq(destroyed, 1);
+    ck_assert_idm_ok(idm_notifier_backend_error("outside a method: kept for the next one"));
+
+    struct {
+        idm_notifier_ops ops;
+        void (*later[4])(void);
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.ops = host_notifier_ops;
+    newer.ops.size = (uint32_t)sizeof newer;
+    ck_assert_idm_ok(idm_notifier_new(&notifier, &newer.ops, sizeof newer, NULL, NULL));
+    idm_notifier_free(&notifier);
+    ck_assert_ptr_null(notifier);
+}
+END_TEST
+
+START_TEST(test_maildir_notifier_takes_the_longest_sender)
+{
+    char from[300];
+    struct world w;
+    world_open(&w);
+    /* The most an address has. */
+    ck_assert_uint_eq(strlen(sender_of_length(from, 254)), 254);
+    ck_assert_idm_ok(new_maildir(w.maildir, from, 0));
+    world_close(&w);
+}
+END_TEST
+
 /* ---- regressions ------------------------------------------------------------ */
 
 /*
@@ -3825,6 +5362,15 @@ static const char *name_order_card_outcome(int v)
     return idm_order_card_outcome_name((idm_order_card_outcome)v);
 }
 
+static const char *name_bureau_status(int v)
+{
+    return idm_bureau_status_name((idm_bureau_status)v);
+}
+static const char *name_notification_kind(int v)
+{
+    return idm_notification_kind_name((idm_notification_kind)v);
+}
+
 static const struct name_call name_calls[] = {
     {"idm_log_level_name", IDM_LOG_DEBUG, name_log_level},
     {"idm_identity_state_name", IDM_IDENTITY_TERMINATED, name_identity_state},
@@ -3838,6 +5384,8 @@ static const struct name_call name_calls[] = {
     {"idm_object_type_name", IDM_OBJECT_CA, name_object_type},
     {"idm_key_usage_name", IDM_USAGE_CARD_AUTHENTICATION, name_key_usage},
     {"idm_order_card_outcome_name", IDM_OUTCOME_FAILED, name_order_card_outcome},
+    {"idm_bureau_status_name", IDM_BUREAU_FAILED, name_bureau_status},
+    {"idm_notification_kind_name", IDM_NOTIFY_CARD_ACTIVATED, name_notification_kind},
 };
 #define N_NAME_CALLS (sizeof name_calls / sizeof name_calls[0])
 
@@ -3956,6 +5504,19 @@ START_TEST(test_order_card_outcomes_have_their_documented_names)
 }
 END_TEST
 
+START_TEST(test_bureau_statuses_and_notification_kinds_have_their_documented_names)
+{
+    ck_assert_str_eq(idm_bureau_status_name(IDM_BUREAU_IN_PRODUCTION), "in_production");
+    ck_assert_str_eq(idm_bureau_status_name(IDM_BUREAU_PRODUCED), "produced");
+    ck_assert_str_eq(idm_bureau_status_name(IDM_BUREAU_FAILED), "failed");
+    ck_assert_str_eq(idm_bureau_status_name((idm_bureau_status)3), "unknown");
+    ck_assert_str_eq(idm_notification_kind_name(IDM_NOTIFY_CARD_ORDERED), "card_ordered");
+    ck_assert_str_eq(idm_notification_kind_name(IDM_NOTIFY_CARD_PRODUCED), "card_produced");
+    ck_assert_str_eq(idm_notification_kind_name(IDM_NOTIFY_CARD_ACTIVATED), "card_activated");
+    ck_assert_str_eq(idm_notification_kind_name((idm_notification_kind)3), "unknown");
+}
+END_TEST
+
 START_TEST(test_option_enumeration_accepts_null_outs)
 {
     size_t n = 0;
@@ -4059,6 +5620,7 @@ Suite *idm_test_suite(void)
     tcase_add_test(plain, test_processes_are_the_ten_mass_produced_cards);
     tcase_add_test(plain, test_process_steps_refuses_temporary_cards);
     tcase_add_test(plain, test_order_card_outcomes_have_their_documented_names);
+    tcase_add_test(plain, test_bureau_statuses_and_notification_kinds_have_their_documented_names);
     tcase_add_test(plain, test_option_enumeration_accepts_null_outs);
     tcase_add_test(plain, test_piv_slots_have_their_documented_names);
     suite_add_tcase(s, plain);
@@ -4119,6 +5681,18 @@ Suite *idm_test_suite(void)
     tcase_add_test(stations, test_station_settings_take_the_ends_of_their_ranges);
     tcase_add_test(stations, test_production_run_takes_older_and_newer_hooks_tables);
     suite_add_tcase(s, stations);
+
+    TCase *external = tcase_create("external");
+    tcase_add_loop_test(external, test_external_desk_refuses_what_the_state_forbids, 0,
+                        (int)N_EXTERNAL_REFUSALS);
+    tcase_add_test(external, test_external_desk_takes_valid_arguments_when_enabled);
+    tcase_add_test(external, test_external_counts_take_the_ends_of_their_ranges);
+    tcase_add_test(external, test_external_new_takes_no_producer_and_no_notifier);
+    tcase_add_test(external, test_card_shipment_and_requester_are_null_until_known);
+    tcase_add_test(external, test_producer_new_accepts_the_smallest_table_and_free_destroys_once);
+    tcase_add_test(external, test_notifier_new_accepts_the_smallest_table_and_free_destroys_once);
+    tcase_add_test(external, test_maildir_notifier_takes_the_longest_sender);
+    suite_add_tcase(s, external);
 
     TCase *regressions = tcase_create("regressions");
     tcase_add_loop_test(regressions, test_fixed_bugs_stay_fixed, 0, (int)N_REGRESSIONS);
