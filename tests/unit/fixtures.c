@@ -2,6 +2,8 @@
 #include "runner.h"
 
 #include <check.h>
+#include <dirent.h>
+#include <errno.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -34,14 +36,50 @@ void fixture_remove_store(const char *path)
     unlink(side);
 }
 
-const char *fixture_store_path(const char *name)
+static const char *tmp_base(void)
 {
-    static char path[4096];
-    static unsigned counter;
     const char *dir = getenv("IDM_TEST_TMPDIR");
     if (dir == NULL || dir[0] == '\0')
         dir = "/tmp";
     mkdir(dir, 0755);
+    return dir;
+}
+
+void fixture_scratch_dir(const char *name, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s-XXXXXX", tmp_base(), name);
+    ck_assert_msg(mkdtemp(out) != NULL, "mkdtemp %s: %s", out, strerror(errno));
+}
+
+void fixture_remove_tree(const char *path)
+{
+    struct stat st;
+    if (path[0] == '\0' || lstat(path, &st) != 0)
+        return;
+    if (!S_ISDIR(st.st_mode)) {
+        (void)unlink(path);
+        return;
+    }
+    (void)chmod(path, 0700);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char child[4096];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        fixture_remove_tree(child);
+    }
+    if (d != NULL)
+        closedir(d);
+    (void)rmdir(path);
+}
+
+const char *fixture_store_path(const char *name)
+{
+    static char path[4096];
+    static unsigned counter;
+    const char *dir = tmp_base();
     snprintf(path, sizeof path, "%s/%s-%ld-%u.db", dir, name, (long)getpid(), counter++);
     fixture_remove_store(path);
     return path;
@@ -204,4 +242,24 @@ void fixture_export_ca(idm_ca_t *ca, char **cert_pem, char **key_pem)
     X509_free(x);
     idm_buffer_free(&der);
     idm_buffer_free(&key);
+}
+
+idm_card_state fixture_state_of(idm_card_t *card)
+{
+    idm_card_state s;
+    ck_ok(idm_card_refresh(card));
+    ck_ok(idm_card_get_state(card, &s));
+    return s;
+}
+
+long fixture_count_rows(const char *path, const char *sql)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s' \"%s\"", path, sql);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    char line[64] = "";
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+    pclose(p);
+    return atol(line);
 }

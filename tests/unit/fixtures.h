@@ -22,6 +22,14 @@ idm_ctx_t *fixture_ctx(const char *path);
 /* Removes a store file and its -wal/-shm companions. */
 void fixture_remove_store(const char *path);
 
+/* A new empty folder "<name>-XXXXXX" under $IDM_TEST_TMPDIR (or /tmp),
+ * made with mkdtemp, into out. */
+void fixture_scratch_dir(const char *name, char *out, size_t size);
+
+/* rm -rf path, after giving back the permissions a test took away from
+ * its folders; never follows a link.  Nothing for "" or a missing path. */
+void fixture_remove_tree(const char *path);
+
 /* An active identity with givenName/surname/employeeNumber set. */
 idm_identity_t *fixture_person(idm_ctx_t *ctx, const char *external_id, const char *given,
                                const char *surname);
@@ -43,6 +51,13 @@ void fixture_count_certs(idm_ctx_t *ctx, int64_t card_id, int *live, int *supers
 
 /* A card's state, read from the store. */
 idm_card_state fixture_card_state(idm_ctx_t *ctx, int64_t card_id);
+
+/* A card handle's state after refreshing it. */
+idm_card_state fixture_state_of(idm_card_t *card);
+
+/* The number the sqlite3 shell prints for a one-value query on the store
+ * file at path (a count, say), read beside the library. */
+long fixture_count_rows(const char *path, const char *sql);
 
 /* An order's state, after refreshing the handle. */
 idm_order_state fixture_order_state(idm_order_t *order);

@@ -17,6 +17,7 @@
 
 #include <idm/idm.h>
 
+#include "fixtures.h"
 #include "runner.h"
 
 /* Memory that is not a context: zeroed, or filled with a pattern as freed or
@@ -464,31 +465,6 @@ static void scratch_folder(char *path, size_t size, const char *name)
     ck_assert_msg(mkdtemp(path) != NULL, "cannot make a folder like %s", path);
 }
 
-/* rm -rf path (nothing if path is empty): the world's folders hold only
- * what the library wrote there. */
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (path[0] == '\0' || lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d != NULL && (e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char child[1024];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            remove_tree(child);
-        }
-        if (d != NULL)
-            closedir(d);
-        (void)rmdir(path);
-    } else {
-        (void)unlink(path);
-    }
-}
-
 /* An EC P-256 SubjectPublicKeyInfo (the curve's generator as the key). */
 static const unsigned char p256_spki[] = {
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
@@ -770,8 +746,8 @@ static void world_close(struct world *w)
         kinds[K_CTX].free(w->live[K_CTX], 0);
     if (w->bare != NULL)
         idm_ctx_free(&w->bare);
-    remove_tree(w->spool_dir);
-    remove_tree(w->maildir);
+    fixture_remove_tree(w->spool_dir);
+    fixture_remove_tree(w->maildir);
     memset(w, 0, sizeof *w);
 }
 

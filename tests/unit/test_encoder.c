@@ -120,14 +120,6 @@ static idm_card_t *approved_card(struct world *w, idm_card_option option)
     return card;
 }
 
-static idm_card_state state_of(idm_card_t *card)
-{
-    idm_card_state s;
-    ck_ok(idm_card_refresh(card));
-    ck_ok(idm_card_get_state(card, &s));
-    return s;
-}
-
 /* The card's certificates, counted by state. */
 static void count_certs(struct world *w, idm_card_t *card, int *valid_or_held, int *revoked)
 {
@@ -188,7 +180,7 @@ START_TEST(test_digital_id_card_is_personalized_and_verified)
     idm_card_t *card = approved_card(&w, IDM_CARD_DIGITAL);
     ck_ok(idm_card_personalize(card, ACTOR, w.enc, w.ca, 1));
 
-    ck_assert_int_eq(state_of(card), IDM_CARD_ISSUED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ISSUED);
     const char *serial = NULL;
     ck_ok(idm_card_get_chip_serial(card, &serial));
     ck_assert_ptr_nonnull(serial);
@@ -238,7 +230,7 @@ START_TEST(test_rsa_keys_and_user_pin_with_aes_management_key)
     ck_ok(idm_encoder_set_pin_callbacks(w.enc, enter_pin, deliver, &w.secrets));
     idm_card_t *card = approved_card(&w, IDM_CARD_DIGITAL);
     ck_ok(idm_card_personalize(card, ACTOR, w.enc, w.ca, 1));
-    ck_assert_int_eq(state_of(card), IDM_CARD_ISSUED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ISSUED);
     int live = 0, revoked = 0;
     count_certs(&w, card, &live, &revoked);
     ck_assert_int_eq(live, 2);
@@ -257,7 +249,7 @@ START_TEST(test_physical_id_card_gets_chuid_and_printed_information_only)
     world_open(&w, "encoder-physical");
     idm_card_t *card = approved_card(&w, IDM_CARD_PHYSICAL);
     ck_ok(idm_card_personalize(card, ACTOR, w.enc, NULL, 1));
-    ck_assert_int_eq(state_of(card), IDM_CARD_ISSUED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ISSUED);
     int live = 0, revoked = 0;
     count_certs(&w, card, &live, &revoked);
     ck_assert_int_eq(live, 0);
@@ -276,7 +268,7 @@ START_TEST(test_card_without_piv_application_changes_nothing)
     idm_card_t *card = approved_card(&w, IDM_CARD_DIGITAL);
     ck_assert_idm_error(idm_card_personalize(card, ACTOR, w.enc, w.ca, 1), IDM_ERR_CARD,
                         "no PIV application");
-    ck_assert_int_eq(state_of(card), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_APPROVED);
     int live = 0, revoked = 0;
     count_certs(&w, card, &live, &revoked);
     ck_assert_int_eq(live + revoked, 0);
@@ -302,7 +294,7 @@ START_TEST(test_empty_reader_times_out)
     idm_card_t *card = approved_card(&w, IDM_CARD_DIGITAL);
     ck_assert_idm_error(idm_card_personalize(card, ACTOR, w.enc, w.ca, 1), IDM_ERR_TIMEOUT,
                         "no card in reader");
-    ck_assert_int_eq(state_of(card), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_APPROVED);
     idm_card_free(&card);
     world_close(&w);
     swap_card("--fresh");
@@ -317,7 +309,7 @@ START_TEST(test_unknown_reader_is_named)
     idm_card_t *card = approved_card(&w, IDM_CARD_DIGITAL);
     ck_assert_idm_error(idm_card_personalize(card, ACTOR, w.enc, w.ca, 1), IDM_ERR_NOT_FOUND,
                         "No Such Reader 99");
-    ck_assert_int_eq(state_of(card), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_APPROVED);
     /* And by index: pcscd has fewer readers than that. */
     ck_ok(idm_encoder_pcsc_set_reader_index(w.enc, 7));
     ck_assert_idm_error(idm_card_personalize(card, ACTOR, w.enc, w.ca, 1), IDM_ERR_NOT_FOUND,
@@ -343,7 +335,7 @@ START_TEST(test_card_without_chip_serial_is_refused_with_the_reason)
     ck_ok(idm_encoder_set_pin_callbacks(any, NULL, deliver, &w.secrets));
     ck_assert_idm_error(idm_card_personalize(card, ACTOR, any, w.ca, 1), IDM_ERR_TIMEOUT,
                         "no chip serial");
-    ck_assert_int_eq(state_of(card), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_APPROVED);
     idm_encoder_free(&any);
     idm_card_free(&card);
     world_close(&w);
@@ -362,7 +354,7 @@ START_TEST(test_wrong_management_key_changes_nothing)
     idm_card_t *card = approved_card(&w, IDM_CARD_DIGITAL);
     ck_assert_idm_error(idm_card_personalize(card, ACTOR, w.enc, w.ca, 1), IDM_ERR_CARD,
                         "management key");
-    ck_assert_int_eq(state_of(card), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_APPROVED);
     idm_card_free(&card);
     world_close(&w);
 }
@@ -381,7 +373,7 @@ START_TEST(test_card_of_another_card_record_is_the_wrong_card)
     idm_card_t *second = approved_card(&w, IDM_CARD_PHYSICAL);
     ck_assert_idm_error(idm_card_personalize(second, ACTOR, w.enc, NULL, 1), IDM_ERR_STATE,
                         "wrong card");
-    ck_assert_int_eq(state_of(second), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_state_of(second), IDM_CARD_APPROVED);
     /* Choosing the reader by the chip's serial finds it. */
     ck_ok(idm_encoder_pcsc_set_card_serial(w.enc, "0000000000000000"));
     ck_ok(idm_encoder_set_timeout(w.enc, 300));
@@ -397,7 +389,7 @@ END_TEST
 
 static void assert_failed_consistently(struct world *w, idm_card_t *card, const char *why)
 {
-    ck_assert_int_eq(state_of(card), IDM_CARD_FAILED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_FAILED);
     int live = 0, revoked = 0;
     count_certs(w, card, &live, &revoked);
     ck_assert_int_eq(live, 0);

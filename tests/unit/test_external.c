@@ -75,6 +75,7 @@ static void desk_close(struct desk *d)
     idm_notifier_free(&d->notifier);
     idm_producer_free(&d->producer);
     idm_ctx_free(&d->ctx);
+    fixture_remove_tree(d->root);
 }
 
 /* An active identity with a mail address (unless mail is NULL). */
@@ -95,14 +96,6 @@ static idm_card_t *order(struct desk *d, int64_t who)
     ck_ok(idm_external_order_card(d->x, OPERATOR, who, IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL,
                                   IDM_PRODUCTION_EXTERNAL, &card));
     return card;
-}
-
-static idm_card_state state_of(idm_card_t *card)
-{
-    idm_card_state s;
-    ck_ok(idm_card_refresh(card));
-    ck_ok(idm_card_get_state(card, &s));
-    return s;
 }
 
 static int64_t id_of(idm_card_t *card)
@@ -309,7 +302,7 @@ START_TEST(test_order_without_queue_is_sent_at_once)
     desk_open(&d, "ext-direct", 1);
     int64_t who = person(&d, "E100", "anna@corp.example");
     idm_card_t *card = order(&d, who);
-    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ORDERED);
     const char *requester = NULL;
     ck_ok(idm_card_get_requester(card, &requester));
     ck_assert_str_eq(requester, OPERATOR);
@@ -346,13 +339,13 @@ START_TEST(test_order_with_queue_waits_for_sync)
     desk_open(&d, "ext-queue", 1);
     set_bool(&d, "queue_orders", 1);
     idm_card_t *card = order(&d, person(&d, "Q1", "q1@corp.example"));
-    ck_assert_int_eq(state_of(card), IDM_CARD_PROCESSING);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_PROCESSING);
     ck_assert_int_eq(outbox(&d), 0);
     size_t sent = 9, failed = 9;
     ck_ok(idm_external_sync_queue(d.x, "scheduler", 10, &sent, &failed));
     ck_assert_uint_eq(sent, 1);
     ck_assert_uint_eq(failed, 0);
-    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ORDERED);
     ck_assert_int_eq(outbox(&d), 1);
     /* nothing left: a second sync sends nothing */
     ck_ok(idm_external_sync_queue(d.x, "scheduler", 10, &sent, &failed));
@@ -417,8 +410,8 @@ START_TEST(test_card_of_another_context_is_refused)
                         "another context");
     ck_assert_idm_error(idm_external_abort(a.x, APPROVER, card_b, NULL), IDM_ERR_INVALID_ARG,
                         "another context");
-    ck_assert_int_eq(state_of(card_a), IDM_CARD_REQUESTED);
-    ck_assert_int_eq(state_of(card_b), IDM_CARD_REQUESTED);
+    ck_assert_int_eq(fixture_state_of(card_a), IDM_CARD_REQUESTED);
+    ck_assert_int_eq(fixture_state_of(card_b), IDM_CARD_REQUESTED);
     idm_card_free(&card_a);
     idm_card_free(&card_b);
     desk_close(&a);
@@ -432,13 +425,13 @@ START_TEST(test_approval_step_waits_and_needs_another_actor)
     desk_open(&d, "ext-approval", 1);
     set_bool(&d, "external_approval_step", 1);
     idm_card_t *card = order(&d, person(&d, "A1", NULL));
-    ck_assert_int_eq(state_of(card), IDM_CARD_REQUESTED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_REQUESTED);
     ck_assert_int_eq(outbox(&d), 0);
     ck_assert_idm_error(idm_external_approve(d.x, OPERATOR, card), IDM_ERR_INVALID_ARG,
                         "who requested");
-    ck_assert_int_eq(state_of(card), IDM_CARD_REQUESTED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_REQUESTED);
     ck_ok(idm_external_approve(d.x, APPROVER, card));
-    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ORDERED);
     ck_assert_int_eq(outbox(&d), 1);
     ck_assert_idm_error(idm_external_approve(d.x, APPROVER, card), IDM_ERR_STATE,
                         "approval is only allowed from 'requested'");
@@ -456,7 +449,7 @@ START_TEST(test_reject_ends_in_rejected)
     ck_assert_idm_error(idm_external_reject(d.x, OPERATOR, card, "no budget"),
                         IDM_ERR_INVALID_ARG, "who requested");
     ck_ok(idm_external_reject(d.x, APPROVER, card, "no budget"));
-    ck_assert_int_eq(state_of(card), IDM_CARD_REJECTED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_REJECTED);
     ck_assert(audit_mentions(&d, id_of(card), "rejected: no budget"));
     ck_assert_int_eq(outbox(&d), 0);
     idm_card_free(&card);
@@ -474,7 +467,7 @@ START_TEST(test_approved_card_follows_its_order_snapshot)
     /* the option changes while the card waits; its order keeps the queue */
     set_bool(&d, "queue_orders", 0);
     ck_ok(idm_external_approve(d.x, APPROVER, card));
-    ck_assert_int_eq(state_of(card), IDM_CARD_PROCESSING);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_PROCESSING);
     ck_assert_int_eq(outbox(&d), 0);
     idm_card_free(&card);
     desk_close(&d);
@@ -499,15 +492,15 @@ START_TEST(test_production_type_selectable)
     ck_assert_int_eq(production, IDM_PRODUCTION_LOCAL);
     /* a local request waits for approval (request_approval), then for mass
      * production; the bureau never hears of it */
-    ck_assert_int_eq(state_of(card), IDM_CARD_REQUESTED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_REQUESTED);
     ck_ok(idm_external_approve(d.x, APPROVER, card));
-    ck_assert_int_eq(state_of(card), IDM_CARD_APPROVED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_APPROVED);
     ck_assert_int_eq(outbox(&d), 0);
     idm_card_free(&card);
     /* external production of the same person is still an order of its own */
     set_bool(&d, "allow_multiple_orders", 1);
     card = order(&d, who);
-    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ORDERED);
     idm_card_free(&card);
     desk_close(&d);
 }
@@ -530,7 +523,7 @@ START_TEST(test_multiple_orders_refused_unless_allowed)
     idm_card_free(&second);
     set_bool(&d, "allow_multiple_orders", 1);
     second = order(&d, who);
-    ck_assert_int_eq(state_of(second), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(second), IDM_CARD_ORDERED);
     ck_assert_int_ne(id_of(first), id_of(second));
     idm_card_free(&first);
     idm_card_free(&second);
@@ -553,7 +546,7 @@ START_TEST(test_card_ordered_email_on_and_off)
     /* a holder without an address: the step still succeeds, the mail is
      * recorded as undeliverable */
     card = order(&d, person(&d, "M4", NULL));
-    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ORDERED);
     ck_assert(audit_mentions(&d, id_of(card), "undeliverable"));
     ck_assert_int_eq(mails(&d), 1);
     idm_card_free(&card);
@@ -646,7 +639,7 @@ START_TEST(test_abort_only_from_processing)
     set_bool(&d, "queue_orders", 1);
     idm_card_t *card = order(&d, person(&d, "AB1", NULL));
     ck_ok(idm_external_abort(d.x, OPERATOR, card, "ordered by mistake"));
-    ck_assert_int_eq(state_of(card), IDM_CARD_ABORTED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ABORTED);
     idm_order_card_outcome outcome;
     ck_assert_int_eq(order_of(&d, card, &outcome), IDM_ORDER_COMPLETED);
     ck_assert_int_eq(outcome, IDM_OUTCOME_SKIPPED);
@@ -662,7 +655,7 @@ START_TEST(test_abort_only_from_processing)
     snprintf(want, sizeof want, "card %s is in state 'ordered'; abort is only allowed from "
              "'processing'", number);
     ck_assert_idm_error(idm_external_abort(d.x, OPERATOR, card, NULL), IDM_ERR_STATE, want);
-    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ORDERED);
     idm_card_free(&card);
     desk_close(&d);
 }
@@ -733,7 +726,7 @@ START_TEST(test_bureau_refusal_fails_card_and_repeat_reuses_id)
     desk_with_flaky(&d, "ext-refusal", &f, 1);
     f.fail = 1;
     idm_card_t *card = order(&d, person(&d, "F1", NULL));
-    ck_assert_int_eq(state_of(card), IDM_CARD_FAILED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_FAILED);
     ck_assert(audit_mentions(&d, id_of(card), "bureau gateway timed out"));
     /* the operator repeats it: the same message, since the bureau may have it */
     ck_ok(idm_card_set_state(card, OPERATOR, IDM_CARD_PROCESSING, "repeat"));
@@ -743,7 +736,7 @@ START_TEST(test_bureau_refusal_fails_card_and_repeat_reuses_id)
     ck_assert_uint_eq(sent, 1);
     ck_assert_int_eq(f.submits, 2);
     ck_assert_str_eq(f.ids[0], f.ids[1]);
-    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ORDERED);
     idm_card_free(&card);
     desk_close(&d);
 }
@@ -759,7 +752,7 @@ START_TEST(test_abort_withdraws_message_in_doubt)
     ck_ok(idm_card_set_state(card, OPERATOR, IDM_CARD_PROCESSING, "repeat"));
     ck_ok(idm_external_abort(d.x, OPERATOR, card, "no longer needed"));
     ck_assert_int_eq(f.cancels, 1);
-    ck_assert_int_eq(state_of(card), IDM_CARD_ABORTED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ABORTED);
     ck_assert(audit_mentions(&d, id_of(card), "withdrew message"));
     idm_card_free(&card);
     desk_close(&d);
@@ -773,7 +766,7 @@ START_TEST(test_abort_withdraws_message_in_doubt)
     ck_ok(idm_card_set_state(card, OPERATOR, IDM_CARD_PROCESSING, "repeat"));
     ck_assert_idm_error(idm_external_abort(d.x, OPERATOR, card, NULL), IDM_ERR_STATE,
                         "cannot cancel");
-    ck_assert_int_eq(state_of(card), IDM_CARD_PROCESSING);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_PROCESSING);
     idm_card_free(&card);
     desk_close(&d);
 }
@@ -791,13 +784,13 @@ START_TEST(test_update_applies_reports)
     update(&d, 0, 0);
     bureau_reports(&d, "001.json", msg, "in_production", NULL);
     update(&d, 1, 0);
-    ck_assert_int_eq(state_of(card), IDM_CARD_IN_PRODUCTION);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_IN_PRODUCTION);
     /* a duplicate changes nothing and is not an error */
     bureau_reports(&d, "002.json", msg, "in_production", NULL);
     update(&d, 0, 0);
     bureau_reports(&d, "003.json", msg, "produced", "BUREAU-0001");
     update(&d, 1, 0);
-    ck_assert_int_eq(state_of(card), IDM_CARD_PRODUCED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_PRODUCED);
     const char *serial = NULL, *shipment = NULL;
     ck_ok(idm_card_get_chip_serial(card, &serial));
     ck_ok(idm_card_get_shipment(card, &shipment));
@@ -816,7 +809,7 @@ START_TEST(test_update_applies_reports)
     bureau_says(&d, "007.json", "{\"message_id\": \"x\", ");
     bureau_reports(&d, "008.json", msg, "failed", NULL);
     update(&d, 0, 3);
-    ck_assert_int_eq(state_of(card), IDM_CARD_PRODUCED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_PRODUCED);
     char dir[4300], reason[4400];
     snprintf(dir, sizeof dir, "%s/quarantine", d.spool);
     ck_assert_int_eq(count_files(dir, ".reason"), 4);
@@ -858,14 +851,14 @@ START_TEST(test_bureau_failure_then_repeat_is_a_new_attempt)
     char dir[4300];
     snprintf(dir, sizeof dir, "%s/quarantine", d.spool);
     ck_assert_int_eq(count_files(dir, ".reason"), 1);
-    ck_assert_int_eq(state_of(card), IDM_CARD_FAILED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_FAILED);
     ck_assert(audit_mentions(&d, id_of(card), "chip defective"));
     idm_order_card_outcome outcome;
     ck_assert_int_eq(order_of(&d, card, &outcome), IDM_ORDER_RUNNING);
     ck_assert_int_eq(outcome, IDM_OUTCOME_FAILED);
     ck_ok(idm_card_set_state(card, OPERATOR, IDM_CARD_PROCESSING, "repeat"));
     ck_ok(idm_external_sync_queue(d.x, "scheduler", 5, NULL, NULL));
-    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ORDERED);
     message_of(&d, id_of(card), 2, second, sizeof second);
     ck_assert_str_ne(first, second);
     /* the failed attempt takes no more news: a late "in_production" is an
@@ -882,7 +875,7 @@ START_TEST(test_bureau_failure_then_repeat_is_a_new_attempt)
     ck_assert_int_eq(outcome, IDM_OUTCOME_PENDING);
     bureau_reports(&d, "f4.json", second, "produced", "CHIP-2");
     update(&d, 1, 0);
-    ck_assert_int_eq(state_of(card), IDM_CARD_PRODUCED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_PRODUCED);
     ck_assert_int_eq(order_of(&d, card, &outcome), IDM_ORDER_COMPLETED);
     idm_card_free(&card);
     desk_close(&d);
@@ -927,7 +920,7 @@ static idm_card_t *produced_card(struct desk *d, const char *who, const char *ch
     snprintf(name, sizeof name, "%s.json", who);
     bureau_reports(d, name, msg, "produced", chip);
     update(d, 1, 0);
-    ck_assert_int_eq(state_of(card), IDM_CARD_PRODUCED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_PRODUCED);
     return card;
 }
 
@@ -964,7 +957,7 @@ START_TEST(test_activation_encodes_card)
     fixture_count_certs(d.ctx, id_of(card), &live, &superseded, &other);
     ck_assert_int_eq(live, 0); /* no keys before activation: the bureau made none */
     ck_ok(idm_external_activate(d.x, OPERATOR, card, d.enc, d.ca));
-    ck_assert_int_eq(state_of(card), IDM_CARD_ACTIVE);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ACTIVE);
     fixture_count_certs(d.ctx, id_of(card), &live, &superseded, &other);
     ck_assert_int_eq(live, 4);
     idm_cert_iter_t *it = NULL;
@@ -1007,7 +1000,7 @@ START_TEST(test_activation_pin_by_email)
     bureau_reports(&d, "pm1.json", msg, "produced", "HOST-0001");
     update(&d, 1, 0);
     ck_ok(idm_external_activate(d.x, OPERATOR, card, d.enc, NULL));
-    ck_assert_int_eq(state_of(card), IDM_CARD_ACTIVE);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ACTIVE);
     ck_assert_uint_eq(strlen(d.got.pin), 4);
     ck_assert_str_eq(d.mem->pin, d.got.pin);
     char line[64];
@@ -1028,7 +1021,7 @@ START_TEST(test_activation_refuses_another_chip)
     idm_card_t *card = produced_card(&d, "WC1", "BUREAU-CHIP-7");
     ck_assert_idm_error(idm_external_activate(d.x, OPERATOR, card, d.enc, d.ca), IDM_ERR_STATE,
                         "wrong card");
-    ck_assert_int_eq(state_of(card), IDM_CARD_PRODUCED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_PRODUCED);
     int live = 0, superseded = 0, other = 0;
     fixture_count_certs(d.ctx, id_of(card), &live, &superseded, &other);
     ck_assert_int_eq(live + superseded + other, 0);
@@ -1046,7 +1039,7 @@ START_TEST(test_activation_failure_keeps_card_produced)
     d.mem->fail_method = "set_pin";
     d.mem->fail_code = IDM_ERR_CARD;
     ck_assert_int_eq(idm_external_activate(d.x, OPERATOR, card, d.enc, d.ca), IDM_ERR_CARD);
-    ck_assert_int_eq(state_of(card), IDM_CARD_PRODUCED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_PRODUCED);
     int live = 0, superseded = 0, other = 0;
     fixture_count_certs(d.ctx, id_of(card), &live, &superseded, &other);
     ck_assert_int_eq(live, 0);
@@ -1054,7 +1047,7 @@ START_TEST(test_activation_failure_keeps_card_produced)
     ck_assert(audit_mentions(&d, id_of(card), "activation failed"));
     d.mem->fail_method = NULL;
     ck_ok(idm_external_activate(d.x, OPERATOR, card, d.enc, d.ca)); /* attempt 2 */
-    ck_assert_int_eq(state_of(card), IDM_CARD_ACTIVE);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ACTIVE);
     fixture_count_certs(d.ctx, id_of(card), &live, &superseded, &other);
     ck_assert_int_eq(live, 4);
     idm_card_free(&card);
@@ -1089,7 +1082,7 @@ START_TEST(test_temporary_cards_lifecycle)
     for (int i = 0; i < 3; i++) {
         ck_ok(idm_card_iter_next(it, &cards[i]));
         ck_assert_ptr_nonnull(cards[i]);
-        ck_assert_int_eq(state_of(cards[i]), IDM_CARD_PROCESSING);
+        ck_assert_int_eq(fixture_state_of(cards[i]), IDM_CARD_PROCESSING);
         const char *name = NULL;
         ck_ok(idm_card_get_name(cards[i], &name));
         char want[32];
@@ -1119,13 +1112,13 @@ START_TEST(test_temporary_cards_lifecycle)
                         "withdrawn only from 'assigned'");
     ck_assert_idm_error(idm_external_assign(d.x, OPERATOR, cards[0], person(&d, "TMP0", NULL)),
                         IDM_ERR_STATE, "assigned only from 'unassigned'");
-    ck_assert_int_eq(state_of(cards[0]), IDM_CARD_PRODUCED);
+    ck_assert_int_eq(fixture_state_of(cards[0]), IDM_CARD_PRODUCED);
 
     desk_encoder(&d, 1);
     ck_assert_idm_error(idm_external_activate(d.x, OPERATOR, cards[0], d.enc, d.ca), IDM_ERR_STATE,
                         "initialized, not activated");
     ck_ok(idm_external_initialize_temporary(d.x, OPERATOR, cards[0], d.enc, d.ca));
-    ck_assert_int_eq(state_of(cards[0]), IDM_CARD_UNASSIGNED);
+    ck_assert_int_eq(fixture_state_of(cards[0]), IDM_CARD_UNASSIGNED);
     int live = 0, superseded = 0, other = 0;
     fixture_count_certs(d.ctx, id_of(cards[0]), &live, &superseded, &other);
     ck_assert_int_eq(live, 4);
@@ -1139,12 +1132,12 @@ START_TEST(test_temporary_cards_lifecycle)
                         "active identity");
     int64_t who = person(&d, "TMP1", NULL);
     ck_ok(idm_external_assign(d.x, OPERATOR, cards[0], who));
-    ck_assert_int_eq(state_of(cards[0]), IDM_CARD_ASSIGNED);
+    ck_assert_int_eq(fixture_state_of(cards[0]), IDM_CARD_ASSIGNED);
     int64_t holder = 0;
     ck_ok(idm_card_get_identity_id(cards[0], &holder));
     ck_assert_int_eq(holder, who);
     ck_ok(idm_external_withdraw(d.x, OPERATOR, cards[0], "returned at the desk"));
-    ck_assert_int_eq(state_of(cards[0]), IDM_CARD_UNASSIGNED);
+    ck_assert_int_eq(fixture_state_of(cards[0]), IDM_CARD_UNASSIGNED);
     ck_ok(idm_card_get_identity_id(cards[0], &holder));
     ck_assert_int_eq(holder, 0);
     ck_assert_idm_error(idm_external_withdraw(d.x, OPERATOR, cards[0], NULL), IDM_ERR_STATE,
@@ -1201,7 +1194,7 @@ START_TEST(test_failing_notifier_never_fails_step)
     ck_ok(idm_external_order_card(x, OPERATOR, person(&d, "NF1", "nf1@corp.example"),
                                   IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL, IDM_PRODUCTION_EXTERNAL,
                                   &card));
-    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ORDERED);
     ck_assert(audit_mentions(&d, id_of(card), "SMTP 451 try again later"));
     size_t sent = 9, pending = 9;
     ck_ok(idm_external_flush_notifications(x, "scheduler", &sent, &pending));
@@ -1236,7 +1229,7 @@ START_TEST(test_failing_notifier_never_fails_step)
     ck_ok(idm_external_order_card(x, OPERATOR, person(&d, "NF3", "nobody@corp.example"),
                                   IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL, IDM_PRODUCTION_EXTERNAL,
                                   &card));
-    ck_assert_int_eq(state_of(card), IDM_CARD_ORDERED);
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ORDERED);
     ck_assert(audit_mentions(&d, id_of(card), "SMTP 550 no such mailbox"));
     ck_ok(idm_external_flush_notifications(x, "scheduler", &sent, &pending));
     ck_assert_uint_eq(sent, 0);

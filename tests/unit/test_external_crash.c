@@ -185,18 +185,6 @@ static int count_state(idm_ctx_t *ctx, idm_card_state state)
     return n;
 }
 
-static long count_rows(const char *path, const char *sql)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s' \"%s\"", path, sql);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    char line[64] = "";
-    ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
-    pclose(p);
-    return atol(line);
-}
-
 static int count_entries(const char *spool, const char *folder, char *first, size_t size)
 {
     char dir[4300];
@@ -258,7 +246,7 @@ START_TEST(test_killed_queue_sync_orders_each_card_exactly_once)
         queue_cards(ctx, x, rounds++);
         for (int done = 0; !done;) {
             int before = count_state(ctx, IDM_CARD_ORDERED);
-            long messages = count_rows(path, "SELECT count(*) FROM bureau_messages");
+            long messages = fixture_count_rows(path, "SELECT count(*) FROM bureau_messages");
             fflush(stdout);
             fflush(stderr);
             pid_t child = fork();
@@ -281,8 +269,8 @@ START_TEST(test_killed_queue_sync_orders_each_card_exactly_once)
                 killed_before += after == before;
                 killed_midway += after > before && after < ncards;
                 killed_in_doubt +=
-                    count_rows(path, "SELECT count(*) FROM bureau_messages") > messages &&
-                    count_rows(path, "SELECT count(*) FROM bureau_messages WHERE state = 0") > 0;
+                    fixture_count_rows(path, "SELECT count(*) FROM bureau_messages") > messages &&
+                    fixture_count_rows(path, "SELECT count(*) FROM bureau_messages WHERE state = 0") > 0;
             } else {
                 ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                               "the sync child failed on its own (wait status %d)", status);
@@ -313,8 +301,8 @@ START_TEST(test_killed_queue_sync_orders_each_card_exactly_once)
     ck_assert_int_ge(taken, ncards);
     ck_assert_int_ge(kills, want_kills);
     /* The journal: one message per card, sent. */
-    ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM bureau_messages"), ncards);
-    ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM bureau_messages WHERE state != 2"),
+    ck_assert_int_eq(fixture_count_rows(path, "SELECT count(*) FROM bureau_messages"), ncards);
+    ck_assert_int_eq(fixture_count_rows(path, "SELECT count(*) FROM bureau_messages WHERE state != 2"),
                      0);
     ck_ok(idm_audit_verify(ctx, NULL));
     ck_assert_int_eq(count_entries(spool, "outbox", NULL, 0), 0);

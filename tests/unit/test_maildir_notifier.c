@@ -20,6 +20,7 @@
 #include "backends/notifier/notifier_impl.h"
 #include "core/error_impl.h"
 #include "model/text.h"
+#include "fixtures.h"
 #include "runner.h"
 
 #define FROM "cards@corp.example"
@@ -35,42 +36,12 @@ static char scratch[512];
 
 static void scratch_make(void)
 {
-    const char *base = getenv("IDM_TEST_TMPDIR");
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
-    mkdir(base, 0755);
-    snprintf(scratch, sizeof scratch, "%s/maildir-notifier-XXXXXX", base);
-    ck_assert_ptr_nonnull(mkdtemp(scratch));
-}
-
-/* rm -rf, after giving back the permissions a test took away. */
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0700);
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d != NULL && (e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char child[1024];
-            snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-            remove_tree(child);
-        }
-        if (d != NULL)
-            closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
+    fixture_scratch_dir("maildir-notifier", scratch, sizeof scratch);
 }
 
 static void scratch_remove(void)
 {
-    remove_tree(scratch);
+    fixture_remove_tree(scratch);
 }
 
 /* scratch/<rel>, in a rotating set of buffers so that a few can be alive. */

@@ -187,18 +187,6 @@ static int64_t new_order(idm_ctx_t *ctx, int round, int64_t *cards)
     return order_id;
 }
 
-static long count_rows(const char *path, const char *sql)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s' \"%s\"", path, sql);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    char line[64] = "";
-    ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
-    pclose(p);
-    return atol(line);
-}
-
 /* The live certificate of a card, in hex. */
 static void live_certificate_hex(idm_ctx_t *ctx, int64_t card_id, char *hex, size_t size)
 {
@@ -383,13 +371,13 @@ START_TEST(test_mass_production_survives_sigkill_at_any_step)
     }
     /* No card the store does not know: one file per chip, one chip per card. */
     ck_assert_int_eq(count_card_files(cards_dir), total_cards);
-    ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM order_cards WHERE outcome != 2"), 0);
-    ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM orders WHERE state != 2"), 0);
+    ck_assert_int_eq(fixture_count_rows(path, "SELECT count(*) FROM order_cards WHERE outcome != 2"), 0);
+    ck_assert_int_eq(fixture_count_rows(path, "SELECT count(*) FROM orders WHERE state != 2"), 0);
     /* No certificate the issue journal does not know, none twice. */
-    ck_assert_int_eq(count_rows(path, "SELECT count(*) FROM certificates WHERE id NOT IN "
+    ck_assert_int_eq(fixture_count_rows(path, "SELECT count(*) FROM certificates WHERE id NOT IN "
                                       "(SELECT certificate_id FROM issuances WHERE "
                                       "certificate_id IS NOT NULL)"), 0);
-    ck_assert_int_eq(count_rows(path, "SELECT count(*) - count(DISTINCT certificate_id) FROM "
+    ck_assert_int_eq(fixture_count_rows(path, "SELECT count(*) - count(DISTINCT certificate_id) FROM "
                                       "issuances WHERE certificate_id IS NOT NULL"), 0);
     /* The CRL lists exactly the superseded certificates. */
     idm_ca_t *ca = NULL;

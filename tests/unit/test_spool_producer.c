@@ -17,6 +17,7 @@
 
 #include "backends/producer/producer_impl.h"
 #include "core/error_impl.h"
+#include "fixtures.h"
 #include "runner.h"
 
 #define ORDER_ID "idm-1-o2-c3-a1"
@@ -80,40 +81,15 @@ static int count_entries(const char *rel)
     return n;
 }
 
-static void remove_tree(int dir_fd, const char *name)
-{
-    struct stat st;
-    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-                remove_tree(fd, e->d_name);
-        }
-        if (d != NULL)
-            closedir(d);
-        unlinkat(dir_fd, name, AT_REMOVEDIR);
-    } else {
-        unlinkat(dir_fd, name, 0);
-    }
-}
-
 static void setup(void)
 {
-    const char *tmp = getenv("IDM_TEST_TMPDIR");
-    if (tmp == NULL || tmp[0] == '\0')
-        tmp = "/tmp";
-    mkdir(tmp, 0755);
-    snprintf(root, sizeof root, "%s/spool-XXXXXX", tmp);
-    ck_assert_msg(mkdtemp(root) != NULL, "mkdtemp %s: %s", root, strerror(errno));
+    fixture_scratch_dir("spool", root, sizeof root);
     umask(022);
 }
 
 static void teardown(void)
 {
-    remove_tree(AT_FDCWD, root);
+    fixture_remove_tree(root);
 }
 
 /* ---- the producer ------------------------------------------------------ */
