@@ -174,7 +174,8 @@ int idm_external_approve(idm_external_t *external, const char *actor, idm_card_t
  * @param external  the desk.
  * @param actor     the approver; not the actor who requested the card.
  * @param card      a card in requested; reloaded on return.
- * @param reason    recorded in the audit trail (UTF-8, one line), or NULL.
+ * @param reason    recorded in the audit trail (UTF-8, one line, at most
+ *                  1024 bytes), or NULL.
  * @return as idm_external_approve().
  */
 int idm_external_reject(idm_external_t *external, const char *actor, idm_card_t *card,
@@ -188,7 +189,8 @@ int idm_external_reject(idm_external_t *external, const char *actor, idm_card_t 
  * @param external  the desk.
  * @param actor     the operator.
  * @param card      a card in processing; reloaded on return.
- * @param reason    recorded in the audit trail, or NULL.
+ * @param reason    recorded in the audit trail (UTF-8, one line, at most
+ *                  1024 bytes), or NULL.
  * @return IDM_OK; IDM_ERR_STATE naming the card and its state when it is
  *         not in processing, or when its message may be at the bureau and
  *         the producer cannot cancel it; IDM_ERR_BACKEND (cancel failed);
@@ -316,7 +318,8 @@ int idm_external_assign(idm_external_t *external, const char *actor, idm_card_t 
  * @param external  the desk.
  * @param actor     the operator.
  * @param card      an assigned temporary card; reloaded on return.
- * @param reason    recorded in the audit trail, or NULL.
+ * @param reason    recorded in the audit trail (UTF-8, one line, at most
+ *                  1024 bytes), or NULL.
  * @return IDM_OK; IDM_ERR_INVALID_ARG; IDM_ERR_STATE; IDM_ERR_STORE.
  */
 int idm_external_withdraw(idm_external_t *external, const char *actor, idm_card_t *card,
