@@ -1154,6 +1154,7 @@ struct mailbag {
     int fail;
     int sent;
     char ids[8][128];
+    char last_body[2048];
 };
 
 static int bag_send(const char *message_id, idm_notification_kind kind, const char *to,
@@ -1174,8 +1175,20 @@ static int bag_send(const char *message_id, idm_notification_kind kind, const ch
     }
     if (b->sent < 8)
         snprintf(b->ids[b->sent], sizeof b->ids[0], "%s", message_id);
+    snprintf(b->last_body, sizeof b->last_body, "%s", body);
     b->sent++;
     return 0;
+}
+
+/* A desk whose notifier is the mail bag, on d's store and producer. */
+static idm_external_t *desk_with_bag(struct desk *d, struct mailbag *bag, idm_notifier_t **out)
+{
+    idm_notifier_ops ops = IDM_NOTIFIER_OPS_INIT;
+    ops.send = bag_send;
+    ck_ok(idm_notifier_new(out, &ops, sizeof ops, bag, NULL));
+    idm_external_t *x = NULL;
+    ck_ok(idm_external_new(&x, d->ctx, d->producer, *out));
+    return x;
 }
 
 START_TEST(test_failing_notifier_never_fails_step)
@@ -1183,13 +1196,9 @@ START_TEST(test_failing_notifier_never_fails_step)
     struct desk d;
     desk_open(&d, "ext-notifier-fail", 1);
     set_bool(&d, "send_card_ordered_email", 1);
-    struct mailbag bag = {1, 0, {{0}}};
-    idm_notifier_ops ops = IDM_NOTIFIER_OPS_INIT;
-    ops.send = bag_send;
+    struct mailbag bag = {1, 0, {{0}}, ""};
     idm_notifier_t *smtp = NULL;
-    ck_ok(idm_notifier_new(&smtp, &ops, sizeof ops, &bag, NULL));
-    idm_external_t *x = NULL;
-    ck_ok(idm_external_new(&x, d.ctx, d.producer, smtp));
+    idm_external_t *x = desk_with_bag(&d, &bag, &smtp);
     idm_card_t *card = NULL;
     ck_ok(idm_external_order_card(x, OPERATOR, person(&d, "NF1", "nf1@corp.example"),
                                   IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL, IDM_PRODUCTION_EXTERNAL,
@@ -1241,6 +1250,43 @@ START_TEST(test_failing_notifier_never_fails_step)
 }
 END_TEST
 
+/* The PIN is never stored: a "card activated" mail whose delivery failed
+ * says on its retry that the PIN could not be sent, and carries none. */
+START_TEST(test_pin_mail_retried_without_the_pin)
+{
+    struct desk d;
+    desk_open(&d, "ext-pin-retry", 1);
+    ck_ok(idm_options_set_string(d.ctx, "admin", "pin_source", "generated"));
+    ck_ok(idm_options_set_string(d.ctx, "admin", "pin_delivery", "email"));
+    desk_encoder(&d, 0);
+    ck_ok(idm_encoder_set_pin_callbacks(d.enc, NULL, deliver, &d.got));
+    idm_card_t *card = NULL;
+    ck_ok(idm_external_order_card(d.x, OPERATOR, person(&d, "PR1", "pr1@corp.example"),
+                                  IDM_CARD_EMPLOYEE, IDM_CARD_PHYSICAL, IDM_PRODUCTION_EXTERNAL,
+                                  &card));
+    char msg[256];
+    message_of(&d, id_of(card), 1, msg, sizeof msg);
+    bureau_reports(&d, "pr1.json", msg, "produced", "HOST-0001");
+    update(&d, 1, 0);
+    struct mailbag bag = {1, 0, {{0}}, ""};
+    idm_notifier_t *smtp = NULL;
+    idm_external_t *x = desk_with_bag(&d, &bag, &smtp);
+    ck_ok(idm_external_activate(x, OPERATOR, card, d.enc, NULL));
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ACTIVE);
+    ck_assert_uint_eq(strlen(d.got.pin), 6);
+    bag.fail = 0;
+    size_t sent = 0, pending = 0;
+    ck_ok(idm_external_flush_notifications(x, "scheduler", &sent, &pending));
+    ck_assert_uint_eq(sent, 1);
+    ck_assert_msg(strstr(bag.last_body, "could not be sent") != NULL, "%s", bag.last_body);
+    ck_assert(strstr(bag.last_body, d.got.pin) == NULL);
+    idm_external_free(&x);
+    idm_notifier_free(&smtp);
+    idm_card_free(&card);
+    desk_close(&d);
+}
+END_TEST
+
 Suite *idm_test_suite(void)
 {
     Suite *s = suite_create("external");
@@ -1266,6 +1312,7 @@ Suite *idm_test_suite(void)
     tcase_add_test(tc, test_bureau_failure_then_repeat_is_a_new_attempt);
     tcase_add_test(tc, test_activation_encodes_card);
     tcase_add_test(tc, test_activation_pin_by_email);
+    tcase_add_test(tc, test_pin_mail_retried_without_the_pin);
     tcase_add_test(tc, test_activation_refuses_another_chip);
     tcase_add_test(tc, test_activation_failure_keeps_card_produced);
     tcase_add_test(tc, test_temporary_cards_lifecycle);
