@@ -4,17 +4,21 @@ The shared library is found through, in order: the IDM_LIBRARY environment
 variable (a path to libidm.so.1), the build tree this package sits in, and the
 system's library search path; its ABI major version is checked on import.
 Every C function is declared once, in idm._capi.FUNCTIONS; failing calls raise
-idm.Error subclasses (idm.errors); the C enums are idm.enums.
+idm.Error subclasses (idm.errors); the C enums are idm.enums.  The Pythonic
+classes of the core model (Context, Identity, Card, Certificate, Order,
+AuditEvent) are idm.model, re-exported here; idm._handle gives their rules.
 """
 
-from . import _capi, enums, errors
+from . import _capi, enums, errors, model
 from ._capi import lib as _lib
 from .enums import *  # noqa: F401,F403
 from .errors import *  # noqa: F401,F403
+from .model import *  # noqa: F401,F403
 
 __all__ = (["library_version", "strerror", "strerror_name"]
            + [n for n in errors.__all__ if n not in ("ERROR_CLASSES", "error_class")]
-           + enums.__all__)
+           + enums.__all__
+           + model.__all__)
 
 
 def library_version():
