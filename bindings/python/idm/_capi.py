@@ -22,9 +22,10 @@ This module is the raw layer: the Pythonic classes are built on it.
 import ctypes
 import ctypes.util
 import os
+import re
 from pathlib import Path
 
-from . import errors
+from . import _callbacks, errors
 
 SONAME = "libidm.so.1"
 ABI_MAJOR = 1
@@ -334,7 +335,15 @@ def check(result, func, args):
         code = int(result)
         message = lib.idm_last_error_message().decode("utf-8", "replace")
         name = lib.idm_strerror_name(code).decode()
-        raise errors.error_class(code)(code, name, message)
+        error = errors.error_class(code)(code, name, message)
+        # an exception a Python callback raised during the call comes first,
+        # chained from the error it caused (see idm._callbacks)
+        _callbacks.raise_pending(error)
+        raise error
+    if _callbacks.has_pending() and func.__name__ not in RETURNS_HANDLE:
+        # a callback raised but the call succeeded; a call that returned a
+        # new handle leaves it to the wrapper, after adopting the handle
+        _callbacks.raise_pending(None)
     return result
 
 
@@ -596,6 +605,12 @@ FUNCTIONS = {
     "idm_card_get_shipment": _int(HANDLE, OUT_STR),
     "idm_card_get_requester": _int(HANDLE, OUT_STR),
 }
+
+
+#: the functions that hand back a new handle through an idm_x_t **out
+RETURNS_HANDLE = frozenset(
+    name for name, (restype, argtypes, errcheck) in FUNCTIONS.items()
+    if errcheck is check and OUT_HANDLE in argtypes and not re.search(r"_get(_|$)", name))
 
 
 def _declare():

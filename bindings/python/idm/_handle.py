@@ -25,18 +25,22 @@ frees it.  The rules, for every handle class:
 
 import ctypes
 
+from . import _callbacks
+
 __all__ = ["Handle"]
 
 
 class Handle:
     """An owned C object.  Subclasses set _release to the C free function."""
 
-    __slots__ = ("_ptr", "_parent", "__weakref__")
+    __slots__ = ("_ptr", "_parent", "_users", "_deferred", "__weakref__")
 
     #: the C free function (void idm_x_free(idm_x_t **)); set by subclasses
     _release = None
     # bound on the class so close() needs no module global (interpreter shutdown)
     _byref = staticmethod(ctypes.byref)
+    # an exception a callback raised while the C object was freed
+    _report_pending = staticmethod(_callbacks.report_pending)
 
     def __init__(self, *args, **kwargs):
         raise TypeError(f"{type(self).__name__} objects are made by idm.Context, "
@@ -66,14 +70,35 @@ class Handle:
             raise ValueError(f"operation on a closed {type(self).__name__}")
         return ptr
 
+    def _use(self):
+        """Another C object (a station, a desk) borrows this one: its C
+        object must outlive the user's."""
+        self._users = getattr(self, "_users", 0) + 1
+
+    def _unuse(self):
+        """A borrower is gone; frees the C object if close() was deferred."""
+        self._users = users = getattr(self, "_users", 1) - 1
+        ptr = getattr(self, "_deferred", None)
+        if users <= 0 and ptr is not None:
+            self._deferred = None
+            self._ptr = ptr
+            self.close()
+
     def close(self):
-        """Frees the C object.  Calling it again does nothing."""
+        """Frees the C object.  Calling it again does nothing.  While a
+        borrower uses it (a Station its Order, Encoder and CA; an External
+        desk its Producer and Notifier) the handle is closed at once but the
+        C object is freed when the last borrower is."""
         ptr = self._ptr
         if ptr is None:
             return
         self._ptr = None
+        if getattr(self, "_users", 0) > 0:
+            self._deferred = ptr
+            return
         try:
             self._free(ptr)
+            self._report_pending()
         finally:
             parent = self._parent
             self._parent = None

@@ -22,7 +22,13 @@ class Error(Exception):
     #: the idm_err code of the subclass; None for codes the bindings do not know
     CODE = None
 
-    def __init__(self, code, name, message):
+    def __init__(self, code, name=None, message=None):
+        if name is None and message is None and isinstance(code, str):
+            # raised by Python code (a backend written in Python):
+            # idm.CardError("PIN blocked") carries IDM_ERR_CARD
+            if self.CODE is None:
+                raise TypeError("idm.Error itself needs (code, name, message)")
+            code, name, message = int(self.CODE), f"IDM_ERR_{self.CODE.name}", code
         super().__init__(f"{name}: {message}")
         self.code = code
         self.name = name

@@ -19,11 +19,10 @@ Conventions:
 import collections.abc
 import ctypes
 import dataclasses
-import itertools
 import os
 import weakref
 
-from . import errors
+from . import _callbacks, errors
 from ._capi import LogFn, lib
 from ._handle import Handle
 from .enums import (CardOption, CardState, CardType, CertState, IdentityState, KeyUsage,
@@ -100,7 +99,9 @@ def _open(fn, cls, ctx, *args):
     """Calls a C constructor idm_x_open(ctx, ..., &out) and wraps the result."""
     out = c_void_p()
     fn(ctx._handle(), *args, byref(out))
-    return cls._adopt(out, ctx)
+    obj = cls._adopt(out, ctx)
+    _callbacks.reraise()  # an exception a callback raised during the call
+    return obj
 
 
 class _Buffer:
@@ -167,6 +168,7 @@ class _Iterator(Handle):
         new(ctx._handle(), byref(out))
         it = cls._adopt(out, ctx)
         try:
+            _callbacks.reraise()
             for setter, args in filters:
                 setter(out, *args)
         except BaseException:
@@ -188,9 +190,14 @@ class _Iterator(Handle):
             self.close()
             raise
         if not out.value:
-            self.close()
+            try:
+                _callbacks.reraise()
+            finally:
+                self.close()
             raise StopIteration
-        return self._wrap(out)
+        item = self._wrap(out)
+        _callbacks.reraise()
+        return item
 
     def _wrap(self, out):
         return self._item._adopt(out, self._parent)
@@ -207,14 +214,12 @@ class Context(Handle):
     the context, since the C API frees those before their context.
     """
 
-    __slots__ = ("_children", "_nchildren", "_pending", "_log_key", "_log_fn", "_log_level")
+    __slots__ = ("_children", "_nchildren", "_pending", "_log_key", "_log_fn", "_log_level",
+                 "_log_trampoline")
 
     _release = staticmethod(lib.idm_ctx_free)
-    # weak references to the contexts with a log callback, by key (the user
-    # data of the one C trampoline); on the class so close() reaches it
-    # without module globals
-    _log_contexts = {}
-    _log_keys = itertools.count(1)
+    # bound on the class so close() needs no module global (interpreter shutdown)
+    _unregister = staticmethod(_callbacks.unregister)
 
     def __init__(self, path=None):
         out = c_void_p()
@@ -226,6 +231,7 @@ class Context(Handle):
         self._pending = None
         self._log_key = None
         self._log_fn = None
+        self._log_trampoline = None
         self._log_level = LogLevel.INFO
         if path is not None:
             try:
@@ -252,7 +258,10 @@ class Context(Handle):
         if ptr is None:
             return
         try:
-            for child in list(self._children):
+            # stations and desks first: they use the other children
+            children = sorted(self._children,
+                              key=lambda c: not getattr(c, "_CLOSE_FIRST", False))
+            for child in children:
                 child.close()
         finally:
             self._ptr = None
@@ -268,9 +277,10 @@ class Context(Handle):
         try:
             self._release(self._byref(ptr))
         finally:
+            # only now: freeing the context may still log
             self._log_fn = None
-            if key is not None:
-                self._log_contexts.pop(key, None)
+            self._log_trampoline = None
+            self._unregister(key)
 
     def _repr_detail(self):
         return f"children={self._nchildren}"
@@ -298,8 +308,9 @@ class Context(Handle):
         """Sends the library's log messages to callback(level, component,
         message) (a LogLevel and two str), or drops them with None.  The
         context keeps the callable alive.  An exception raised by the
-        callback is reported through sys.unraisablehook and the C call goes
-        on (log callbacks cannot fail a call)."""
+        callback does not stop the C call (log callbacks cannot fail one);
+        it is re-raised to the caller once that call returned, or, during a
+        free function, handed to sys.unraisablehook (idm._callbacks)."""
         handle = self._handle()
         if callback is None:
             lib.idm_ctx_set_log_callback(handle, None, None)
@@ -308,13 +319,24 @@ class Context(Handle):
         if not callable(callback):
             raise TypeError("the log callback must be callable or None")
         if self._log_key is None:
-            key = next(self._log_keys)
-            # a weak reference: a callback that refers to the context must
-            # not make it immortal through this class-level table
-            self._log_contexts[key] = weakref.ref(self)
-            self._log_key = key
-        lib.idm_ctx_set_log_callback(handle, _log_trampoline, self._log_key)
+            # the registry holds the context weakly: a callback that refers
+            # to the context does not make it immortal
+            self._log_key = _callbacks.register(self)
+            self._log_trampoline = _callbacks.trampoline(LogFn, "_log_message", None)
         self._log_fn = callback
+        lib.idm_ctx_set_log_callback(handle, self._log_trampoline, self._log_key)
+
+    def _log_message(self, level, component, message, _levels=LogLevel):
+        # the log trampoline's method; _levels bound for interpreter shutdown
+        callback = self._log_fn
+        if callback is None:
+            return
+        try:
+            level = _levels(level)
+        except ValueError:
+            pass
+        callback(level, component.decode("utf-8", "replace"),
+                 message.decode("utf-8", "replace"))
 
     def now(self):
         """The context clock: milliseconds since the Unix epoch."""
@@ -508,26 +530,6 @@ class Context(Handle):
         except errors.IntegrityError as exc:
             exc.first_broken = first.value
             raise
-
-
-def _log_trampoline_py(level, component, message, user_data,
-                       _contexts=Context._log_contexts, _levels=LogLevel):
-    # globals are bound as defaults: this may run while the interpreter shuts down
-    ref = _contexts.get(user_data)
-    ctx = ref() if ref is not None else None
-    callback = ctx._log_fn if ctx is not None else None
-    if callback is None:
-        return
-    try:
-        level = _levels(level)
-    except ValueError:
-        pass
-    callback(level, component.decode("utf-8", "replace"), message.decode("utf-8", "replace"))
-
-
-#: the one C log callback of the bindings; user_data is a key of
-#: Context._log_contexts (exceptions go to sys.unraisablehook through ctypes)
-_log_trampoline = LogFn(_log_trampoline_py)
 
 
 class Options(collections.abc.Mapping):
@@ -776,7 +778,9 @@ class Card(Handle):
         der = bytes(der)
         out = c_void_p()
         lib.idm_card_add_certificate(self._handle(), _enc(actor), der, len(der), byref(out))
-        return Certificate._adopt(out, self._parent)
+        cert = Certificate._adopt(out, self._parent)
+        _callbacks.reraise()
+        return cert
 
     def certificates(self):
         """Iterates over the card's certificate records."""

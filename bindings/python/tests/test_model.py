@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import traceback
 import unittest
 import weakref
 from unittest import mock
@@ -87,7 +88,7 @@ class ContextTest(StoreTest):
         self.assertIsInstance(level, LogLevel)
         self.assertIsInstance(component, str)
         self.assertIsInstance(message, str)
-        self.assertIn(self.ctx._log_key, idm.Context._log_contexts)
+        self.assertTrue(idm._callbacks.registered(self.ctx._log_key))
         count = len(messages)
         self.ctx.set_log_callback(None)
         self.ctx.create_card(ACTOR, CardType.NON_PERSONAL, CardOption.PHYSICAL,
@@ -98,23 +99,45 @@ class ContextTest(StoreTest):
         with self.assertRaises(TypeError):
             self.ctx.set_log_callback(42)
 
-    def test_an_exception_in_the_log_callback_is_reported_not_raised(self):
+    def test_an_exception_in_the_log_callback_is_raised_after_the_call(self):
         def callback(level, component, message):
             raise RuntimeError("boom")
         self.ctx.set_log_callback(callback)
+        try:
+            self.ctx.create_card(ACTOR, CardType.NON_PERSONAL, CardOption.PHYSICAL,
+                                 Production.LOCAL, name="Room 1")
+        except RuntimeError as exc:
+            self.assertIsNone(exc.__cause__)  # the call itself succeeded
+            # the traceback reaches into the callback
+            self.assertEqual(traceback.extract_tb(exc.__traceback__)[-1].name, "callback")
+        else:
+            self.fail("the exception was not re-raised")
+        self.ctx.set_log_callback(None)
+        cards = list(self.ctx.cards())
+        self.assertEqual([c.name for c in cards], ["Room 1"])  # the card was made
+
+    def test_an_exception_in_the_log_callback_while_freeing_is_unraisable(self):
+        ctx = idm.Context(":memory:")
+        ctx.log_level = LogLevel.DEBUG
+
+        def callback(level, component, message):
+            raise RuntimeError("late")
+        card = ctx.create_card(ACTOR, CardType.NON_PERSONAL, CardOption.PHYSICAL,
+                               Production.LOCAL, name="Room 1")
+        ctx.set_log_callback(callback)
         with mock.patch.object(sys, "unraisablehook") as hook:
-            card = self.ctx.create_card(ACTOR, CardType.NON_PERSONAL, CardOption.PHYSICAL,
-                                        Production.LOCAL, name="Room 1")
-        self.assertEqual(card.name, "Room 1")
-        self.assertTrue(hook.called)
-        self.assertIsInstance(hook.call_args[0][0].exc_value, RuntimeError)
+            card.close()
+            ctx.close()
+        for call in hook.call_args_list:
+            self.assertIsInstance(call[0][0].exc_value, RuntimeError)
+        self.assertFalse(idm._callbacks.has_pending())
 
     def test_close_forgets_the_log_callback(self):
         ctx = idm.Context(":memory:")
         ctx.set_log_callback(print)
         key = ctx._log_key
         ctx.close()
-        self.assertNotIn(key, idm.Context._log_contexts)
+        self.assertFalse(idm._callbacks.registered(key))
 
     def test_a_callback_referring_to_its_context_is_collected(self):
         ctx = idm.Context(":memory:")
@@ -124,7 +147,7 @@ class ContextTest(StoreTest):
         del ctx
         gc.collect()
         self.assertIsNone(alive())
-        self.assertNotIn(key, idm.Context._log_contexts)
+        self.assertFalse(idm._callbacks.registered(key))
 
 
 class OptionsTest(StoreTest):
