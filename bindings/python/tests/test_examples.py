@@ -1,6 +1,7 @@
 """The Python examples (bindings/python/examples) run and do what they say."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import unittest
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "examples")
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(EXAMPLES))), "README.md")
 
 
 class ExamplesTest(unittest.TestCase):
@@ -40,6 +42,15 @@ class ExamplesTest(unittest.TestCase):
         self.assertIn("sync: 1 sent, 0 failed", out)
         self.assertIn("produced, chip EXAMPLE-0001", out)
         self.assertIn("mail: ", out)
+
+    def test_readme_snippet(self):
+        """The README's Python example runs as printed."""
+        with open(README, encoding="utf-8") as f:
+            code = re.search(r"```python\n(.*?)```", f.read(), re.S).group(1)
+        result = subprocess.run([sys.executable, "-X", "dev", "-W", "error", "-c", code],
+                                capture_output=True, text=True, timeout=120, cwd=self.dir)
+        self.assertEqual((result.returncode, result.stderr), (0, ""))
+        self.assertEqual(result.stdout, "00000001 ORDERED\n")
 
     @unittest.skipUnless(shutil.which("openssl"), "needs the openssl tool")
     def test_python_ca(self):
