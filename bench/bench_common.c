@@ -85,3 +85,13 @@ void bench_print_machine(const char *crypto)
     printf("machine:   nproc %ld, %s\n", sysconf(_SC_NPROCESSORS_ONLN), model);
     printf("software:  libidm %s, %s\n", idm_version_string(), crypto);
 }
+
+void bench_temp_dir(const char *prefix, char *out, size_t size)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] == '\0')
+        tmp = "/tmp";
+    snprintf(out, size, "%s/%s-XXXXXX", tmp, prefix);
+    if (mkdtemp(out) == NULL)
+        die("cannot create a directory from '%s': %s", out, strerror(errno));
+}

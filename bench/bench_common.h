@@ -3,11 +3,17 @@
 #ifndef IDM_BENCH_COMMON_H
 #define IDM_BENCH_COMMON_H
 
+#include <stddef.h>
+
 /* Names the program in failure messages; call first in main(). */
 void bench_init(const char *program_name);
 
 /* Prints "<program>: <message>" on stderr and exits 1. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Makes a fresh "<prefix>-XXXXXX" directory under $TMPDIR (or /tmp) into
+ * out, or dies. */
+void bench_temp_dir(const char *prefix, char *out, size_t size);
 
 /* Dies with the library's detail message unless rc is IDM_OK. */
 void check_idm(int rc, const char *what);

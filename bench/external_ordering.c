@@ -167,10 +167,7 @@ int main(int argc, char **argv)
     long cards = argc > 1 ? strtol(argv[1], NULL, 10) : DEFAULT_CARDS;
     if (cards < 1 || cards > MAX_CARDS)
         die("CARDS must be 1..%ld", MAX_CARDS);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(root, sizeof root, "%s/idm-bench-ext-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-    if (mkdtemp(root) == NULL)
-        die("cannot make a temporary directory");
+    bench_temp_dir("idm-bench-ext", root, sizeof root);
     bench_print_machine("no crypto in these steps");
     printf("folder:    %s (store, spool and maildir)\n", root);
 

@@ -359,13 +359,8 @@ int main(int argc, char **argv)
 {
     bench_init("idm-bench-import-csv");
     size_t rows = parse_rows(argc, argv);
-    const char *tmp = getenv("TMPDIR");
-    if (tmp == NULL || tmp[0] == '\0')
-        tmp = "/tmp";
     char dir[4096], csv_path[4200], store_path[4200], ref_path[4200];
-    snprintf(dir, sizeof dir, "%s/idm-bench-import-XXXXXX", tmp);
-    if (mkdtemp(dir) == NULL)
-        die("cannot create a directory from '%s': %s", dir, strerror(errno));
+    bench_temp_dir("idm-bench-import", dir, sizeof dir);
     snprintf(csv_path, sizeof csv_path, "%s/people.csv", dir);
     snprintf(store_path, sizeof store_path, "%s/idm.db", dir);
     snprintf(ref_path, sizeof ref_path, "%s/reference.db", dir);

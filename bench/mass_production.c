@@ -859,13 +859,8 @@ int main(int argc, char **argv)
     bench_init("idm-bench-mass-production");
     size_t cards = parse_cards(argc, argv);
     size_t small = cards / 10 > 0 ? cards / 10 : 1;
-    const char *tmp = getenv("TMPDIR");
-    if (tmp == NULL || tmp[0] == '\0')
-        tmp = "/tmp";
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/idm-bench-mp-XXXXXX", tmp);
-    if (mkdtemp(dir) == NULL)
-        die("cannot create a directory from '%s': %s", dir, strerror(errno));
+    bench_temp_dir("idm-bench-mp", dir, sizeof dir);
 
     bench_print_machine(OpenSSL_version(OPENSSL_VERSION));
     printf("order:     Digital ID employee cards, card_key_slots \"9A\": one P-256 key and one "
@@ -873,7 +868,7 @@ int main(int argc, char **argv)
     printf("           pin_source \"generated\", delivered to a callback that does nothing\n");
     printf("encoder:   host encoder in memory, no I/O (real P-256 keys and signatures)\n");
     printf("CA, store: built-in CA (P-256); SQLite file under %s (WAL, synchronous=FULL)\n",
-           tmp);
+           dir);
 
     struct reference ref;
     memset(&ref, 0, sizeof ref);

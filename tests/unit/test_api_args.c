@@ -454,17 +454,6 @@ struct world {
 /* The world's notifier's sender. */
 #define MAIL_FROM "cards@corp.example"
 
-/* Makes a fresh folder under $IDM_TEST_TMPDIR (or /tmp); path receives it. */
-static void scratch_folder(char *path, size_t size, const char *name)
-{
-    const char *base = getenv("IDM_TEST_TMPDIR");
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
-    (void)mkdir(base, 0755);
-    snprintf(path, size, "%s/%s-XXXXXX", base, name);
-    ck_assert_msg(mkdtemp(path) != NULL, "cannot make a folder like %s", path);
-}
-
 /* An EC P-256 SubjectPublicKeyInfo (the curve's generator as the key). */
 static const unsigned char p256_spki[] = {
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
@@ -701,8 +690,8 @@ static void world_open(struct world *w)
     ck_assert_idm_ok(idm_station_open(&station, order, "Station 1", encoder, ca));
     w->live[K_STATION] = station;
 
-    scratch_folder(w->spool_dir, sizeof w->spool_dir, "api-args-spool");
-    scratch_folder(w->maildir, sizeof w->maildir, "api-args-maildir");
+    fixture_scratch_dir("api-args-spool", w->spool_dir, sizeof w->spool_dir);
+    fixture_scratch_dir("api-args-maildir", w->maildir, sizeof w->maildir);
     idm_producer_t *producer = NULL;
     ck_assert_idm_ok(idm_producer_new_spool(&producer, w->spool_dir));
     w->live[K_PRODUCER] = producer;

@@ -268,16 +268,6 @@ static size_t count_audit(idm_ctx_t *ctx, idm_object_type type, int64_t id, cons
 
 /* ---- files and the command line -------------------------------------------- */
 
-static void make_dir(const char *stem, char *out, size_t size)
-{
-    const char *dir = getenv("IDM_TEST_TMPDIR");
-    if (dir == NULL || dir[0] == '\0')
-        dir = "/tmp";
-    mkdir(dir, 0755);
-    snprintf(out, size, "%s/%s-XXXXXX", dir, stem);
-    ck_assert_msg(mkdtemp(out) != NULL, "cannot make %s", out);
-}
-
 static void write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -563,7 +553,7 @@ START_TEST(test_every_profile_verifies_with_openssl_and_the_checker)
     idm_ctx_t *ctx = new_ctx(":memory:");
     set_cert_options(ctx);
     char dir[1024];
-    make_dir("ca-profiles", dir, sizeof dir);
+    fixture_scratch_dir("ca-profiles", dir, sizeof dir);
 
     idm_ca_t *cas[N(ca_key_types)];
     for (size_t c = 0; c < N(ca_key_types); c++) {
@@ -715,7 +705,7 @@ START_TEST(test_checker_rejects_a_wrong_expectation)
     idm_card_t *card = new_card(ctx, IDM_CARD_EMPLOYEE, p, NULL);
     idm_cert_t *cert = issue(card, ca, IDM_USAGE_AUTHENTICATION, KEY_P256, 1);
     char dir[1024], path[4096];
-    make_dir("ca-checker", dir, sizeof dir);
+    fixture_scratch_dir("ca-checker", dir, sizeof dir);
     write_ca_cert(ca, dir, "ca0");
     const unsigned char *der;
     size_t len;
@@ -801,7 +791,7 @@ static void crl_world_new(struct crl_world *w, const char *stem)
     w->person = new_person(w->ctx, "E42", "Ada", "Lovelace", "ada.lovelace@corp.example");
     w->card = new_card(w->ctx, IDM_CARD_EMPLOYEE, w->person, NULL);
     activate(w->card);
-    make_dir(stem, w->dir, sizeof w->dir);
+    fixture_scratch_dir(stem, w->dir, sizeof w->dir);
     write_ca_cert(w->ca, w->dir, "ca");
 }
 
@@ -2338,7 +2328,7 @@ START_TEST(test_exported_key_loads_and_issues_certificates_that_chain_to_the_sam
     idm_card_t *card = new_card(ctx, IDM_CARD_EMPLOYEE, p, NULL);
     idm_cert_t *leaf = issue(card, loaded, IDM_USAGE_AUTHENTICATION, KEY_RSA2048, 1);
     char dir[1024], path[4096];
-    make_dir("ca-export", dir, sizeof dir);
+    fixture_scratch_dir("ca-export", dir, sizeof dir);
     write_ca_cert(ca, dir, "ca");
     const unsigned char *der;
     size_t dl;
