@@ -103,6 +103,8 @@ int idm_error_wrap(const char *func, int code, const char *fmt, ...)
 
 int idm_error_prefix(const char *func, int code)
 {
+    if (code == IDM_OK)
+        return IDM_OK;
     char inner[IDM_ERROR_MESSAGE_MAX];
     memcpy(inner, last_message, sizeof inner);
     return idm_error_set(func, code, "%s", inner);

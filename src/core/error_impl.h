@@ -59,7 +59,9 @@ int idm_backend_result(int rc, const char *backend, const char *what);
 int idm_error_crypto(const char *what);
 
 /* Puts "<func>: " in front of the current message and returns code: how a
- * public function passes on the failure of an internal helper. */
+ * public function passes on the failure of an internal helper.  IDM_OK
+ * passes through untouched, so "return idm_error_prefix(__func__, rc);"
+ * ends a public function whatever rc is. */
 int idm_error_prefix(const char *func, int code);
 
 /* Fails an internal helper: the message has no function name yet; the public

@@ -35,11 +35,6 @@
 #define TEMPORARY_NAME_MAX 200
 #define TEMPORARY_MAX 9 /* the seed's limit; option temporary_cards_per_order may lower it */
 
-static int public_result(const char *func, int rc)
-{
-    return rc == IDM_OK ? IDM_OK : idm_error_prefix(func, rc);
-}
-
 /* ---- the desk ----------------------------------------------------------- */
 
 IDM_EXPORT int idm_external_new(idm_external_t **out, idm_ctx_t *ctx, idm_producer_t *producer,
@@ -55,7 +50,7 @@ IDM_EXPORT int idm_external_new(idm_external_t **out, idm_ctx_t *ctx, idm_produc
     struct idm_store *s;
     int rc = idm_ctx_store(ctx, &s);
     if (rc != IDM_OK)
-        return public_result(__func__, rc);
+        return idm_error_prefix(__func__, rc);
     idm_external_t *x = calloc(1, sizeof *x);
     if (x == NULL)
         return IDM_FAIL(IDM_ERR_NO_MEMORY, "cannot allocate an external production desk");
@@ -459,7 +454,7 @@ IDM_EXPORT int idm_external_order_card(idm_external_t *external, const char *act
         rc = idm_ext_send(external, actor, &o.card_id, 1, NULL, NULL);
     if (rc == IDM_OK && out != NULL)
         rc = idm_card_open(external->ctx, o.card_id, out);
-    return public_result(__func__, rc);
+    return idm_error_prefix(__func__, rc);
 }
 
 /* One identity's result in a batch, kept until its card was sent. */
@@ -509,7 +504,7 @@ IDM_EXPORT int idm_external_order_batch(idm_external_t *external, const char *ac
     if (rc == IDM_OK)
         rc = new_order(external, actor, type, option, &o.order_id);
     if (rc != IDM_OK)
-        return public_result(__func__, rc);
+        return idm_error_prefix(__func__, rc);
 
     struct batch_entry *e = calloc(count, sizeof *e);
     int64_t *to_send = calloc(count, sizeof *to_send);
@@ -555,7 +550,7 @@ IDM_EXPORT int idm_external_order_batch(idm_external_t *external, const char *ac
         free(e[i].reason);
     free(e);
     free(to_send);
-    return public_result(__func__, rc);
+    return idm_error_prefix(__func__, rc);
 }
 
 /* ---- temporary cards ---------------------------------------------------- */
@@ -623,7 +618,7 @@ IDM_EXPORT int idm_external_order_temporary(idm_external_t *external, const char
         rc = idm_ext_send(external, actor, card_ids, count, NULL, NULL);
     if (rc == IDM_OK && order != NULL)
         rc = idm_order_open(external->ctx, t.order_id, order);
-    return public_result(__func__, rc);
+    return idm_error_prefix(__func__, rc);
 }
 
 /* ---- approval and abort ------------------------------------------------- */
@@ -706,7 +701,7 @@ static int decide_public(const char *func, idm_external_t *x, const char *actor,
         rc = idm_ext_send(x, actor, &c.card_id, 1, NULL, NULL);
     if (rc == IDM_OK)
         rc = idm_card_refresh(card);
-    return public_result(func, rc);
+    return idm_error_prefix(func, rc);
 }
 
 IDM_EXPORT int idm_external_approve(idm_external_t *external, const char *actor,
@@ -801,5 +796,5 @@ IDM_EXPORT int idm_external_abort(idm_external_t *external, const char *actor, i
         complete_one(external, actor, c.order_id);
     if (rc == IDM_OK)
         rc = idm_card_refresh(card);
-    return public_result(__func__, rc);
+    return idm_error_prefix(__func__, rc);
 }

@@ -36,11 +36,6 @@ static const struct idm_personalization_goal goal_activate = {
 static const struct idm_personalization_goal goal_initialize = {
     IDM_PRODUCTION_EXTERNAL, IDM_CARD_PRODUCED, IDM_CARD_UNASSIGNED, 0, "initialization"};
 
-static int public_result(const char *func, int rc)
-{
-    return rc == IDM_OK ? IDM_OK : idm_error_prefix(func, rc);
-}
-
 /* What an encoding run keeps between the steps. */
 struct encoding {
     idm_external_t *x;
@@ -185,7 +180,7 @@ IDM_EXPORT int idm_external_activate(idm_external_t *external, const char *actor
         rc = card_is_temporary(card, 0, __func__);
     if (rc != IDM_OK)
         return rc;
-    return public_result(__func__, encode(external, actor, card, encoder, ca, &goal_activate));
+    return idm_error_prefix(__func__, encode(external, actor, card, encoder, ca, &goal_activate));
 }
 
 IDM_EXPORT int idm_external_initialize_temporary(idm_external_t *external, const char *actor,
@@ -200,7 +195,7 @@ IDM_EXPORT int idm_external_initialize_temporary(idm_external_t *external, const
         rc = card_is_temporary(card, 1, __func__);
     if (rc != IDM_OK)
         return rc;
-    return public_result(__func__, encode(external, actor, card, encoder, ca, &goal_initialize));
+    return idm_error_prefix(__func__, encode(external, actor, card, encoder, ca, &goal_initialize));
 }
 
 /* ---- lending temporary cards -------------------------------------------- */
@@ -281,7 +276,7 @@ static int lend_public(const char *func, idm_external_t *x, idm_card_t *card,
     }
     if (rc == IDM_OK)
         rc = idm_card_refresh(card);
-    return public_result(func, rc);
+    return idm_error_prefix(func, rc);
 }
 
 IDM_EXPORT int idm_external_assign(idm_external_t *external, const char *actor,

@@ -33,11 +33,6 @@
             return actor_rc_;                              \
     } while (0)
 
-static int public_result(const char *func, int rc)
-{
-    return rc == IDM_OK ? IDM_OK : idm_error_prefix(func, rc);
-}
-
 IDM_EXPORT int idm_station_open(idm_station_t **out, idm_order_t *order, const char *name,
                                 idm_encoder_t *encoder, idm_ca_t *ca)
 {
@@ -55,7 +50,7 @@ IDM_EXPORT int idm_station_open(idm_station_t **out, idm_order_t *order, const c
     (void)idm_order_get_id(order, &order_id);
     rc = idm_mp_station_open(out, idm_order_handle_ctx(order), order_id, name, encoder, ca,
                              DEFAULT_LEASE_MS);
-    return public_result(__func__, rc);
+    return idm_error_prefix(__func__, rc);
 }
 
 IDM_EXPORT int idm_station_set_lease(idm_station_t *station, int64_t lease_ms)
@@ -95,25 +90,25 @@ IDM_EXPORT int idm_station_next(idm_station_t *station, const char *actor, idm_c
     int rc = idm_mp_next(station, actor, &id);
     if (rc == IDM_OK && id != 0)
         rc = idm_card_open(idm_order_handle_ctx(idm_mp_order(station)), id, card);
-    return public_result(__func__, rc);
+    return idm_error_prefix(__func__, rc);
 }
 
 IDM_EXPORT int idm_station_issue(idm_station_t *station, const char *actor)
 {
     CHECK_STEP(station, actor, __func__);
-    return public_result(__func__, idm_mp_issue(station, actor));
+    return idm_error_prefix(__func__, idm_mp_issue(station, actor));
 }
 
 IDM_EXPORT int idm_station_produce(idm_station_t *station, const char *actor)
 {
     CHECK_STEP(station, actor, __func__);
-    return public_result(__func__, idm_mp_produce(station, actor));
+    return idm_error_prefix(__func__, idm_mp_produce(station, actor));
 }
 
 IDM_EXPORT int idm_station_verify(idm_station_t *station, const char *actor)
 {
     CHECK_STEP(station, actor, __func__);
-    return public_result(__func__, idm_mp_verify(station, actor));
+    return idm_error_prefix(__func__, idm_mp_verify(station, actor));
 }
 
 IDM_EXPORT int idm_station_cancel(idm_station_t *station, const char *actor, const char *reason)
@@ -122,7 +117,7 @@ IDM_EXPORT int idm_station_cancel(idm_station_t *station, const char *actor, con
     int rc = idm_check_text(__func__, "reason", reason, IDM_ATTRIBUTE_VALUE_MAX, 1, 1);
     if (rc != IDM_OK)
         return rc;
-    return public_result(__func__, idm_mp_cancel(station, actor, reason));
+    return idm_error_prefix(__func__, idm_mp_cancel(station, actor, reason));
 }
 
 IDM_EXPORT int idm_station_complete(idm_station_t *station, const char *actor, int more)
@@ -131,7 +126,7 @@ IDM_EXPORT int idm_station_complete(idm_station_t *station, const char *actor, i
     if (more != 0 && more != 1)
         return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'more' is %d; expected 0 (complete) or "
                         "1 (more cards)", more);
-    return public_result(__func__, idm_mp_complete(station, actor, more));
+    return idm_error_prefix(__func__, idm_mp_complete(station, actor, more));
 }
 
 IDM_EXPORT void idm_station_free(idm_station_t **station)
@@ -296,5 +291,5 @@ IDM_EXPORT int idm_production_run(idm_station_t *station, const char *actor,
     int rc = run_loop(&r);
     idm_mp_station_keep_skipped(station, 0);
     idm_mp_station_set_readiness(station, saved.fn, saved.user_data);
-    return public_result(__func__, rc);
+    return idm_error_prefix(__func__, rc);
 }

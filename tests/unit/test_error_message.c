@@ -15,6 +15,20 @@ START_TEST(test_message_names_the_function)
 }
 END_TEST
 
+/* A public function ends with idm_error_prefix() whatever its result: a
+ * failure gets the function's name in front, success passes untouched. */
+START_TEST(test_prefix_names_a_failure_and_passes_success)
+{
+    idm_error_set(NULL, IDM_ERR_STATE, "card 7 is in state 'ordered'");
+    ck_assert_int_eq(idm_error_prefix("idm_external_abort", IDM_ERR_STATE), IDM_ERR_STATE);
+    ck_assert_str_eq(idm_last_error_message(),
+                     "idm_external_abort: card 7 is in state 'ordered'");
+    ck_assert_int_eq(idm_error_prefix("idm_external_abort", IDM_OK), IDM_OK);
+    ck_assert_str_eq(idm_last_error_message(),
+                     "idm_external_abort: card 7 is in state 'ordered'");
+}
+END_TEST
+
 START_TEST(test_overlong_message_is_cut_with_an_ellipsis)
 {
     char longtext[4096];
@@ -44,6 +58,7 @@ Suite *idm_test_suite(void)
     Suite *s = suite_create("error_message");
     TCase *tc = tcase_create("buffer");
     tcase_add_test(tc, test_message_names_the_function);
+    tcase_add_test(tc, test_prefix_names_a_failure_and_passes_success);
     tcase_add_test(tc, test_overlong_message_is_cut_with_an_ellipsis);
     tcase_add_test(tc, test_overlong_function_name_does_not_overflow);
     suite_add_tcase(s, tc);
