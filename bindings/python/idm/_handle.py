@@ -63,6 +63,13 @@ class Handle:
         """True once close() ran."""
         return self._ptr is None
 
+    @property
+    def context(self):
+        """The Context this object belongs to (None for a Context itself and
+        for a backend made without one)."""
+        self._handle()
+        return self._parent
+
     def _handle(self):
         """The C pointer; ValueError once closed."""
         ptr = self._ptr

@@ -88,6 +88,11 @@ def _get_enum(fn, handle, enum):
     return _enum(enum, out.value)
 
 
+def _field(getter, fn, *extra):
+    """A read-only property that reads one field of the handle with fn."""
+    return property(lambda self: getter(fn, self._handle(), *extra))
+
+
 def _enum(enum, value):
     try:
         return enum(value)
@@ -579,23 +584,9 @@ class Identity(Handle):
     __slots__ = ()
     _release = staticmethod(lib.idm_identity_free)
 
-    @property
-    def context(self):
-        """The Context the identity belongs to."""
-        self._handle()
-        return self._parent
-
-    @property
-    def id(self):
-        return _get_int64(lib.idm_identity_get_id, self._handle())
-
-    @property
-    def external_id(self):
-        return _get_str(lib.idm_identity_get_external_id, self._handle())
-
-    @property
-    def state(self):
-        return _get_enum(lib.idm_identity_get_state, self._handle(), IdentityState)
+    id = _field(_get_int64, lib.idm_identity_get_id)
+    external_id = _field(_get_str, lib.idm_identity_get_external_id)
+    state = _field(_get_enum, lib.idm_identity_get_state, IdentityState)
 
     @property
     def common_name(self):
@@ -603,9 +594,7 @@ class Identity(Handle):
         cannot be derived."""
         return _get_str(lib.idm_identity_get_common_name, self._handle())
 
-    @property
-    def upn(self):
-        return _get_str(lib.idm_identity_get_upn, self._handle())
+    upn = _field(_get_str, lib.idm_identity_get_upn)
 
     @property
     def attributes(self):
@@ -700,34 +689,12 @@ class Card(Handle):
     __slots__ = ()
     _release = staticmethod(lib.idm_card_free)
 
-    @property
-    def context(self):
-        self._handle()
-        return self._parent
-
-    @property
-    def id(self):
-        return _get_int64(lib.idm_card_get_id, self._handle())
-
-    @property
-    def number(self):
-        return _get_str(lib.idm_card_get_number, self._handle())
-
-    @property
-    def type(self):
-        return _get_enum(lib.idm_card_get_type, self._handle(), CardType)
-
-    @property
-    def option(self):
-        return _get_enum(lib.idm_card_get_option, self._handle(), CardOption)
-
-    @property
-    def production(self):
-        return _get_enum(lib.idm_card_get_production, self._handle(), Production)
-
-    @property
-    def state(self):
-        return _get_enum(lib.idm_card_get_state, self._handle(), CardState)
+    id = _field(_get_int64, lib.idm_card_get_id)
+    number = _field(_get_str, lib.idm_card_get_number)
+    type = _field(_get_enum, lib.idm_card_get_type, CardType)
+    option = _field(_get_enum, lib.idm_card_get_option, CardOption)
+    production = _field(_get_enum, lib.idm_card_get_production, Production)
+    state = _field(_get_enum, lib.idm_card_get_state, CardState)
 
     @property
     def identity_id(self):
@@ -811,18 +778,8 @@ class Certificate(Handle):
     __slots__ = ()
     _release = staticmethod(lib.idm_cert_free)
 
-    @property
-    def context(self):
-        self._handle()
-        return self._parent
-
-    @property
-    def id(self):
-        return _get_int64(lib.idm_cert_get_id, self._handle())
-
-    @property
-    def card_id(self):
-        return _get_int64(lib.idm_cert_get_card_id, self._handle())
+    id = _field(_get_int64, lib.idm_cert_get_id)
+    card_id = _field(_get_int64, lib.idm_cert_get_card_id)
 
     @property
     def serial(self):
@@ -853,9 +810,7 @@ class Certificate(Handle):
     def not_after(self):
         return self.validity[1]
 
-    @property
-    def state(self):
-        return _get_enum(lib.idm_cert_get_state, self._handle(), CertState)
+    state = _field(_get_enum, lib.idm_cert_get_state, CertState)
 
     @property
     def usage(self):
@@ -893,22 +848,9 @@ class Order(Handle):
     __slots__ = ()
     _release = staticmethod(lib.idm_order_free)
 
-    @property
-    def context(self):
-        self._handle()
-        return self._parent
-
-    @property
-    def id(self):
-        return _get_int64(lib.idm_order_get_id, self._handle())
-
-    @property
-    def external_id(self):
-        return _get_str(lib.idm_order_get_external_id, self._handle())
-
-    @property
-    def kind(self):
-        return _get_enum(lib.idm_order_get_kind, self._handle(), OrderKind)
+    id = _field(_get_int64, lib.idm_order_get_id)
+    external_id = _field(_get_str, lib.idm_order_get_external_id)
+    kind = _field(_get_enum, lib.idm_order_get_kind, OrderKind)
 
     def _card_kind(self):
         card_type = c_int()
@@ -926,9 +868,7 @@ class Order(Handle):
         """The CardOption of the order's cards."""
         return self._card_kind()[1]
 
-    @property
-    def state(self):
-        return _get_enum(lib.idm_order_get_state, self._handle(), OrderState)
+    state = _field(_get_enum, lib.idm_order_get_state, OrderState)
 
     @property
     def options_version(self):

@@ -300,11 +300,6 @@ class External(_Child):
                     used._unuse()
 
     @property
-    def context(self):
-        self._handle()
-        return self._parent
-
-    @property
     def producer(self):
         return self._producer
 

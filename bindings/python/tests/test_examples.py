@@ -47,8 +47,13 @@ class ExamplesTest(unittest.TestCase):
         """The README's Python example runs as printed."""
         with open(README, encoding="utf-8") as f:
             code = re.search(r"```python\n(.*?)```", f.read(), re.S).group(1)
+        # it runs in a folder of its own: the package is found by absolute path
+        package = os.path.dirname(EXAMPLES)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [package] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
         result = subprocess.run([sys.executable, "-X", "dev", "-W", "error", "-c", code],
-                                capture_output=True, text=True, timeout=120, cwd=self.dir)
+                                capture_output=True, text=True, timeout=120, cwd=self.dir,
+                                env=env)
         self.assertEqual((result.returncode, result.stderr), (0, ""))
         self.assertEqual(result.stdout, "00000001 ORDERED\n")
 
