@@ -603,6 +603,23 @@ class TestHopper(CardTestCase):
         self.assertEqual(host.get_data(bytes.fromhex("5FC107"))[1], 0x6A82)
         self.assertEqual(host.mgmt_auth_mutual(0x08, AES128_KEY), 0x9000)
 
+    def test_the_card_that_went_through_lands_in_the_output_tray(self):
+        with tempfile.TemporaryDirectory() as d:
+            state = os.path.join(d, "card0.json")
+            card, host = self.make_card(hopper=True, state_path=state)
+            first = self.serial(host)
+            host.select()
+            self.assertEqual(host.mgmt_auth_mutual(0x03, vp.DEFAULT_MGMT_KEY), 0x9000)
+            self.assertEqual(host.put_data(bytes.fromhex("5FC107"), b"\x01\x03Ada"), 0x9000)
+            card.reset()
+            self.assertEqual(card.ejected_path(), os.path.join(d, "card0.ejected.json"))
+            with open(card.ejected_path(), encoding="utf-8") as f:
+                ejected = json.load(f)
+            self.assertEqual(bytes.fromhex(ejected["cplc"])[12:18], first)
+            self.assertIn("5FC107", ejected["objects"])
+            with open(state, encoding="utf-8") as f:
+                self.assertNotIn("5FC107", json.load(f)["objects"])
+
     def test_reset_without_writes_keeps_the_card(self):
         card, host = self.make_card(hopper=True)
         first = self.serial(host)

@@ -343,13 +343,22 @@ class VirtualPivCard:
 
     def _save(self):
         self.changed = True
-        if not self.state_path:
-            return
+        if self.state_path:
+            self._write(self.state_path, self.state)
+
+    @staticmethod
+    def _write(path, state):
         # Write then rename, so a SIGTERM mid-write never leaves half a card.
-        tmp = self.state_path + ".tmp"
+        tmp = path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.state, f, indent=1, sort_keys=True)
-        os.replace(tmp, self.state_path)
+            json.dump(state, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+
+    def ejected_path(self):
+        """Where the hopper puts the last card that went through."""
+        base = self.state_path[:-len(".json")] if self.state_path.endswith(".json") \
+            else self.state_path
+        return base + ".ejected.json"
 
     def _private_key(self, slot):
         entry = self.state["keys"].get("%02X" % slot)
@@ -368,8 +377,13 @@ class VirtualPivCard:
         ejected and the next blank card of the stack takes its place (same
         management key, new chip serial), like a printer-encoder's feeder:
         the encoder resets the card after a personalization that went
-        through, so a benchmark can personalize card after card."""
+        through, so a benchmark can personalize card after card.  The card
+        that leaves goes to the output tray: with a state file, its last
+        state is kept in ejected_path() (cardN.ejected.json), replacing the
+        one before, so that a test can look at a card that went through."""
         if self.hopper and self.changed:
+            if self.state_path:
+                self._write(self.ejected_path(), self.state)
             alg, key = self.state["mgmt_alg"], self.state["mgmt_key"]
             self.state = self._blank_state()
             self.state["mgmt_alg"], self.state["mgmt_key"] = alg, key
