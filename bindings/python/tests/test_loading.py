@@ -2,6 +2,10 @@
 
 import ctypes
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import unittest
 
 import idm
@@ -37,6 +41,62 @@ class LoadingTest(unittest.TestCase):
         finally:
             idm._lib.idm_ctx_free(ctypes.byref(ctx))
         self.assertIsNone(ctx.value)
+
+
+
+PACKAGE = os.path.dirname(os.path.abspath(idm.__file__))
+WHICH = "import idm, idm._capi as c; print(c.lib._name, idm.library_version())"
+
+
+class LoaderOrderTest(unittest.TestCase):
+    """IDM_LIBRARY if set, else the build tree the package sits in, else the
+    system's search path (here LD_LIBRARY_PATH)."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.library = os.environ["IDM_LIBRARY"]
+        # a checkout: bindings/python/idm beside build/src/libidm.so.1
+        self.tree = self.tmp.name
+        shutil.copytree(PACKAGE, os.path.join(self.tree, "bindings", "python", "idm"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        os.makedirs(os.path.join(self.tree, "build", "src"))
+        self.system = os.path.join(self.tree, "system")
+        os.mkdir(self.system)
+        os.symlink(self.library, os.path.join(self.system, "libidm.so.1"))
+
+    def load(self, **env):
+        env = {k: v for k, v in dict(os.environ, **env).items() if v is not None}
+        env["PYTHONPATH"] = os.path.join(self.tree, "bindings", "python")
+        return subprocess.run([sys.executable, "-X", "dev", "-W", "error", "-c", WHICH],
+                              capture_output=True, text=True, env=env, cwd=self.tree,
+                              timeout=60)
+
+    def loaded(self, **env):
+        result = self.load(**env)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout.split()[0]
+
+    def test_idm_library_comes_first(self):
+        os.symlink(self.library, os.path.join(self.tree, "build", "src", "libidm.so.1"))
+        self.assertEqual(self.loaded(IDM_LIBRARY=self.library, LD_LIBRARY_PATH=self.system),
+                         self.library)
+
+    def test_then_the_build_tree(self):
+        built = os.path.join(self.tree, "build", "src", "libidm.so.1")
+        os.symlink(self.library, built)
+        self.assertEqual(self.loaded(IDM_LIBRARY=None, LD_LIBRARY_PATH=self.system), built)
+
+    def test_then_the_system(self):
+        self.assertEqual(self.loaded(IDM_LIBRARY=None, LD_LIBRARY_PATH=self.system),
+                         "libidm.so.1")
+
+    def test_a_missing_library_is_an_import_error_naming_it(self):
+        missing = os.path.join(self.tree, "nowhere", "libidm.so.1")
+        result = self.load(IDM_LIBRARY=missing)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(f"ImportError: cannot load libidm: {missing}: no such file",
+                      result.stderr)
 
 
 if __name__ == "__main__":
