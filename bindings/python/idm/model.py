@@ -88,9 +88,9 @@ def _get_enum(fn, handle, enum):
     return _enum(enum, out.value)
 
 
-def _field(getter, fn, *extra):
+def _field(getter, fn, *extra, doc):
     """A read-only property that reads one field of the handle with fn."""
-    return property(lambda self: getter(fn, self._handle(), *extra))
+    return property(lambda self: getter(fn, self._handle(), *extra), doc=doc)
 
 
 def _enum(enum, value):
@@ -584,9 +584,11 @@ class Identity(Handle):
     __slots__ = ()
     _release = staticmethod(lib.idm_identity_free)
 
-    id = _field(_get_int64, lib.idm_identity_get_id)
-    external_id = _field(_get_str, lib.idm_identity_get_external_id)
-    state = _field(_get_enum, lib.idm_identity_get_state, IdentityState)
+    id = _field(_get_int64, lib.idm_identity_get_id, doc="The store id (int).")
+    external_id = _field(_get_str, lib.idm_identity_get_external_id,
+                         doc="The id in the host's directory (str), or None.")
+    state = _field(_get_enum, lib.idm_identity_get_state, IdentityState,
+                   doc="The IdentityState as last loaded.")
 
     @property
     def common_name(self):
@@ -594,7 +596,8 @@ class Identity(Handle):
         cannot be derived."""
         return _get_str(lib.idm_identity_get_common_name, self._handle())
 
-    upn = _field(_get_str, lib.idm_identity_get_upn)
+    upn = _field(_get_str, lib.idm_identity_get_upn,
+                 doc="The user principal name for certificates (str), or None.")
 
     @property
     def attributes(self):
@@ -689,12 +692,15 @@ class Card(Handle):
     __slots__ = ()
     _release = staticmethod(lib.idm_card_free)
 
-    id = _field(_get_int64, lib.idm_card_get_id)
-    number = _field(_get_str, lib.idm_card_get_number)
-    type = _field(_get_enum, lib.idm_card_get_type, CardType)
-    option = _field(_get_enum, lib.idm_card_get_option, CardOption)
-    production = _field(_get_enum, lib.idm_card_get_production, Production)
-    state = _field(_get_enum, lib.idm_card_get_state, CardState)
+    id = _field(_get_int64, lib.idm_card_get_id, doc="The store id (int).")
+    number = _field(_get_str, lib.idm_card_get_number, doc="The card number (str).")
+    type = _field(_get_enum, lib.idm_card_get_type, CardType, doc="The CardType.")
+    option = _field(_get_enum, lib.idm_card_get_option, CardOption,
+                    doc="CardOption: Physical ID or Digital ID.")
+    production = _field(_get_enum, lib.idm_card_get_production, Production,
+                        doc="Production: local (mass production) or external.")
+    state = _field(_get_enum, lib.idm_card_get_state, CardState,
+                   doc="The CardState as last loaded (see refresh()).")
 
     @property
     def identity_id(self):
@@ -778,8 +784,9 @@ class Certificate(Handle):
     __slots__ = ()
     _release = staticmethod(lib.idm_cert_free)
 
-    id = _field(_get_int64, lib.idm_cert_get_id)
-    card_id = _field(_get_int64, lib.idm_cert_get_card_id)
+    id = _field(_get_int64, lib.idm_cert_get_id, doc="The store id (int).")
+    card_id = _field(_get_int64, lib.idm_cert_get_card_id,
+                     doc="The id of the card the certificate belongs to.")
 
     @property
     def serial(self):
@@ -804,13 +811,16 @@ class Certificate(Handle):
 
     @property
     def not_before(self):
+        """Start of validity, in milliseconds since the Unix epoch."""
         return self.validity[0]
 
     @property
     def not_after(self):
+        """End of validity, in milliseconds since the Unix epoch."""
         return self.validity[1]
 
-    state = _field(_get_enum, lib.idm_cert_get_state, CertState)
+    state = _field(_get_enum, lib.idm_cert_get_state, CertState,
+                   doc="CertState: valid, on hold, revoked or expired.")
 
     @property
     def usage(self):
@@ -848,9 +858,11 @@ class Order(Handle):
     __slots__ = ()
     _release = staticmethod(lib.idm_order_free)
 
-    id = _field(_get_int64, lib.idm_order_get_id)
-    external_id = _field(_get_str, lib.idm_order_get_external_id)
-    kind = _field(_get_enum, lib.idm_order_get_kind, OrderKind)
+    id = _field(_get_int64, lib.idm_order_get_id, doc="The store id (int).")
+    external_id = _field(_get_str, lib.idm_order_get_external_id,
+                         doc="The host's id for the order (str), or None.")
+    kind = _field(_get_enum, lib.idm_order_get_kind, OrderKind,
+                  doc="OrderKind: mass production or external.")
 
     def _card_kind(self):
         card_type = c_int()
@@ -868,7 +880,8 @@ class Order(Handle):
         """The CardOption of the order's cards."""
         return self._card_kind()[1]
 
-    state = _field(_get_enum, lib.idm_order_get_state, OrderState)
+    state = _field(_get_enum, lib.idm_order_get_state, OrderState,
+                   doc="The OrderState as last loaded (see refresh()).")
 
     @property
     def options_version(self):

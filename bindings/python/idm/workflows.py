@@ -105,13 +105,20 @@ class Station(_Child):
 
     @property
     def order(self):
+        """The Order this station works on."""
         self._handle()
         return self._order
 
     def set_lease(self, lease_ms):
+        """How long (1 .. 86,400,000 ms; default ten minutes) this station's
+        claim on a card holds against other stations: a station that died
+        keeps its cards that long."""
         lib.idm_station_set_lease(self._handle(), lease_ms)
 
     def set_group(self, cards):
+        """Claim up to cards (1 .. 1,000; default 1) ready cards in one store
+        transaction, handed out one by one by next(): a commit saved per card.
+        Claimed cards wait for this station (or its lease)."""
         lib.idm_station_set_group(self._handle(), cards)
 
     def set_readiness(self, fn):
@@ -139,15 +146,27 @@ class Station(_Child):
         return card
 
     def issue(self, actor):
+        """Issue: keys made on the card and, for Digital ID, certificates from
+        the CA.  A failure after the card changed fails the card and aborts
+        the order; one before (no card, the wrong card) lets the card go."""
         lib.idm_station_issue(self._handle(), _enc(actor))
 
     def produce(self, actor):
+        """Produce: certificates, CHUID, CCC (Digital ID), Printed Information,
+        PIN and PUK go onto the card; a failure fails the card and aborts the
+        order."""
         lib.idm_station_produce(self._handle(), _enc(actor))
 
     def verify(self, actor):
+        """Verify: the PIN, every object read back, a signature per key; then
+        the card is issued and released.  A failure fails the card and aborts
+        the order."""
         lib.idm_station_verify(self._handle(), _enc(actor))
 
     def cancel(self, actor, reason=None):
+        """Lets go of the card in hand (and those claimed ahead): this
+        attempt's certificates are revoked, the card stays approved and
+        pending.  reason goes to the audit trail."""
         lib.idm_station_cancel(self._handle(), _enc(actor), _enc(reason))
 
     def complete(self, actor, more=False):
@@ -253,6 +272,7 @@ class BatchResult:
 
     @property
     def ok(self):
+        """True when the identity got its card."""
         return self.error is None
 
 
@@ -301,10 +321,12 @@ class External(_Child):
 
     @property
     def producer(self):
+        """The Producer the desk sends to, or None."""
         return self._producer
 
     @property
     def notifier(self):
+        """The Notifier the desk mails through, or None."""
         return self._notifier
 
     def _card(self, fn, *args):
@@ -354,12 +376,17 @@ class External(_Child):
                                           error, text))
 
     def approve(self, actor, card):
+        """Approves a requested card (approval step); actor must not be the
+        one who requested it.  The card is reloaded."""
         lib.idm_external_approve(self._handle(), _enc(actor), card._handle())
 
     def reject(self, actor, card, reason=None):
+        """Rejects a requested card (final); actor must not be the requester."""
         lib.idm_external_reject(self._handle(), _enc(actor), card._handle(), _enc(reason))
 
     def abort(self, actor, card, reason=None):
+        """Aborts a card waiting in the queue (processing -> aborted); a card
+        whose message may be at the bureau is withdrawn from it first."""
         lib.idm_external_abort(self._handle(), _enc(actor), card._handle(), _enc(reason))
 
     def _counts(self, fn, *args):
@@ -396,12 +423,18 @@ class External(_Child):
         return order
 
     def initialize_temporary(self, actor, card, encoder, ca=None):
+        """Encodes a produced temporary card (profile, keys and certificates
+        for Digital ID with ca, PIN, PUK); it becomes unassigned."""
         lib.idm_external_initialize_temporary(self._handle(), _enc(actor), card._handle(),
                                               encoder._handle(),
                                               None if ca is None else ca._handle())
 
     def assign(self, actor, card, identity):
+        """Lends an unassigned temporary card to an active identity (an id or
+        Identity); its certificates become valid."""
         lib.idm_external_assign(self._handle(), _enc(actor), card._handle(), _id(identity))
 
     def withdraw(self, actor, card, reason=None):
+        """Takes an assigned temporary card back: unassigned, certificates on
+        hold."""
         lib.idm_external_withdraw(self._handle(), _enc(actor), card._handle(), _enc(reason))
