@@ -2,9 +2,10 @@
 
 Each is an idm._handle.Handle (close(), with, guarded __del__) and comes in
 two kinds: the library's built-in one (CA.openssl(), CA.from_pem(),
-Encoder.pcsc(), Producer.spool(), Notifier.maildir()) and one written in
-Python: CA(impl), Encoder(impl), Producer(impl), Notifier(impl), where impl
-is a plain object with the methods of the C ops table (see each class).
+Encoder.pcsc(), Producer.spool(), Notifier.maildir(); an encoder made by C
+code, Encoder.adopt(), is handled as one) and one written in Python:
+CA(impl), Encoder(impl), Producer(impl), Notifier(impl), where impl is a
+plain object with the methods of the C ops table (see each class).
 
 A backend written in Python keeps impl and its ctypes trampolines alive as
 long as its C handle; the C user data is an integer key (idm._callbacks).
@@ -373,6 +374,7 @@ class Encoder(_Backend):
     """A card encoder (idm_encoder_t).
 
     Encoder.pcsc(ctx, ...) is the built-in PC/SC encoder for PIV cards;
+    Encoder.adopt(address) takes one made by C code (a host's C plug-in);
     Encoder(impl) plugs in one written in Python, where impl has (as
     idm_encoder_ops says; generate_key and sign only for Digital ID):
 
@@ -418,6 +420,38 @@ class Encoder(_Backend):
         self._init_python(impl)
 
     @classmethod
+    def _builtin(cls, out, parent):
+        self = super()._builtin(out, parent)
+        self._pin_entry = None
+        self._pin_delivery = None
+        return self
+
+    @classmethod
+    def adopt(cls, address, context=None):
+        """Takes ownership of an encoder (an idm_encoder_t *) made by C code,
+        e.g. by a host's C plug-in loaded with ctypes that makes its encoder
+        with idm_encoder_new().  address is the pointer as an int or a
+        ctypes.c_void_p; None or 0 raises ValueError.
+
+        The Encoder frees it (idm_encoder_free()) on close(), so the C code
+        must not free it too, nor use it once it is closed.  context: the
+        Context the C code made the encoder with, if any (as with
+        idm_encoder_new_pcsc()): it is kept alive while the Encoder lives,
+        and closing it closes the Encoder.  Everything else works as for a
+        built-in encoder (set_pin_callbacks, stats, personalize, Station)."""
+        if isinstance(address, c_void_p):
+            address = address.value
+        elif address is not None and (isinstance(address, bool) or
+                                      not isinstance(address, int)):
+            raise TypeError("the encoder's address must be an int or a ctypes.c_void_p, "
+                            f"not {type(address).__name__}")
+        if not address:
+            raise ValueError("the encoder's address is NULL: no encoder to adopt")
+        if context is not None:
+            context._handle()
+        return cls._builtin(c_void_p(address), context)
+
+    @classmethod
     def pcsc(cls, ctx, reader=None, reader_index=None, card_serial=None,
              management_key=None, factory_pin=None, factory_puk=None, timeout_ms=None):
         """The built-in PC/SC encoder; the keyword arguments call the setters.
@@ -425,8 +459,6 @@ class Encoder(_Backend):
         out = c_void_p()
         lib.idm_encoder_new_pcsc(byref(out), ctx._handle())
         self = cls._builtin(out, ctx)
-        self._pin_entry = None
-        self._pin_delivery = None
         try:
             if reader is not None:
                 self.set_reader(reader)
@@ -460,19 +492,28 @@ class Encoder(_Backend):
         lib.idm_encoder_pcsc_wait_card(_enc(reader), timeout_ms)
 
     def set_reader(self, name):
+        """PC/SC: use the reader with this exact name (see list_readers())."""
         lib.idm_encoder_pcsc_set_reader(self._handle(), _enc(name))
 
     def set_reader_index(self, index):
+        """PC/SC: use the index'th reader of list_readers() (0 first), looked
+        up when a personalization starts."""
         lib.idm_encoder_pcsc_set_reader_index(self._handle(), index)
 
     def set_card_serial(self, serial):
+        """PC/SC: use whichever reader holds the card with this chip serial
+        (as Card.chip_serial gives it)."""
         lib.idm_encoder_pcsc_set_card_serial(self._handle(), _enc(serial))
 
     def set_management_key(self, alg, key):
+        """PC/SC: the management key the cards carry (MgmtKeyAlg, bytes of
+        the algorithm's length).  Kept in memory only, wiped on close."""
         key = bytes(key)
         lib.idm_encoder_pcsc_set_management_key(self._handle(), alg, key, len(key))
 
     def set_factory_secrets(self, pin, puk):
+        """PC/SC: the PIN (4..8 digits) and PUK (1..8 bytes) blank cards come
+        with.  Kept in memory only, wiped on close."""
         lib.idm_encoder_pcsc_set_factory_secrets(self._handle(), _enc(pin), _enc(puk))
 
     def set_timeout(self, timeout_ms):
@@ -509,6 +550,7 @@ class Encoder(_Backend):
         return apdus.value, nbytes.value, card_us.value
 
     def reset_stats(self):
+        """Sets the statistics (see stats) back to zero."""
         lib.idm_encoder_reset_stats(self._handle())
 
     def personalize(self, card, actor, ca=None, attempt=1):

@@ -2,6 +2,7 @@
 built-in ones, and the callback rules of idm._callbacks: kept alive while C
 can call them, exceptions re-raised to the caller with their traceback."""
 
+import ctypes
 import gc
 import os
 import subprocess
@@ -233,6 +234,55 @@ class PythonEncoderTest(StoreTest):
         self.assertFalse(idm._callbacks.registered(key))
         with self.assertRaises(idm.UnsupportedError):
             self.encoder.set_reader("x")
+
+
+class AdoptedEncoderTest(StoreTest):
+    """Encoder.adopt(): an encoder made by C code, as a host's C plug-in
+    loaded with ctypes makes it (here the library's own PC/SC encoder,
+    which connects to nothing until a card is personalized)."""
+
+    def made_by_c(self):
+        out = ctypes.c_void_p()
+        idm._lib.idm_encoder_new_pcsc(ctypes.byref(out), self.ctx._handle())
+        return out
+
+    def test_adopted_encoder_is_usable_and_freed_on_close(self):
+        out = self.made_by_c()
+        encoder = idm.Encoder.adopt(out.value, context=self.ctx)
+        self.assertIsNone(encoder.impl)
+        self.assertIs(encoder.context, self.ctx)
+        encoder.set_timeout(0)
+        encoder.set_reader("Virtual PCD 00 00")
+        encoder.set_pin_callbacks(delivery=lambda card, pin, puk: None)
+        self.assertEqual(encoder.stats, (0, 0, 0))
+        with self.assertRaises(idm.InvalidArgumentError):
+            encoder.set_timeout(-1)  # the C function answers: it is a live encoder
+        key = encoder._key
+        self.assertTrue(idm._callbacks.registered(key))
+        encoder.close()
+        encoder.close()  # closing twice does nothing
+        self.assertTrue(encoder.closed)
+        self.assertFalse(idm._callbacks.registered(key))
+        self.assertIsNotNone(out.value)  # the caller's variable is left alone
+        with self.assertRaisesRegex(ValueError, "closed"):
+            encoder.set_timeout(0)
+
+    def test_adopt_takes_a_c_void_p(self):
+        with idm.Encoder.adopt(self.made_by_c(), context=self.ctx) as encoder:
+            encoder.set_timeout(1000)
+
+    def test_closing_the_context_closes_an_adopted_encoder(self):
+        encoder = idm.Encoder.adopt(self.made_by_c(), context=self.ctx)
+        self.ctx.close()
+        self.assertTrue(encoder.closed)
+
+    def test_adopting_null_or_a_non_address_is_refused(self):
+        for null in (None, 0, ctypes.c_void_p()):
+            with self.assertRaisesRegex(ValueError, "NULL"):
+                idm.Encoder.adopt(null)
+        for wrong in ("0x1234", 1.5, True):
+            with self.assertRaises(TypeError):
+                idm.Encoder.adopt(wrong)
 
 
 class LifetimeTest(StoreTest):
