@@ -1,6 +1,7 @@
 #include "bench_common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,14 @@ double bench_now(void)
     struct timespec ts;
     if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
         die("clock_gettime: %s", strerror(errno));
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double bench_cpu_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        die("clock_gettime(CLOCK_PROCESS_CPUTIME_ID): %s", strerror(errno));
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -94,4 +103,44 @@ void bench_temp_dir(const char *prefix, char *out, size_t size)
     snprintf(out, size, "%s/%s-XXXXXX", tmp, prefix);
     if (mkdtemp(out) == NULL)
         die("cannot create a directory from '%s': %s", out, strerror(errno));
+}
+
+long bench_status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        die("cannot open /proc/self/status: %s", strerror(errno));
+    char line[256];
+    size_t n = strlen(field);
+    long kib = -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            kib = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    if (kib < 0)
+        die("no %s in /proc/self/status", field);
+    return kib;
+}
+
+int bench_reset_peak_rss(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t written = write(fd, "5", 1);
+    close(fd);
+    return written == 1 ? 0 : -1;
+}
+
+int bench_discard_secrets(const idm_card_t *card, const char *pin, const char *puk,
+                          void *user_data)
+{
+    (void)card;
+    (void)pin;
+    (void)puk;
+    (void)user_data;
+    return 0;
 }

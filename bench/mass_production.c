@@ -12,12 +12,13 @@
  * "generated", a PIN delivery callback that does nothing.  That setup is
  * timed on its own and not counted in the cards/s.
  *
- * The encoder keeps the card in memory: generate_key makes a real P-256
- * key with libcrypto and sign a real ECDSA signature with it, because the
- * library checks each key's signature against its certificate; read_object
- * gives back what was written; each card that closes well is followed by a
- * blank one with the next serial (BENCH-00000001, ...).  Its time is
- * reported apart (idm_encoder_get_stats()), so the rest is the library's.
+ * The encoder is the bench card (bench_card.h), which keeps the card in
+ * memory: generate_key makes a real P-256 key with libcrypto and sign a
+ * real ECDSA signature with it, because the library checks each key's
+ * signature against its certificate; read_object gives back what was
+ * written; each card that closes well is followed by a blank one with the
+ * next serial (BENCH-00000001, ...).  Its time is reported apart
+ * (idm_encoder_get_stats()), so the rest is the library's.
  *
  * Runs, each in a forked child with its own store (so that no two share a
  * peak-RSS high-water mark):
@@ -40,7 +41,6 @@
  * that is removed at the end.  Any failure prints its reason and exits 1.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,356 +52,21 @@
 #include <malloc.h>
 #endif
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include <idm/idm.h>
 
+#include "bench_card.h"
 #include "bench_common.h"
 #include "bench_crypto.h"
+#include "bench_order.h"
 
 #define DEFAULT_CARDS 100000
 #define MAX_CARDS 10000000UL /* the encoder's serials have eight digits */
 #define GROUP 64
-#define ACTOR "idm-bench-mass-production"
-#define STATION "bench-station"
-#define CA_NAME "libidm Bench Issuing CA"
 #define REF_SECONDS 1.5 /* per reference measurement, in ROUNDS slices */
 #define ROUNDS 3
-
-/* ---- measuring ---------------------------------------------------------- */
-
-static long status_kib(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL)
-        die("cannot open /proc/self/status: %s", strerror(errno));
-    char line[256];
-    size_t n = strlen(field);
-    long kib = -1;
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, field, n) == 0 && line[n] == ':') {
-            kib = strtol(line + n + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    if (kib < 0)
-        die("no %s in /proc/self/status", field);
-    return kib;
-}
-
-/* Sets the peak RSS (VmHWM) back to the current RSS (Linux 4.0 and later),
- * so that the peak read later is what came after.  0 when it worked. */
-static int reset_peak_rss(void)
-{
-    int fd = open("/proc/self/clear_refs", O_WRONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t written = write(fd, "5", 1);
-    close(fd);
-    return written == 1 ? 0 : -1;
-}
-
-/* ---- P-256 keys ----------------------------------------------------------- */
-
-/* The DER SubjectPublicKeyInfo of a P-256 key is this header and the
- * 65-byte uncompressed point.  Building it by hand, as a card's encoder
- * does from the point the card returns, spares OpenSSL 3's encoder
- * framework (i2d_PUBKEY) per key, which would be counted as the card's. */
-static const unsigned char P256_SPKI_HEAD[26] = {
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01,
-    0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
-#define P256_POINT_LEN 65
-#define P256_SPKI_LEN (sizeof P256_SPKI_HEAD + P256_POINT_LEN)
-
-/* A key generation context for P-256, set up once for every key. */
-static EVP_PKEY_CTX *p256_keygen_new(void)
-{
-    EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    if (kctx == NULL || EVP_PKEY_keygen_init(kctx) != 1 ||
-        EVP_PKEY_CTX_set_group_name(kctx, "P-256") != 1) {
-        EVP_PKEY_CTX_free(kctx);
-        return NULL;
-    }
-    return kctx;
-}
-
-/* key's SubjectPublicKeyInfo into spki (P256_SPKI_LEN bytes).  0 when it worked. */
-static int p256_spki(EVP_PKEY *key, unsigned char spki[P256_SPKI_LEN])
-{
-    size_t len = 0;
-    unsigned char *point = spki + sizeof P256_SPKI_HEAD;
-    if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, P256_POINT_LEN,
-                                        &len) != 1 ||
-        len != P256_POINT_LEN || point[0] != 0x04)
-        return -1;
-    memcpy(spki, P256_SPKI_HEAD, sizeof P256_SPKI_HEAD);
-    return 0;
-}
-
-/* ---- the host encoder: a card in memory, no I/O ------------------------- */
-
-#define MAX_OBJECTS 8 /* CHUID, CCC, Printed Information, four certificates */
-
-struct object {
-    unsigned tag; /* 0: unused */
-    unsigned char *value;
-    size_t len;
-    size_t room; /* kept from card to card, so a card allocates nothing */
-};
-
-struct bench_card {
-    EVP_PKEY_CTX *keygen;
-    EVP_PKEY *keys[256]; /* by slot, on the card in the encoder */
-    struct object objects[MAX_OBJECTS];
-    char pin[16];
-    unsigned long serial;   /* of the card in the encoder, from 1 */
-    unsigned long produced; /* cards closed with success */
-    unsigned long keys_made;
-};
-
-/* Room for len bytes as the content of object tag, replacing what it held;
- * NULL when the card is full or memory is out. */
-static unsigned char *object_room(struct bench_card *c, unsigned tag, size_t len)
-{
-    struct object *o = NULL;
-    for (size_t i = 0; i < MAX_OBJECTS && o == NULL; i++) {
-        if (c->objects[i].tag == tag)
-            o = &c->objects[i];
-    }
-    for (size_t i = 0; i < MAX_OBJECTS && o == NULL; i++) {
-        if (c->objects[i].tag == 0)
-            o = &c->objects[i];
-    }
-    if (o == NULL)
-        return NULL;
-    if (o->room < len || o->value == NULL) {
-        unsigned char *grown = realloc(o->value, len > 0 ? len : 1);
-        if (grown == NULL)
-            return NULL;
-        o->value = grown;
-        o->room = len > 0 ? len : 1;
-    }
-    o->tag = tag;
-    o->len = len;
-    return o->value;
-}
-
-static int card_full(void)
-{
-    idm_encoder_backend_error("the bench card has no room for another object");
-    return IDM_ERR_CARD;
-}
-
-static int enc_open(int timeout_ms, void *user_data)
-{
-    (void)timeout_ms;
-    (void)user_data;
-    return 0;
-}
-
-static int enc_card_serial(char *serial, size_t size, void *user_data)
-{
-    const struct bench_card *c = user_data;
-    snprintf(serial, size, "BENCH-%08lu", c->serial);
-    return 0;
-}
-
-static int enc_generate_key(idm_piv_slot slot, idm_card_key_alg alg, idm_buffer_t *spki,
-                            void *user_data)
-{
-    struct bench_card *c = user_data;
-    if (alg != IDM_CARD_KEY_EC_P256) {
-        idm_encoder_backend_error("the bench card makes P-256 keys only");
-        return IDM_ERR_CARD;
-    }
-    EVP_PKEY *key = NULL;
-    unsigned char der[P256_SPKI_LEN];
-    if (EVP_PKEY_generate(c->keygen, &key) != 1 || p256_spki(key, der) != 0) {
-        EVP_PKEY_free(key);
-        idm_encoder_backend_error("libcrypto could not make a P-256 key");
-        return IDM_ERR_CARD;
-    }
-    EVP_PKEY_free(c->keys[slot]);
-    c->keys[slot] = key;
-    c->keys_made++;
-    return idm_buffer_set(spki, der, sizeof der);
-}
-
-/* The object a slot's certificate lives in; 0 for a slot that has none. */
-static unsigned certificate_object(idm_piv_slot slot)
-{
-    switch (slot) {
-    case IDM_PIV_SLOT_AUTHENTICATION: return IDM_PIV_OBJECT_CERT_AUTHENTICATION;
-    case IDM_PIV_SLOT_SIGNATURE: return IDM_PIV_OBJECT_CERT_SIGNATURE;
-    case IDM_PIV_SLOT_KEY_MANAGEMENT: return IDM_PIV_OBJECT_CERT_KEY_MANAGEMENT;
-    case IDM_PIV_SLOT_CARD_AUTHENTICATION: return IDM_PIV_OBJECT_CERT_CARD_AUTHENTICATION;
-    }
-    return 0;
-}
-
-/* Kept as a PIV card keeps it, so that reading the object back gives the
- * certificate in tag 70: 70 82 LL LL <der> 71 01 00 FE 00. */
-static int enc_write_certificate(idm_piv_slot slot, const unsigned char *der, size_t len,
-                                 void *user_data)
-{
-    static const unsigned char tail[5] = {0x71, 0x01, 0x00, 0xFE, 0x00};
-    unsigned tag = certificate_object(slot);
-    if (tag == 0 || len > 0xFFFF) {
-        idm_encoder_backend_error("the bench card has no such certificate slot or room");
-        return IDM_ERR_CARD;
-    }
-    unsigned char *obj = object_room(user_data, tag, 4 + len + sizeof tail);
-    if (obj == NULL)
-        return card_full();
-    obj[0] = 0x70;
-    obj[1] = 0x82;
-    obj[2] = (unsigned char)(len >> 8);
-    obj[3] = (unsigned char)len;
-    memcpy(obj + 4, der, len);
-    memcpy(obj + 4 + len, tail, sizeof tail);
-    return 0;
-}
-
-static int enc_write_object(idm_piv_object object, const unsigned char *value, size_t len,
-                            void *user_data)
-{
-    unsigned char *obj = object_room(user_data, (unsigned)object, len);
-    if (obj == NULL)
-        return card_full();
-    if (len > 0)
-        memcpy(obj, value, len);
-    return 0;
-}
-
-static int enc_read_object(idm_piv_object object, idm_buffer_t *value, void *user_data)
-{
-    const struct bench_card *c = user_data;
-    for (size_t i = 0; i < MAX_OBJECTS; i++) {
-        if (c->objects[i].tag == (unsigned)object)
-            return idm_buffer_set(value, c->objects[i].value, c->objects[i].len);
-    }
-    idm_encoder_backend_error("the bench card has no such object");
-    return IDM_ERR_NOT_FOUND;
-}
-
-static int enc_set_pin(const char *pin, const char *puk, void *user_data)
-{
-    struct bench_card *c = user_data;
-    (void)puk;
-    if (strlen(pin) >= sizeof c->pin) {
-        idm_encoder_backend_error("the PIN is too long for the bench card");
-        return IDM_ERR_CARD;
-    }
-    strcpy(c->pin, pin);
-    return 0;
-}
-
-static int enc_verify_pin(const char *pin, void *user_data)
-{
-    const struct bench_card *c = user_data;
-    if (strcmp(pin, c->pin) != 0) {
-        idm_encoder_backend_error("wrong PIN");
-        return IDM_ERR_CARD;
-    }
-    return 0;
-}
-
-/* For EC the input is the digest; the result is a DER ECDSA-Sig-Value. */
-static int enc_sign(idm_piv_slot slot, idm_card_key_alg alg, const unsigned char *input,
-                    size_t len, idm_buffer_t *signature, void *user_data)
-{
-    struct bench_card *c = user_data;
-    unsigned char sig[80]; /* a DER P-256 signature takes at most 72 bytes */
-    size_t sig_len = sizeof sig;
-    EVP_PKEY_CTX *sctx = NULL;
-    if (alg == IDM_CARD_KEY_EC_P256 && c->keys[slot] != NULL)
-        sctx = EVP_PKEY_CTX_new_from_pkey(NULL, c->keys[slot], NULL);
-    int ok = sctx != NULL && EVP_PKEY_sign_init(sctx) == 1 &&
-             EVP_PKEY_sign(sctx, sig, &sig_len, input, len) == 1;
-    EVP_PKEY_CTX_free(sctx);
-    if (!ok) {
-        idm_encoder_backend_error("the bench card could not sign with that slot");
-        return IDM_ERR_CARD;
-    }
-    return idm_buffer_set(signature, sig, sig_len);
-}
-
-/* A card that went through leaves; the next is blank.  One that did not
- * stays in the encoder, as in a printer-encoder. */
-static int enc_close(int success, void *user_data)
-{
-    struct bench_card *c = user_data;
-    if (!success)
-        return 0;
-    for (size_t i = 0; i < MAX_OBJECTS; i++) {
-        c->objects[i].tag = 0;
-        c->objects[i].len = 0;
-    }
-    for (size_t i = 0; i < 256; i++) {
-        EVP_PKEY_free(c->keys[i]);
-        c->keys[i] = NULL;
-    }
-    c->pin[0] = '\0';
-    c->produced++;
-    c->serial++;
-    return 0;
-}
-
-static void bench_card_free(void *user_data)
-{
-    struct bench_card *c = user_data;
-    for (size_t i = 0; i < MAX_OBJECTS; i++)
-        free(c->objects[i].value);
-    for (size_t i = 0; i < 256; i++)
-        EVP_PKEY_free(c->keys[i]);
-    EVP_PKEY_CTX_free(c->keygen);
-    free(c);
-}
-
-/* The host encoder over a new bench card, which the encoder owns; *card
- * is left pointing at it to read its counters. */
-static idm_encoder_t *bench_encoder_new(struct bench_card **card)
-{
-    struct bench_card *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        die("out of memory");
-    c->serial = 1;
-    c->keygen = p256_keygen_new();
-    bench_check_crypto(c->keygen != NULL, "setting up P-256 key generation");
-    idm_encoder_ops ops = IDM_ENCODER_OPS_INIT;
-    ops.open = enc_open;
-    ops.card_serial = enc_card_serial;
-    ops.generate_key = enc_generate_key;
-    ops.write_certificate = enc_write_certificate;
-    ops.write_object = enc_write_object;
-    ops.read_object = enc_read_object;
-    ops.set_pin = enc_set_pin;
-    ops.verify_pin = enc_verify_pin;
-    ops.sign = enc_sign;
-    ops.close = enc_close;
-    idm_encoder_t *enc = NULL;
-    int rc = idm_encoder_new(&enc, &ops, sizeof ops, c, bench_card_free);
-    if (rc != IDM_OK)
-        bench_card_free(c);
-    check_idm(rc, "idm_encoder_new");
-    *card = c;
-    return enc;
-}
-
-static int discard_secrets(const idm_card_t *card, const char *pin, const char *puk,
-                           void *user_data)
-{
-    (void)card;
-    (void)pin;
-    (void)puk;
-    (void)user_data;
-    return 0;
-}
 
 /* ---- the reference: the built-in CA's own issue ------------------------- */
 
@@ -429,8 +94,9 @@ static void issue_new(void *arg)
 {
     struct issuer *is = arg;
     idm_cert_t *cert = NULL;
-    check_idm(idm_card_issue_certificate(is->card, ACTOR, is->ca, IDM_USAGE_AUTHENTICATION,
-                                         is->spki, P256_SPKI_LEN, (*is->next_attempt)++, &cert),
+    check_idm(idm_card_issue_certificate(is->card, BENCH_ACTOR, is->ca,
+                                         IDM_USAGE_AUTHENTICATION, is->spki, BENCH_P256_SPKI_LEN,
+                                         (*is->next_attempt)++, &cert),
               "idm_card_issue_certificate");
     idm_cert_free(&cert);
 }
@@ -450,37 +116,40 @@ static void run_reference(struct reference *out)
     int64_t who_id = 0;
     check_idm(idm_ctx_new(&ctx), "idm_ctx_new");
     check_idm(idm_ctx_open_store(ctx, ":memory:"), "idm_ctx_open_store");
-    check_idm(idm_identity_new(ctx, ACTOR, "E0000001", &who), "idm_identity_new");
-    check_idm(idm_identity_set_attribute(who, ACTOR, "givenName", "Ada"),
+    check_idm(idm_identity_new(ctx, BENCH_ACTOR, "E0000001", &who), "idm_identity_new");
+    check_idm(idm_identity_set_attribute(who, BENCH_ACTOR, "givenName", "Ada"),
               "idm_identity_set_attribute");
-    check_idm(idm_identity_set_attribute(who, ACTOR, "surname", "Lovelace"),
+    check_idm(idm_identity_set_attribute(who, BENCH_ACTOR, "surname", "Lovelace"),
               "idm_identity_set_attribute");
-    check_idm(idm_identity_set_attribute(who, ACTOR, "mail", "ada.lovelace@example.com"),
+    check_idm(idm_identity_set_attribute(who, BENCH_ACTOR, "mail", "ada.lovelace@example.com"),
               "idm_identity_set_attribute");
-    check_idm(idm_identity_set_state(who, ACTOR, IDM_IDENTITY_ACTIVE), "idm_identity_set_state");
+    check_idm(idm_identity_set_state(who, BENCH_ACTOR, IDM_IDENTITY_ACTIVE),
+              "idm_identity_set_state");
     check_idm(idm_identity_get_id(who, &who_id), "idm_identity_get_id");
     idm_identity_free(&who);
-    check_idm(idm_card_new(ctx, ACTOR, IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL, IDM_PRODUCTION_LOCAL,
-                           who_id, NULL, &card),
+    check_idm(idm_card_new(ctx, BENCH_ACTOR, IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL,
+                           IDM_PRODUCTION_LOCAL, who_id, NULL, &card),
               "idm_card_new");
-    check_idm(idm_card_set_state(card, ACTOR, IDM_CARD_REQUESTED, NULL), "idm_card_set_state");
-    check_idm(idm_card_set_state(card, ACTOR, IDM_CARD_APPROVED, NULL), "idm_card_set_state");
+    check_idm(idm_card_set_state(card, BENCH_ACTOR, IDM_CARD_REQUESTED, NULL),
+              "idm_card_set_state");
+    check_idm(idm_card_set_state(card, BENCH_ACTOR, IDM_CARD_APPROVED, NULL),
+              "idm_card_set_state");
 
-    EVP_PKEY_CTX *keygen = p256_keygen_new();
+    EVP_PKEY_CTX *keygen = bench_p256_keygen_new();
     EVP_PKEY *key = NULL;
-    unsigned char spki[P256_SPKI_LEN];
+    unsigned char spki[BENCH_P256_SPKI_LEN];
     bench_check_crypto(keygen != NULL && EVP_PKEY_generate(keygen, &key) == 1 &&
-                     p256_spki(key, spki) == 0,
+                     bench_p256_spki(key, spki) == 0,
                  "making the card's P-256 key");
 
     int next_attempt = 1;
     struct issuer lib = {card, NULL, spki, &next_attempt};
-    check_idm(idm_ca_new_openssl(&lib.ca, ctx, IDM_KEY_EC_P256, CA_NAME, 3650),
+    check_idm(idm_ca_new_openssl(&lib.ca, ctx, IDM_KEY_EC_P256, BENCH_CA_NAME, 3650),
               "idm_ca_new_openssl");
     idm_cert_t *first = NULL;
     const unsigned char *der = NULL;
     size_t der_len = 0;
-    check_idm(idm_card_issue_certificate(card, ACTOR, lib.ca, IDM_USAGE_AUTHENTICATION, spki,
+    check_idm(idm_card_issue_certificate(card, BENCH_ACTOR, lib.ca, IDM_USAGE_AUTHENTICATION, spki,
                                          sizeof spki, next_attempt++, &first),
               "idm_card_issue_certificate");
     check_idm(idm_cert_get_der(first, &der, &der_len), "idm_cert_get_der");
@@ -559,15 +228,15 @@ static int64_t set_up_order(const char *db, const char *csv, size_t n, struct se
     idm_ctx_t *ctx = NULL;
     check_idm(idm_ctx_new(&ctx), "idm_ctx_new");
     check_idm(idm_ctx_open_store(ctx, db), "idm_ctx_open_store");
-    check_idm(idm_options_set_string(ctx, ACTOR, "card_key_slots", "9A"),
+    check_idm(idm_options_set_string(ctx, BENCH_ACTOR, "card_key_slots", "9A"),
               "idm_options_set_string(card_key_slots)");
-    check_idm(idm_options_set_string(ctx, ACTOR, "pin_source", "generated"),
+    check_idm(idm_options_set_string(ctx, BENCH_ACTOR, "pin_source", "generated"),
               "idm_options_set_string(pin_source)");
 
     write_people(csv, n);
     double start = bench_now();
     size_t imported = 0;
-    check_idm(idm_identity_import_csv(ctx, ACTOR, csv, "employeeNumber", IDM_IDENTITY_ACTIVE,
+    check_idm(idm_identity_import_csv(ctx, BENCH_ACTOR, csv, "employeeNumber", IDM_IDENTITY_ACTIVE,
                                       &imported),
               "idm_identity_import_csv");
     if (imported != n)
@@ -585,12 +254,12 @@ static int64_t set_up_order(const char *db, const char *csv, size_t n, struct se
         check_idm(idm_identity_open_external(ctx, number, &who), "idm_identity_open_external");
         check_idm(idm_identity_get_id(who, &who_id), "idm_identity_get_id");
         idm_identity_free(&who);
-        check_idm(idm_card_new(ctx, ACTOR, IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL,
+        check_idm(idm_card_new(ctx, BENCH_ACTOR, IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL,
                                IDM_PRODUCTION_LOCAL, who_id, NULL, &card),
                   "idm_card_new");
-        check_idm(idm_card_set_state(card, ACTOR, IDM_CARD_REQUESTED, NULL),
+        check_idm(idm_card_set_state(card, BENCH_ACTOR, IDM_CARD_REQUESTED, NULL),
                   "idm_card_set_state(requested)");
-        check_idm(idm_card_set_state(card, ACTOR, IDM_CARD_APPROVED, NULL),
+        check_idm(idm_card_set_state(card, BENCH_ACTOR, IDM_CARD_APPROVED, NULL),
                   "idm_card_set_state(approved)");
         idm_card_free(&card);
     }
@@ -600,10 +269,10 @@ static int64_t set_up_order(const char *db, const char *csv, size_t n, struct se
     idm_order_t *order = NULL;
     size_t added = 0;
     int64_t order_id = 0;
-    check_idm(idm_order_new(ctx, ACTOR, IDM_ORDER_MASS_PRODUCTION, IDM_CARD_EMPLOYEE,
+    check_idm(idm_order_new(ctx, BENCH_ACTOR, IDM_ORDER_MASS_PRODUCTION, IDM_CARD_EMPLOYEE,
                             IDM_CARD_DIGITAL, NULL, &order),
               "idm_order_new");
-    check_idm(idm_order_add_approved(order, ACTOR, 0, &added), "idm_order_add_approved");
+    check_idm(idm_order_add_approved(order, BENCH_ACTOR, 0, &added), "idm_order_add_approved");
     if (added != n)
         die("idm_order_add_approved added %zu cards; expected %zu", added, n);
     check_idm(idm_order_get_id(order, &order_id), "idm_order_get_id");
@@ -614,31 +283,6 @@ static int64_t set_up_order(const char *db, const char *csv, size_t n, struct se
 }
 
 /* ---- one order: production ----------------------------------------------- */
-
-/* What the progress hook saw: the counts, and when each tenth of the order
- * was done, which shows whether a card costs more late in a large order. */
-struct tally {
-    long produced, other;
-    size_t total;
-    int tenths; /* how many of tenth_done are set */
-    double tenth_done[10];
-};
-
-static int on_progress(const idm_order_t *order, int64_t card_id, idm_order_card_outcome outcome,
-                       void *user_data)
-{
-    struct tally *t = user_data;
-    (void)order;
-    (void)card_id;
-    if (outcome == IDM_OUTCOME_PRODUCED)
-        t->produced++;
-    else
-        t->other++;
-    while (t->tenths < 10 &&
-           (size_t)(t->produced + t->other) * 10 >= t->total * (size_t)(t->tenths + 1))
-        t->tenth_done[t->tenths++] = bench_now();
-    return 0;
-}
 
 struct run_result {
     size_t cards, group;
@@ -651,13 +295,6 @@ struct run_result {
     int rss_reset;
 };
 
-static int64_t count_outcome(const idm_order_t *order, idm_order_card_outcome outcome)
-{
-    int64_t n = 0;
-    check_idm(idm_order_count_cards(order, outcome, &n), "idm_order_count_cards");
-    return n;
-}
-
 /* Produces order_id with a fresh context, so that nothing of the setup is
  * in the peak RSS, and checks that every card was produced. */
 static void produce_order(const char *db, int64_t order_id, struct run_result *r)
@@ -665,65 +302,24 @@ static void produce_order(const char *db, int64_t order_id, struct run_result *r
 #ifdef __GLIBC__
     malloc_trim(0); /* hand what the setup freed back, so it is not in the baseline */
 #endif
-    r->rss_reset = reset_peak_rss() == 0;
-    r->rss_start_kib = status_kib("VmRSS");
+    r->rss_reset = bench_reset_peak_rss() == 0;
+    r->rss_start_kib = bench_status_kib("VmRSS");
 
-    idm_ctx_t *ctx = NULL;
-    idm_ca_t *ca = NULL;
-    idm_order_t *order = NULL;
-    idm_station_t *station = NULL;
-    struct bench_card *card = NULL;
-    check_idm(idm_ctx_new(&ctx), "idm_ctx_new");
-    check_idm(idm_ctx_open_store(ctx, db), "idm_ctx_open_store");
-    check_idm(idm_ca_new_openssl(&ca, ctx, IDM_KEY_EC_P256, CA_NAME, 3650), "idm_ca_new_openssl");
-    idm_encoder_t *enc = bench_encoder_new(&card);
-    check_idm(idm_encoder_set_pin_callbacks(enc, NULL, discard_secrets, NULL),
-              "idm_encoder_set_pin_callbacks");
-    check_idm(idm_order_open(ctx, order_id, &order), "idm_order_open");
-    check_idm(idm_station_open(&station, order, STATION, enc, ca), "idm_station_open");
-    check_idm(idm_station_set_group(station, r->group), "idm_station_set_group");
-
-    idm_production_hooks hooks = IDM_PRODUCTION_HOOKS_INIT;
-    hooks.progress = on_progress;
-    struct tally tally;
-    memset(&tally, 0, sizeof tally);
-    tally.total = r->cards;
-    double start = bench_now();
-    check_idm(idm_production_run(station, ACTOR, &hooks, sizeof hooks, &tally),
-              "idm_production_run");
-    r->seconds = bench_now() - start;
-    for (int i = 0; r->cards >= 10 && i < tally.tenths; i++) {
-        double from = i > 0 ? tally.tenth_done[i - 1] : start;
+    struct bench_production p;
+    bench_production_open(&p, db, order_id, r->group);
+    if (p.cards != (int64_t)r->cards)
+        die("the order has %lld cards; expected %zu", (long long)p.cards, r->cards);
+    bench_production_run(&p);
+    r->seconds = p.seconds;
+    for (int i = 0; r->cards >= 10 && i < p.tally.tenths; i++) {
+        double from = i > 0 ? p.tally.tenth_done[i - 1] : p.start;
         size_t done = r->cards * (size_t)(i + 1) / 10 - r->cards * (size_t)i / 10;
-        r->tenth_per_s[i] = (double)done / (tally.tenth_done[i] - from);
+        r->tenth_per_s[i] = (double)done / (p.tally.tenth_done[i] - from);
     }
-    r->rss_peak_kib = status_kib("VmHWM");
-    uint64_t card_us = 0;
-    check_idm(idm_encoder_get_stats(enc, NULL, NULL, &card_us), "idm_encoder_get_stats");
-    r->encoder_s = (double)card_us / 1e6;
-
-    /* A benchmark that produced nothing would be fast and worthless. */
-    idm_order_state state;
-    check_idm(idm_order_refresh(order), "idm_order_refresh");
-    check_idm(idm_order_get_state(order, &state), "idm_order_get_state");
-    int64_t produced = count_outcome(order, IDM_OUTCOME_PRODUCED);
-    if (state != IDM_ORDER_COMPLETED)
-        die("the order is %s after idm_production_run(); expected completed",
-            idm_order_state_name(state));
-    if (produced != (int64_t)r->cards || tally.produced != (long)r->cards || tally.other != 0)
-        die("the order has %lld of %zu cards produced (the progress hook saw %ld produced, %ld "
-            "other: %lld skipped, %lld failed)", (long long)produced, r->cards, tally.produced,
-            tally.other, (long long)count_outcome(order, IDM_OUTCOME_SKIPPED),
-            (long long)count_outcome(order, IDM_OUTCOME_FAILED));
-    if (card->produced != r->cards || card->keys_made != r->cards)
-        die("the encoder saw %lu cards go through and made %lu keys; expected %zu of each",
-            card->produced, card->keys_made, r->cards);
-
-    idm_station_free(&station);
-    idm_order_free(&order);
-    idm_encoder_free(&enc);
-    idm_ca_free(&ca);
-    idm_ctx_free(&ctx);
+    r->rss_peak_kib = bench_status_kib("VmHWM");
+    r->encoder_s = p.encoder_s;
+    bench_production_check(&p);
+    bench_production_close(&p);
 }
 
 /* ---- the runs, each in a child process ----------------------------------- */

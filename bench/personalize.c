@@ -64,15 +64,6 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int discard_secrets(const idm_card_t *card, const char *pin, const char *puk, void *ud)
-{
-    (void)card;
-    (void)pin;
-    (void)puk;
-    (void)ud;
-    return 0;
-}
-
 #define PASSPHRASE "bench passphrase"
 
 static int passphrase(char *buf, size_t size, void *user_data)
@@ -110,7 +101,7 @@ static int run_station(struct station *s)
     STEP(s, idm_encoder_new_pcsc(&enc, ctx));
     STEP(s, idm_encoder_pcsc_set_reader(enc, s->reader));
     STEP(s, idm_encoder_set_timeout(enc, 10000));
-    STEP(s, idm_encoder_set_pin_callbacks(enc, NULL, discard_secrets, NULL));
+    STEP(s, idm_encoder_set_pin_callbacks(enc, NULL, bench_discard_secrets, NULL));
     for (int i = 0; i < s->cards; i++) {
         idm_identity_t *person = NULL;
         idm_card_t *card = NULL;
