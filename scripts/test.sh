@@ -3,8 +3,9 @@
 # packages, builds with warnings as errors, then runs
 #   1. every test in build/        (unit, tools, examples, Python, exports,
 #                                   headers, install, ABI)
-#   2. the unit tests with ASan+UBSan in build-asan/, and the card tests on
-#      the real PC/SC stack with the ASan build
+#   2. the unit tests with ASan+UBSan in build-asan/, the card tests on
+#      the real PC/SC stack with the ASan build, and the Python tests with
+#      that build's libidm and libasan preloaded (suite python-asan)
 #   3. the unit tests under valgrind memcheck in build/
 # and prints one closing line "Tests: N passed, N failed, N skipped".
 # Usage: bash scripts/test.sh   (as root, or with sudo available)
@@ -42,6 +43,10 @@ run meson test -C build-asan --setup asan --print-errorlogs
 # The card tests run the ASan build inside their own wrapper (with-stack.sh),
 # which the asan setup leaves out; run them plainly here.
 run meson test -C build-asan --suite vcard --print-errorlogs
+# The Python suite with libasan preloaded (tests/scripts/python-asan.sh), and
+# its negative control; a log of its own, as the run above wrote testlog.json.
+run meson test -C build-asan --suite python-asan --print-errorlogs \
+  --logbase testlog-python-asan
 
 run meson test -C build --setup valgrind --print-errorlogs
 
@@ -49,5 +54,6 @@ run meson test -C build --setup valgrind --print-errorlogs
   build/meson-logs/testlog.json \
   build-asan/meson-logs/testlog-asan.json \
   build-asan/meson-logs/testlog.json \
+  build-asan/meson-logs/testlog-python-asan.json \
   build/meson-logs/testlog-valgrind.json || status=1
 exit "$status"
