@@ -337,11 +337,8 @@ class LifetimeTest(StoreTest):
             cycle.append(cycle)
             del ctx
         """)
-        env = dict(os.environ)
-        if "asan" in env.get("LD_PRELOAD", ""):
-            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
         result = subprocess.run([sys.executable, "-X", "dev", "-W", "error", "-c", script],
-                                capture_output=True, text=True, timeout=60, env=env)
+                                capture_output=True, text=True, timeout=60)
         self.assertEqual((result.returncode, result.stderr), (0, ""))
 
     def test_builtin_producer_and_notifier(self):

@@ -8,7 +8,6 @@ import dataclasses
 import gc
 import os
 import pickle
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -26,8 +25,6 @@ from idm import (CardOption, CardState, CardType, CertState, IdentityState, KeyU
 
 ACTOR = "admin:python-model"
 EMPLOYEE = (CardType.EMPLOYEE, CardOption.PHYSICAL, Production.LOCAL)
-#: the library runs with AddressSanitizer preloaded (LD_PRELOAD=libasan.so)
-UNDER_ASAN = "asan" in os.environ.get("LD_PRELOAD", "")
 
 
 class StoreTest(unittest.TestCase):
@@ -638,30 +635,9 @@ class HandleTest(StoreTest):
             cycle.append(cycle)
             del ctx
         """)
-        env = dict(os.environ)
-        if UNDER_ASAN:  # CPython itself leaks at exit; the test is about errors
-            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
         result = subprocess.run([sys.executable, "-X", "dev", "-W", "error", "-c", script],
-                                capture_output=True, text=True, timeout=60, env=env)
+                                capture_output=True, text=True, timeout=60)
         self.assertEqual((result.returncode, result.stderr), (0, ""))
-
-    @unittest.skipIf(UNDER_ASAN, "ASan's quarantine keeps freed memory resident")
-    def test_dropping_many_handles_keeps_memory_flat(self):
-        identity_id = self.person().id
-
-        def churn(n):
-            for _ in range(n):
-                handle = self.ctx.identity(identity_id)
-                handle.attributes["givenName"]
-                del handle
-
-        churn(1000)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        churn(10_000)
-        gc.collect()
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        self.assertLess(after - before, 4 * 1024, "ru_maxrss grew by more than 4 MiB")
-        self.assertEqual(self.ctx._nchildren, 0)
 
 
 if __name__ == "__main__":
