@@ -3,6 +3,7 @@ cards, an in-memory encoder written in Python (after tests/unit/mem_encoder.c)
 and a CA written in Python that signs with the openssl tool."""
 
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -45,6 +46,21 @@ class StoreTest(unittest.TestCase):
         card.set_state(ACTOR, CardState.REQUESTED)
         card.set_state(ACTOR, CardState.APPROVED)
         return card
+
+
+def drop_status(spool, message_id, status, **fields):
+    """A status file in the spool producer's inbox, as a bureau drops it
+    (written in tmp/, then renamed)."""
+    name = f"{message_id}.{status}.json"
+    tmp = os.path.join(spool, "tmp", name)
+    with open(tmp, "w") as f:
+        json.dump(dict(message_id=message_id, status=status, **fields), f)
+    os.rename(tmp, os.path.join(spool, "inbox", name))
+
+
+def spool_outbox(spool):
+    """The message ids of the orders waiting in the spool producer's outbox."""
+    return sorted(n[:-len(".json")] for n in os.listdir(os.path.join(spool, "outbox")))
 
 
 class MemCard:

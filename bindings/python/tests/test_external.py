@@ -9,7 +9,7 @@ import unittest
 import idm
 from idm import BureauStatus, CardOption, CardState, CardType, NotificationKind
 
-from pyidm_support import ACTOR, MemCard, StoreTest
+from pyidm_support import ACTOR, MemCard, StoreTest, drop_status, spool_outbox
 
 OPERATOR = "operator:python"
 
@@ -28,15 +28,10 @@ class ExternalTest(StoreTest):
         return desk
 
     def drop_status(self, message_id, status, **fields):
-        """A status file in the spool inbox, as a bureau drops it."""
-        name = f"{message_id}.{status}.json"
-        tmp = os.path.join(self.spool, "tmp", name)
-        with open(tmp, "w") as f:
-            json.dump(dict(message_id=message_id, status=status, **fields), f)
-        os.rename(tmp, os.path.join(self.spool, "inbox", name))
+        drop_status(self.spool, message_id, status, **fields)
 
     def outbox(self):
-        return sorted(n[:-len(".json")] for n in os.listdir(os.path.join(self.spool, "outbox")))
+        return spool_outbox(self.spool)
 
 
 class SpoolAndMaildirTest(ExternalTest):
