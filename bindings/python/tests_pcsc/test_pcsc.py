@@ -20,7 +20,7 @@ import idm
 from idm import (CardOption, CardState, CertState, CardType, OrderCardOutcome, OrderKind,
                  OrderState)
 
-from pyidm_support import ACTOR, OpensslCA, StoreTest, openssl
+from pyidm_support import ACTOR, OpensslCA, StoreTest, drop_status, openssl, spool_outbox
 
 STACK_DIR = os.environ.get("PCSC_STACK_DIR")
 READER = os.environ.get("IDM_TEST_READER0")
@@ -256,19 +256,13 @@ class ExternalProductionTest(PcscTest):
 
     def bureau_produces(self, chip_serial):
         """The bureau answers every order in the outbox: produced, on this chip."""
-        outbox = os.path.join(self.spool, "outbox")
-        answered = 0
-        for name in sorted(os.listdir(outbox)):
-            message_id = name[:-len(".json")]
-            status = f"{message_id}.produced.json"
-            tmp = os.path.join(self.spool, "tmp", status)
-            with open(tmp, "w") as f:
-                json.dump({"message_id": message_id, "status": "produced",
-                           "chip_serial": chip_serial, "shipment": "courier 42"}, f)
-            os.rename(tmp, os.path.join(self.spool, "inbox", status))
-            os.rename(os.path.join(outbox, name), os.path.join(self.dir, name))
-            answered += 1
-        self.assertEqual(self.desk.update(ACTOR), (answered, 0))
+        answered = spool_outbox(self.spool)
+        for message_id in answered:
+            drop_status(self.spool, message_id, "produced", chip_serial=chip_serial,
+                        shipment="courier 42")
+            os.rename(os.path.join(self.spool, "outbox", message_id + ".json"),
+                      os.path.join(self.dir, message_id + ".json"))  # taken in
+        self.assertEqual(self.desk.update(ACTOR), (len(answered), 0))
 
     def test_order_sync_update_activate(self):
         self.ctx.set_option(ACTOR, "queue_orders", True)
