@@ -41,8 +41,9 @@ configure build-asan -Dwerror=true -Dbuildtype=debug \
 run meson compile -C build-asan
 run meson test -C build-asan --setup asan --print-errorlogs
 # The card tests run the ASan build inside their own wrapper (with-stack.sh),
-# which the asan setup leaves out; run them plainly here.
-run meson test -C build-asan --suite vcard --print-errorlogs
+# and the idm tool's tests run its ASan build from a script: the asan setup
+# leaves both out; run them plainly here.
+run meson test -C build-asan --suite vcard --suite tools --print-errorlogs
 # The Python suite with libasan preloaded (tests/scripts/python-asan.sh), and
 # its negative control; a log of its own, as the run above wrote testlog.json.
 run meson test -C build-asan --suite python-asan --print-errorlogs \

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The idm tool's subcommands end to end on a real store: each one working,
+# with --json output that parses, each with --help, bad arguments, a missing
+# store and a corrupted store file (a clear error, exit code 1, the file
+# byte for byte as it was).  Prints TAP.
+# Usage: check-idm.sh IDM_BINARY PEOPLE_CSV
+set -uo pipefail
+idm=$(readlink -f "$1")
+people=$(readlink -f "$2")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+export IDM_STORE="$work/idm.db" IDM_ACTOR="test:check-idm"
+python=$(command -v python3)
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; printf '#   %s\n' "$@"; }
+
+# run STATUS NAME ARGS...: runs idm ARGS, expects STATUS; keeps out/err.
+run() {
+  local want=$1 name=$2
+  shift 2
+  "$idm" "$@" >"$work/out" 2>"$work/err"
+  local status=$?
+  out=$(cat "$work/out") err=$(cat "$work/err")
+  if [ "$status" -eq "$want" ]; then
+    ok "$name (exit $status)"
+    return 0
+  fi
+  not_ok "$name: exit $status, want $want" "idm $*" "stdout: $out" "stderr: $err"
+  return 1
+}
+# expect NAME HAYSTACK NEEDLE
+expect() {
+  if [[ $2 == *"$3"* ]]; then ok "$1"; else not_ok "$1" "wanted: $3" "got: $2"; fi
+}
+# json NAME EXPRESSION: the last stdout parses as JSON and EXPRESSION (Python,
+# over the document d) holds.
+json() {
+  if "$python" -c "import json,sys; d=json.load(open(sys.argv[1])); assert $2, d" "$work/out" \
+       2>"$work/json-err"; then
+    ok "$1"
+  else
+    not_ok "$1" "$(cat "$work/json-err")" "stdout: $out"
+  fi
+}
+
+# ---- a missing store: every command that needs one says so, exit 3 --------
+for cmd in "identity list" "identity show 1" "identity import $people" "card list" \
+           "card show 1" "card approve 1" "card request --identity 1" "audit verify"; do
+  # shellcheck disable=SC2086
+  run 3 "no store: idm $cmd" $cmd && expect "no store: idm $cmd names the path" "$err" \
+    "no store at '$work/idm.db'"
+done
+[ ! -e idm.db ] && ok "no command made a store by accident" ||
+  not_ok "a store appeared without idm init"
+
+# ---- init ---------------------------------------------------------------------
+run 0 "init creates the store" init && expect "init says where" "$out" "created the store"
+before=$(sha256sum idm.db)
+run 1 "init refuses an existing store" init &&
+  expect "init names the file" "$err" "already exists; a store is never overwritten"
+[ "$before" = "$(sha256sum idm.db)" ] && ok "init left the existing store alone" ||
+  not_ok "init changed an existing store"
+run 0 "init --json elsewhere" --json --store "$work/other.db" init &&
+  json "init --json" 'd["created"] is True and d["store"].endswith("other.db")'
+
+# ---- identities ------------------------------------------------------------------
+printf 'employeeNumber,givenName,surname\nX1,Ann,Berg\nX2,Bo\n' >"$work/bad.csv"
+run 1 "a CSV with a short row is refused" identity import --id-column employeeNumber \
+  "$work/bad.csv" && expect "the error names the line" "$err" "line 3: 2 fields, but the header has 3"
+run 0 "and nothing was imported" --json identity list && json "empty list" 'd == []'
+run 1 "a missing CSV file" identity import "$work/nowhere.csv" &&
+  expect "names the file" "$err" "nowhere.csv"
+run 2 "import wants one file" identity import
+run 2 "a bad --state" identity import --state retired "$people" &&
+  expect "names the states" "$err" "'retired' is not one of registered, active"
+run 0 "import the people, active" identity import --id-column employeeNumber --state active \
+  "$people" && expect "says how many" "$out" "imported 8 identities (active)"
+run 0 "list" identity list && expect "lists Ada" "$out" "Ada Lovelace"
+run 0 "list --json --state active" --json identity list --state active &&
+  json "eight active identities" 'len(d) == 8 and all(i["state"] == "active" for i in d)'
+run 0 "list --state registered is empty" --json identity list --state registered &&
+  json "no registered identity" 'd == []'
+run 0 "show by id" identity show 1 && expect "shows attributes" "$out" "givenName"
+run 0 "show by external id, JSON" --json identity show E1002 &&
+  json "Alan Turing" 'd["common_name"] == "Alan Turing" and d["attributes"]["surname"] == "Turing"'
+run 1 "show an unknown identity" identity show E9999 && expect "names it" "$err" "E9999"
+run 2 "show wants one identity" identity show 1 2
+
+# ---- cards ------------------------------------------------------------------------
+run 0 "request a Digital ID card" --json card request --identity E1001 --option digital &&
+  json "requested" 'd["state"] == "requested" and d["option"] == "digital" and d["identity_id"] == 1'
+run 0 "request a Physical ID card by id" card request --identity 2 &&
+  expect "printed" "$out" "requested"
+run 2 "request without --identity" card request
+run 2 "a bad --option" card request --identity 1 --option digitl &&
+  expect "names the options" "$err" "'digitl' is not one of physical, digital"
+run 2 "a bad --type" card request --identity 1 --type boss
+run 1 "request for an unknown identity" card request --identity E9999 &&
+  expect "names it" "$err" "no identity 'E9999'"
+run 0 "approve both" --json card approve 1 2 &&
+  json "approved" '[c["state"] for c in d] == ["approved", "approved"]'
+run 1 "approve again is refused" card approve 1 &&
+  expect "says why" "$err" "cannot approve card '1'"
+run 1 "approve an unknown card" card approve 99 && expect "names it" "$err" "no card '99'"
+run 0 "list --state approved" --json card list --state approved && json "two" 'len(d) == 2'
+run 0 "list --identity 2" --json card list --identity 2 &&
+  json "one of identity 2" 'len(d) == 1 and d[0]["identity_id"] == 2'
+run 2 "list --order x" card list --order x
+run 0 "show by number" --json card show 00000001 &&
+  json "card and certificates" 'd["card"]["id"] == 1 and d["certificates"] == []'
+run 0 "show as text" card show 2 && expect "lists certificates" "$out" "certificates"
+
+# ---- audit -----------------------------------------------------------------------
+run 0 "audit verify" audit verify && expect "intact" "$out" "the audit trail is intact"
+run 0 "audit verify --json" --json audit verify && json "intact" 'd["intact"] is True'
+
+# ---- --help everywhere -------------------------------------------------------------
+for cmd in "" "init" "identity" "identity import" "identity list" "identity show" "card" \
+           "card request" "card approve" "card list" "card show" "audit" "audit verify" \
+           "version"; do
+  # shellcheck disable=SC2086
+  run 0 "idm $cmd --help" $cmd --help && expect "idm $cmd --help prints usage" "$out" "usage: idm"
+done
+run 2 "an unknown subcommand" card frobnicate && expect "named" "$err" "unknown command 'frobnicate'"
+run 2 "an unknown option" card list --bogus && expect "named" "$err" "unrecognized option '--bogus'"
+run 2 "an empty --actor" --actor "" card list
+
+# ---- a corrupted store: a clear error, nothing changed ---------------------------------
+cp idm.db damaged.db
+# overwrite the SQLite header and a page in the middle with garbage
+printf 'this is not a database' | dd of=damaged.db conv=notrunc status=none
+dd if=/dev/urandom of=damaged.db bs=1024 seek=8 count=4 conv=notrunc status=none
+before=$(sha256sum damaged.db)
+for cmd in "identity list" "card list" "card show 1" "audit verify" "card approve 1"; do
+  # shellcheck disable=SC2086
+  run 1 "corrupted store: idm $cmd" --store "$work/damaged.db" $cmd &&
+    expect "corrupted store: idm $cmd says what" "$err" "cannot open the store"
+done
+[ "$before" = "$(sha256sum damaged.db)" ] && ok "the corrupted store is byte for byte as it was" ||
+  not_ok "the corrupted store was changed"
+ls damaged.db-* >/dev/null 2>&1 && not_ok "side files were left beside the corrupted store" ||
+  ok "no side files beside the corrupted store"
+echo garbage >text.db
+run 1 "a text file as store" --store "$work/text.db" card list
+mkdir dir.db
+run 1 "a directory as store" --store "$work/dir.db" card list && expect "says so" "$err" "is not a file"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,233 @@
+/*
+ * The shared parts of the idm tool: errors, the store, dispatch, JSON.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int cli_fail(const struct cli *cli, const char *what)
+{
+    const char *detail = idm_last_error_message();
+    fprintf(stderr, "idm %s: %s: %s\n", cli->command, what,
+            detail[0] != '\0' ? detail : "failed");
+    return EXIT_FAILED;
+}
+
+int cli_usage_error(const struct cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "idm %s: ", cli->command);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+}
+
+int cli_open_store(struct cli *cli, int create)
+{
+    struct stat st;
+    int exists = stat(cli->store, &st) == 0;
+    if (!exists && errno != ENOENT) {
+        fprintf(stderr, "idm %s: cannot look at the store '%s': %s\n", cli->command, cli->store,
+                strerror(errno));
+        return EXIT_FAILED;
+    }
+    if (create && exists) {
+        fprintf(stderr, "idm %s: '%s' already exists; a store is never overwritten\n",
+                cli->command, cli->store);
+        return EXIT_FAILED;
+    }
+    if (!create && !exists) {
+        fprintf(stderr, "idm %s: no store at '%s' (make one with 'idm --store %s init', or "
+                        "name another with --store or IDM_STORE)\n",
+                cli->command, cli->store, cli->store);
+        return EXIT_NO_STORE;
+    }
+    if (!create && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "idm %s: '%s' is not a file\n", cli->command, cli->store);
+        return EXIT_FAILED;
+    }
+    if (idm_ctx_new(&cli->ctx) != IDM_OK)
+        return cli_fail(cli, "cannot make a library context");
+    if (idm_ctx_open_store(cli->ctx, cli->store) != IDM_OK) {
+        int rc = cli_fail(cli, "cannot open the store");
+        idm_ctx_free(&cli->ctx);
+        return rc;
+    }
+    return EXIT_OK;
+}
+
+void cli_close(struct cli *cli)
+{
+    idm_ctx_free(&cli->ctx);
+}
+
+int64_t cli_parse_id(const char *text)
+{
+    if (text == NULL || text[0] < '1' || text[0] > '9')
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v <= 0)
+        return 0;
+    return (int64_t)v;
+}
+
+int cli_parse_choice(const struct cli *cli, const char *option, const char *text,
+                     const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *out = i;
+            return EXIT_OK;
+        }
+    }
+    fprintf(stderr, "idm %s: %s: '%s' is not one of", cli->command, option, text);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s %s", i > 0 ? "," : "", names[i]);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+}
+
+void cli_format_time(int64_t ms, char *buf, size_t size)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, size, "%lld ms", (long long)ms);
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void group_usage(FILE *out, const char *group, const struct cli_command *table, size_t n)
+{
+    fprintf(out, "usage: idm [global options] %s <command> [<args>]\n\ncommands:\n", group);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "  %-12s %s\n", table[i].name, table[i].summary);
+    fprintf(out, "\n'idm %s <command> --help' describes one.\n", group);
+}
+
+int cli_dispatch(struct cli *cli, const char *group, const struct cli_command *table, size_t n,
+                 int argc, char **argv)
+{
+    if (argc < 2) {
+        group_usage(stderr, group, table, n);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        group_usage(stdout, group, table, n);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(argv[1], table[i].name) == 0) {
+            /* argv[0] of the subcommand is its full name, which getopt's
+             * own messages ("unrecognized option") then start with */
+            static char program[80];
+            snprintf(program, sizeof program, "idm %s %s", group, table[i].name);
+            cli->command = program + 4;
+            argv[1] = program;
+            return table[i].run(cli, argc - 1, argv + 1);
+        }
+    }
+    return cli_usage_error(cli, "unknown command '%s'; see 'idm %s --help'", argv[1], group);
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+void json_start(struct json *j, FILE *out)
+{
+    memset(j, 0, sizeof *j);
+    j->out = out;
+}
+
+static void put_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+/* The comma and key before a value at the current depth. */
+static void member(struct json *j, const char *key)
+{
+    if (j->count[j->depth]++ > 0)
+        fputc(',', j->out);
+    if (key != NULL) {
+        put_string(j->out, key);
+        fputc(':', j->out);
+    }
+}
+
+void json_open(struct json *j, const char *key, char bracket)
+{
+    member(j, key);
+    fputc(bracket, j->out);
+    if (j->depth + 1 < (int)(sizeof j->count / sizeof j->count[0]))
+        j->depth++;
+    j->count[j->depth] = 0;
+}
+
+void json_close(struct json *j, char bracket)
+{
+    fputc(bracket, j->out);
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void json_str(struct json *j, const char *key, const char *value)
+{
+    member(j, key);
+    if (value == NULL)
+        fputs("null", j->out);
+    else
+        put_string(j->out, value);
+}
+
+void json_int(struct json *j, const char *key, int64_t value)
+{
+    member(j, key);
+    fprintf(j->out, "%" PRId64, value);
+}
+
+void json_bool(struct json *j, const char *key, int value)
+{
+    member(j, key);
+    fputs(value ? "true" : "false", j->out);
+}
+
+void json_end(struct json *j)
+{
+    fputc('\n', j->out);
+    fflush(j->out);
+}

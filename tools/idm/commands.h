@@ -1,0 +1,19 @@
+/*
+ * The command groups of the idm tool, each in its own cmd_*.c file.  Each
+ * gets argv[0] = its own name and returns an exit code (cli.h).
+ */
+#ifndef IDM_TOOL_COMMANDS_H
+#define IDM_TOOL_COMMANDS_H
+
+#include "cli.h"
+
+int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_identity(struct cli *cli, int argc, char **argv);
+int cmd_card(struct cli *cli, int argc, char **argv);
+int cmd_audit(struct cli *cli, int argc, char **argv);
+
+/* Opens an identity named by its id ("12") or, failing that, its external id;
+ * prints why not and returns the exit code when there is none. */
+int cli_open_identity(struct cli *cli, const char *key, idm_identity_t **out);
+
+#endif /* IDM_TOOL_COMMANDS_H */
