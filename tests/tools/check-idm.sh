@@ -48,7 +48,9 @@ json() {
 
 # ---- a missing store: every command that needs one says so, exit 3 --------
 for cmd in "identity list" "identity show 1" "identity import $people" "card list" \
-           "card show 1" "card approve 1" "card request --identity 1" "audit verify"; do
+           "card show 1" "card approve 1" "card request --identity 1" "audit verify" \
+           "option list" "option set queue_orders true" "order list" "order create" \
+           "order show 1" "order produce 1"; do
   # shellcheck disable=SC2086
   run 3 "no store: idm $cmd" $cmd && expect "no store: idm $cmd names the path" "$err" \
     "no store at '$work/idm.db'"
@@ -113,14 +115,39 @@ run 0 "show by number" --json card show 00000001 &&
   json "card and certificates" 'd["card"]["id"] == 1 and d["certificates"] == []'
 run 0 "show as text" card show 2 && expect "lists certificates" "$out" "certificates"
 
+# ---- options, CA and orders (production itself: check-idm-produce.sh) ----------------
+run 0 "option list" --json option list && json "every option" '"pin_source" in d and "queue_orders" in d'
+run 0 "option set" option set queue_orders true && expect "reads back" "$out" "true"
+run 2 "option set of an unknown option" option set no_such_option 1 &&
+  expect "names it" "$err" "no option 'no_such_option'"
+run 2 "option set wants KEY and VALUE" option set pin_source
+run 1 "option set with a value the option refuses" option set pin_source sometimes
+run 2 "ca create without --name" ca create --dir "$work/ca"
+run 2 "ca create with a bad --key-type" ca create --dir "$work/ca" --name X --key-type dsa
+run 2 "ca create with a bad --days" ca create --dir "$work/ca" --name X --days 0
+IDM_CA_PASSPHRASE= run 2 "ca create without a passphrase" ca create --dir "$work/ca" --name X
+run 0 "order create" --json order create --option digital &&
+  json "one pending Digital ID card" 'd["cards"]["pending"] == 1 and d["card_option"] == "digital"'
+run 0 "order create with nothing approved" --json order create --type visitor &&
+  json "an empty order" 'd["cards"]["pending"] == 0' && expect "says so" "$err" "the order is empty"
+run 0 "order list" --json order list && json "two orders" 'len(d) == 2'
+run 0 "order show" --json order show 1 &&
+  json "the report" 'd["order"]["id"] == 1 and d["skipped"] == [] and d["failed"] == []'
+run 1 "order show of an unknown order" order show 42 && expect "names it" "$err" "no order '42'"
+run 2 "order produce wants an order" order produce
+run 2 "order produce with both readers" order produce 1 --reader x --reader-index 0
+run 2 "order produce with a bad --group" order produce 1 --group 0
+run 2 "order produce with a missing --pin-dir" order produce 1 --pin-dir "$work/nowhere"
+
 # ---- audit -----------------------------------------------------------------------
 run 0 "audit verify" audit verify && expect "intact" "$out" "the audit trail is intact"
 run 0 "audit verify --json" --json audit verify && json "intact" 'd["intact"] is True'
 
 # ---- --help everywhere -------------------------------------------------------------
-for cmd in "" "init" "identity" "identity import" "identity list" "identity show" "card" \
-           "card request" "card approve" "card list" "card show" "audit" "audit verify" \
-           "version"; do
+for cmd in "" "init" "option" "option list" "option set" "identity" "identity import" \
+           "identity list" "identity show" "card" "card request" "card approve" "card list" \
+           "card show" "ca" "ca create" "order" "order create" "order list" "order show" \
+           "order produce" "audit" "audit verify" "version"; do
   # shellcheck disable=SC2086
   run 0 "idm $cmd --help" $cmd --help && expect "idm $cmd --help prints usage" "$out" "usage: idm"
 done
@@ -134,7 +161,8 @@ cp idm.db damaged.db
 printf 'this is not a database' | dd of=damaged.db conv=notrunc status=none
 dd if=/dev/urandom of=damaged.db bs=1024 seek=8 count=4 conv=notrunc status=none
 before=$(sha256sum damaged.db)
-for cmd in "identity list" "card list" "card show 1" "audit verify" "card approve 1"; do
+for cmd in "identity list" "card list" "card show 1" "audit verify" "card approve 1" \
+           "option list" "order list" "order create"; do
   # shellcheck disable=SC2086
   run 1 "corrupted store: idm $cmd" --store "$work/damaged.db" $cmd &&
     expect "corrupted store: idm $cmd says what" "$err" "cannot open the store"

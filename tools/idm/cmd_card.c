@@ -101,8 +101,8 @@ static int card_request(struct cli *cli, int argc, char **argv)
     idm_card_option option = IDM_CARD_PHYSICAL;
     idm_production production = IDM_PRODUCTION_LOCAL;
     int opt, rc = EXIT_OK;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    optind = 0; /* 0: glibc starts over (main parsed the global options) */
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'i': identity = optarg; break;
         case 't': rc = parse_type(cli, optarg, &type); break;
@@ -206,8 +206,8 @@ static int card_list(struct cli *cli, int argc, char **argv)
     idm_card_state state = IDM_CARD_REGISTERED;
     idm_card_type type = IDM_CARD_EMPLOYEE;
     int64_t order = 0, identity = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    optind = 0; /* 0: glibc starts over (main parsed the global options) */
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 's': rc = parse_state(cli, optarg, &state); have_state = 1; break;
         case 't': rc = parse_type(cli, optarg, &type); have_type = 1; break;

@@ -54,8 +54,8 @@ static int identity_import(struct cli *cli, int argc, char **argv)
     const char *column = NULL;
     idm_identity_state state = IDM_IDENTITY_REGISTERED;
     int opt, rc;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    optind = 0; /* 0: glibc starts over (main parsed the global options) */
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': column = optarg; break;
         case 's':
@@ -103,8 +103,8 @@ static int identity_list(struct cli *cli, int argc, char **argv)
                                              {NULL, 0, NULL, 0}};
     int have_state = 0, opt, rc;
     idm_identity_state state = IDM_IDENTITY_REGISTERED;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    optind = 0; /* 0: glibc starts over (main parsed the global options) */
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 's':
             if ((rc = parse_identity_state(cli, optarg, &state)) != EXIT_OK)

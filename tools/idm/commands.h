@@ -11,6 +11,13 @@ int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_identity(struct cli *cli, int argc, char **argv);
 int cmd_card(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_ca(struct cli *cli, int argc, char **argv);
+int cmd_option(struct cli *cli, int argc, char **argv);
+int cmd_order(struct cli *cli, int argc, char **argv);
+
+/* Loads the CA that `idm ca create` wrote into dir (ca.crt, ca.key), with
+ * the passphrase from passphrase_file or $IDM_CA_PASSPHRASE. */
+int cli_load_ca(struct cli *cli, const char *dir, const char *passphrase_file, idm_ca_t **out);
 
 /* Opens an identity named by its id ("12") or, failing that, its external id;
  * prints why not and returns the exit code when there is none. */

@@ -20,8 +20,11 @@ static int cmd_version(struct cli *cli, int argc, char **argv);
 
 static const struct cli_command commands[] = {
     {"init", "create a new store", cmd_init},
+    {"option", "show and set the store's options", cmd_option},
     {"identity", "import, list and show identities", cmd_identity},
     {"card", "request, approve, list and show cards", cmd_card},
+    {"ca", "make the issuing CA", cmd_ca},
+    {"order", "open, list, show and produce mass production orders", cmd_order},
     {"audit", "verify the audit trail", cmd_audit},
     {"version", "print the versions of the tool and of the loaded library", cmd_version},
 };

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# `idm order produce` on the real PC/SC stack (run inside tests/vcard/with-stack.sh
+# --hopper): a Digital ID order made with the CLI alone, produced with the
+# CA of `idm ca create`, PIN letters written, the summary right; Ctrl-C in
+# the middle stops between two cards (exit 130) and the same command resumes;
+# the PINs are nowhere in the store.  Prints TAP.
+# Usage: check-idm-produce.sh IDM_BINARY PEOPLE_CSV
+set -uo pipefail
+idm=$(readlink -f "$1")
+people=$(readlink -f "$2")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+export IDM_STORE="$work/idm.db" IDM_ACTOR="test:check-idm-produce"
+export IDM_CA_PASSPHRASE="a passphrase for the test CA"
+reader=${IDM_TEST_READER0:?run through tests/vcard/with-stack.sh}
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift; printf '#   %s\n' "$@"; }
+run() { # STATUS NAME ARGS...
+  local want=$1 name=$2
+  shift 2
+  "$idm" "$@" >"$work/out" 2>"$work/err"
+  local status=$?
+  out=$(cat "$work/out") err=$(cat "$work/err")
+  if [ "$status" -eq "$want" ]; then ok "$name (exit $status)"; return 0; fi
+  not_ok "$name: exit $status, want $want" "idm $*" "stdout: $out" "stderr: $err"
+  return 1
+}
+json() { # NAME EXPRESSION over the JSON document d on the last stdout
+  if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert $2, d" "$work/out" \
+       2>"$work/json-err"; then ok "$1"; else not_ok "$1" "$(cat "$work/json-err")"; fi
+}
+
+# ---- a store, people, cards, a CA, an order: the CLI alone --------------------
+"$idm" init >/dev/null && "$idm" identity import --id-column employeeNumber --state active \
+  "$people" >/dev/null && ok "store and people" || not_ok "store and people"
+run 0 "option set pin_source generated" option set pin_source generated
+run 0 "option set card_key_slots 9A,9C" --json option set card_key_slots 9A,9C &&
+  json "the option reads back" 'd["card_key_slots"] == "9A,9C"'
+run 2 "option set of an unknown option" option set no_such_option 1
+run 2 "a yes-no option wants true or false" option set queue_orders maybe
+for i in 1 2 3 4 5 6 7 8; do
+  "$idm" card request --identity "$i" --option digital >/dev/null || not_ok "request $i"
+done
+run 0 "approve eight cards" card approve 1 2 3 4 5 6 7 8
+run 0 "ca create" ca create --dir "$work/ca" --name "CLI Test CA" --key-type p256 --days 30
+[ "$(stat -c %a "$work/ca/ca.key")" = 600 ] && ok "the CA key is mode 0600" ||
+  not_ok "the CA key's mode is $(stat -c %a "$work/ca/ca.key")"
+grep -q "ENCRYPTED PRIVATE KEY" "$work/ca/ca.key" && ok "the CA key is encrypted" ||
+  not_ok "the CA key is not encrypted PKCS#8"
+run 1 "ca create never overwrites" ca create --dir "$work/ca" --name "Other CA"
+IDM_CA_PASSPHRASE="" run 2 "ca create wants a passphrase" ca create --dir "$work/ca2" --name X
+run 0 "order create" --json order create --option digital &&
+  json "eight pending" 'd["cards"]["pending"] == 8 and d["state"] == "open"'
+run 2 "produce without --ca-dir" order produce 1 --reader "$reader"
+IDM_CA_PASSPHRASE="wrong" run 1 "produce with the wrong passphrase" order produce 1 \
+  --reader "$reader" --ca-dir "$work/ca" && [[ $err == *"cannot load the CA"* ]] &&
+  ok "names the CA" || true
+run 1 "produce on a reader that does not exist" order produce 1 --reader "No Such Reader" \
+  --ca-dir "$work/ca" --pin-dir "$work" --timeout 2
+
+# ---- Ctrl-C between two cards, then resume ----------------------------------------
+mkdir "$work/pins"
+"$idm" order produce 1 --reader "$reader" --ca-dir "$work/ca" --pin-dir "$work/pins" \
+  >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 1 2000); do # until the first card is through (at most 20 s)
+  compgen -G "$work/pins/*.pin" >/dev/null && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.01
+done
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+status=$?
+if [ "$status" -eq 130 ]; then
+  ok "Ctrl-C stops the run with exit 130"
+  [[ $(cat "$work/err") == *"run the same command again to resume"* ]] &&
+    ok "and says how to resume" || not_ok "no resume hint" "$(cat "$work/err")"
+else
+  not_ok "Ctrl-C: exit $status, want 130" "$(cat "$work/err")"
+fi
+run 0 "show the order after Ctrl-C" --json order show 1 &&
+  json "some produced, the rest pending, nothing failed" \
+    'd["order"]["cards"]["produced"] >= 1 and d["order"]["cards"]["pending"] >= 1 and d["order"]["cards"]["produced"] + d["order"]["cards"]["pending"] == 8 and d["failed"] == []'
+run 0 "the same command resumes" --json order produce 1 --reader "$reader" --ca-dir "$work/ca" \
+  --pin-dir "$work/pins" &&
+  json "completed, eight produced" \
+    'd["order"]["state"] == "completed" and d["order"]["cards"]["produced"] == 8 and d["skipped"] == [] and d["failed"] == []'
+run 0 "cards list" --json card list --state issued && json "eight issued" 'len(d) == 8'
+run 0 "card show" --json card show 1 &&
+  json "two certificates on hold" 'len(d["certificates"]) == 2 and all(c["state"] == "on_hold" for c in d["certificates"])'
+
+# ---- PIN letters: one per card, 0600, and the PINs nowhere in the store --------------
+letters=$(ls "$work/pins" | wc -l)
+[ "$letters" -eq 8 ] && ok "eight PIN letters" || not_ok "$letters PIN letters, want 8"
+bad_mode=$(find "$work/pins" -type f ! -perm 600 | wc -l)
+[ "$bad_mode" -eq 0 ] && ok "every PIN letter is mode 0600" || not_ok "$bad_mode letters not 0600"
+leaked=0
+for letter in "$work"/pins/*.pin; do
+  pin=$(sed -n 's/^PIN //p' "$letter") puk=$(sed -n 's/^PUK //p' "$letter")
+  [ -n "$pin" ] && [ -n "$puk" ] || { leaked=1; echo "# no PIN or PUK in $letter"; }
+  for f in "$work"/idm.db*; do
+    # as a number of its own (not inside a longer run of digits, such as a time)
+    if grep -a -q -P "(?<![0-9])($pin|$puk)(?![0-9])" "$f"; then
+      leaked=1; echo "# $letter's secret in $f"
+    fi
+  done
+done
+[ "$leaked" -eq 0 ] && ok "no PIN or PUK in the store" || not_ok "a PIN or PUK reached the store"
+run 0 "audit verify" audit verify
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
