@@ -10,6 +10,8 @@ packages=(
   libssl-dev libpcsclite-dev libsqlite3-dev uuid-dev
   # tests
   check valgrind abigail-tools binutils g++ clang python3 sqlite3 openssl python3-cryptography
+  # the docs test formats the man pages (man --warnings)
+  man-db
   # the PC/SC stack the card tests run on, and software that reads the cards
   pcscd vsmartcard-vpcd opensc pcsc-tools procps util-linux
 )

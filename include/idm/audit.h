@@ -8,6 +8,10 @@
  * hash, so changing, inserting or deleting an event breaks the chain from
  * that event on, and idm_audit_verify() finds it.  Events never contain
  * secrets (keys, PINs, PUKs) nor attribute values.
+ *
+ * Thread-safety: an audit iterator, and the events it hands out, belong to
+ * the context they came from and are used, like that context, by one thread
+ * at a time (<idm/context.h>).
  */
 #ifndef IDM_AUDIT_H
 #define IDM_AUDIT_H

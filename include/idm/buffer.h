@@ -5,6 +5,9 @@
  * pointer + length.  Where the library or a host backend must hand over
  * bytes of a size known only at that moment, it fills an idm_buffer_t that
  * the receiver owns.
+ *
+ * Thread-safety: a buffer belongs to no context; it is used by one thread at
+ * a time, and different buffers may be used from different threads at once.
  */
 #ifndef IDM_BUFFER_H
 #define IDM_BUFFER_H

@@ -26,6 +26,13 @@
  * from cert_subject_template and the identity (non-personal cards use the
  * card's name); validity from cert_validity_days, or
  * visitor_cert_validity_days for visitor and temporary cards.
+ *
+ * Thread-safety: a CA handle is used by one thread at a time, and a call
+ * that also takes a card, a certificate or a context follows that context's
+ * rule (<idm/context.h>); a station with several readers gives each thread
+ * its own CA handle.  The methods of a host CA run on the thread that called
+ * into the library, and a request exists only during the method that
+ * receives it: the idm_cert_request_get_ functions are called there.
  */
 #ifndef IDM_CA_H
 #define IDM_CA_H
@@ -130,8 +137,10 @@ int idm_cert_request_get_subject(const idm_cert_request_t *request, const char *
  * The subject alternative names.
  *
  * @param request  the request.
- * @param upn      receives the UPN for the otherName, or NULL; may be NULL.
- * @param email    receives the rfc822Name, or NULL; may be NULL.
+ * @param upn      receives the UPN for the otherName, or NULL; owned by the
+ *                 request.  May be NULL.
+ * @param email    receives the rfc822Name, or NULL; owned by the request.
+ *                 May be NULL.
  * @return IDM_OK or IDM_ERR_INVALID_ARG.
  */
 int idm_cert_request_get_names(const idm_cert_request_t *request, const char **upn,
@@ -227,6 +236,8 @@ int idm_ca_new(idm_ca_t **out, const idm_ca_ops *ops, size_t ops_size, void *use
  *
  * @param message  the CA's own words, e.g. "EJBCA: end entity not found".
  * @return IDM_OK or IDM_ERR_INVALID_ARG.
+ * Thread-safety: call it on the thread that runs the method: the words
+ * are kept per thread, like the detail message.
  */
 int idm_ca_backend_error(const char *message);
 

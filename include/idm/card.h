@@ -28,6 +28,10 @@
  * unassigned cards hold on_hold certificates, active and assigned ones
  * valid certificates, failed and locked ones revoked certificates, expired
  * ones expired certificates.
+ *
+ * Thread-safety: a card handle or iterator belongs to the context it came
+ * from and is used, like that context, by one thread at a time
+ * (<idm/context.h>).
  */
 #ifndef IDM_CARD_H
 #define IDM_CARD_H

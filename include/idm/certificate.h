@@ -5,6 +5,10 @@
  * serial number, validity and state.  A certificate is recorded before it
  * is written to the card, so the store always knows every certificate a
  * card carries.  Its state follows its card's state (see <idm/card.h>).
+ *
+ * Thread-safety: a certificate record or iterator belongs to the context it
+ * came from and is used, like that context, by one thread at a time
+ * (<idm/context.h>).
  */
 #ifndef IDM_CERTIFICATE_H
 #define IDM_CERTIFICATE_H

@@ -52,6 +52,7 @@ typedef void (*idm_log_fn)(idm_log_level level, const char *component,
  * a trusted time source.
  *
  * @param user_data  the pointer given to idm_ctx_set_clock().
+ * @return the current time in milliseconds since the Unix epoch.
  */
 typedef int64_t (*idm_clock_fn)(void *user_data);
 

@@ -24,6 +24,12 @@
  * Secrets: the library never logs, stores or audits a PIN, PUK or
  * management key.  Generated PINs and PUKs reach the host only through its
  * delivery callback and are wiped from the library's memory after use.
+ *
+ * Thread-safety: an encoder is used by one thread at a time, and
+ * idm_card_personalize() also follows the rule of its card's context
+ * (<idm/context.h>); a station with several readers gives each thread its
+ * own encoder.  The methods of a host encoder and the PIN callbacks run on
+ * the thread that called into the library.
  */
 #ifndef IDM_ENCODER_H
 #define IDM_ENCODER_H
@@ -170,6 +176,8 @@ int idm_encoder_new(idm_encoder_t **out, const idm_encoder_ops *ops, size_t ops_
  *
  * @param message  the encoder's own words, e.g. "ribbon empty".
  * @return IDM_OK or IDM_ERR_INVALID_ARG.
+ * Thread-safety: call it on the thread that runs the method: the words
+ * are kept per thread, like the detail message.
  */
 int idm_encoder_backend_error(const char *message);
 
@@ -269,6 +277,8 @@ int idm_encoder_reset_stats(idm_encoder_t *encoder);
  * @param count  receives the number of readers; may be NULL.
  * @return IDM_OK; IDM_ERR_CARD when pcscd is not running or fails;
  *         IDM_ERR_INVALID_ARG; IDM_ERR_NO_MEMORY.
+ * Thread-safety: safe to call from any thread (each call opens its own
+ * PC/SC context); names is used by one thread at a time.
  */
 int idm_encoder_pcsc_list_readers(idm_buffer_t *names, size_t *count);
 
@@ -285,6 +295,8 @@ int idm_encoder_pcsc_list_readers(idm_buffer_t *names, size_t *count);
  *         pcscd knows no such reader (the message lists the ones it
  *         knows); IDM_ERR_CARD for a mute card or when pcscd is not
  *         running or fails; IDM_ERR_INVALID_ARG.
+ * Thread-safety: safe to call from any thread (each call opens its own
+ * PC/SC context).
  */
 int idm_encoder_pcsc_wait_card(const char *reader, int timeout_ms);
 
@@ -364,14 +376,15 @@ int idm_encoder_pcsc_set_factory_secrets(idm_encoder_t *encoder, const char *pin
  * Store: the chip serial is recorded (a card that already has another
  * serial, or a chip that belongs to another card, is refused as the wrong
  * card before anything is written); each certificate is recorded before it
- * is written to the card (idempotency key "o<order>-c<card>-a<attempt>-
- * <usage>"); on success the card moves from approved to issued.  On a
- * failure after the card was written to, the certificates of this attempt
- * are revoked with the CA (cessationOfOperation) and the card moves to
- * failed, with the encoder's words in the audit trail; a later attempt
- * (attempt + 1, after failed -> approved) can repeat it.  A failure before
- * that (no reader, no card, wrong card, no PIV application, management key
- * refused) changes no state and is audited.
+ * is written to the card (idempotency key
+ * "o<order>-c<card>-a<attempt>-<usage>"); on success the card moves from
+ * approved to issued.  On a failure after the card was written to, the
+ * certificates of this attempt are revoked with the CA
+ * (cessationOfOperation) and the card moves to failed, with the encoder's
+ * words in the audit trail; a later attempt (attempt + 1, after failed ->
+ * approved) can repeat it.  A failure before that (no reader, no card,
+ * wrong card, no PIV application, management key refused) changes no state
+ * and is audited.
  *
  * @param card     an approved card with local production.
  * @param actor    who personalizes.

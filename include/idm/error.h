@@ -5,6 +5,9 @@
  * success or one of the negative idm_err codes below.  The code says what
  * kind of failure happened; idm_last_error_message() says which object, which
  * value and which backend, in words fit for an operator.
+ *
+ * Thread-safety: every function here is safe to call from any thread; the
+ * detail message is kept per thread.
  */
 #ifndef IDM_ERROR_H
 #define IDM_ERROR_H

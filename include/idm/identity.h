@@ -15,6 +15,10 @@
  * Attribute keys: 1..64 bytes of ASCII letters, digits, '_', '-' and '.',
  * starting with a letter.  Values: valid UTF-8 without NUL, at most
  * IDM_ATTRIBUTE_VALUE_MAX bytes.
+ *
+ * Thread-safety: an identity handle or iterator belongs to the context it
+ * came from and is used, like that context, by one thread at a time
+ * (<idm/context.h>).
  */
 #ifndef IDM_IDENTITY_H
 #define IDM_IDENTITY_H

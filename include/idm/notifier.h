@@ -18,6 +18,9 @@
  * The library ships a notifier that writes RFC 5322 messages into a
  * maildir (idm_notifier_new_maildir()); a host plugs in its own (SMTP, a
  * message queue) through an ops table (idm_notifier_new()).
+ *
+ * Thread-safety: a notifier handle is used by one thread at a time; its send
+ * method runs on the thread that called into the library.
  */
 #ifndef IDM_NOTIFIER_H
 #define IDM_NOTIFIER_H
@@ -99,6 +102,8 @@ int idm_notifier_new(idm_notifier_t **out, const idm_notifier_ops *ops, size_t o
  *
  * @param message  the notifier's own words, e.g. "SMTP 451 try later".
  * @return IDM_OK or IDM_ERR_INVALID_ARG.
+ * Thread-safety: call it on the thread that runs the method: the words
+ * are kept per thread, like the detail message.
  */
 int idm_notifier_backend_error(const char *message);
 

@@ -51,6 +51,11 @@
  * when every attribute it names is present.
  *
  * All functions need an open store (idm_ctx_open_store()).
+ *
+ * Thread-safety: the functions that take a context follow its rule
+ * (<idm/context.h>): one thread at a time per context.  idm_option_count()
+ * and idm_option_key_at() read a constant table and are safe from any
+ * thread.
  */
 #ifndef IDM_OPTIONS_H
 #define IDM_OPTIONS_H

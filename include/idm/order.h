@@ -8,6 +8,10 @@
  *
  * States: open -> running | aborted*;  running -> completed* | aborted* | open
  * (* = final; running -> open pauses a run that will resume).
+ *
+ * Thread-safety: an order handle or iterator belongs to the context it came
+ * from and is used, like that context, by one thread at a time
+ * (<idm/context.h>).
  */
 #ifndef IDM_ORDER_H
 #define IDM_ORDER_H

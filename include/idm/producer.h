@@ -20,6 +20,10 @@
  * The order message is a JSON document (format "libidm-card-order/1",
  * described in doc/backends.md); status reports come back through
  * idm_bureau_report_fn, one call per report.
+ *
+ * Thread-safety: a producer handle is used by one thread at a time; its
+ * methods, and the report function they call, run on the thread that called
+ * into the library.
  */
 #ifndef IDM_PRODUCER_H
 #define IDM_PRODUCER_H
@@ -141,6 +145,8 @@ int idm_producer_new(idm_producer_t **out, const idm_producer_ops *ops, size_t o
  *
  * @param message  the producer's own words, e.g. "HTTP 503 from the bureau".
  * @return IDM_OK or IDM_ERR_INVALID_ARG.
+ * Thread-safety: call it on the thread that runs the method: the words
+ * are kept per thread, like the detail message.
  */
 int idm_producer_backend_error(const char *message);
 

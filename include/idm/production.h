@@ -28,6 +28,11 @@
  * The ten processes are data: the five mass-produced card types times the
  * two options, each with its Nexus technical reference (idm_process_name()
  * in <idm/card.h>) and its steps (Physical ID has no CA step).
+ *
+ * Thread-safety: a station, with its order and the context they belong to,
+ * is used by one thread at a time; several stations, each with its own
+ * context, may work one order at once from different threads or processes.
+ * Hooks run on the station's thread.
  */
 #ifndef IDM_PRODUCTION_H
 #define IDM_PRODUCTION_H
@@ -289,8 +294,9 @@ typedef struct idm_production_hooks {
     uint32_t size;    /**< sizeof(idm_production_hooks) as the host compiled it */
     /** Readiness, as idm_readiness_fn (0 ready, 1 skip with why, other: cancel). */
     int (*ready)(const idm_card_t *card, char *why, size_t size, void *user_data);
-    /** Before and after the issue step (Digital ID only: Physical ID has no CA step). */
+    /** Before the issue step (Digital ID only: Physical ID has no CA step). */
     int (*before_issue)(const idm_card_t *card, void *user_data);
+    /** After the issue step (Digital ID only). */
     int (*after_issue)(const idm_card_t *card, void *user_data);
     /** Before the card is produced (e.g. the printer takes the blank). */
     int (*produce)(const idm_card_t *card, void *user_data);

@@ -41,11 +41,16 @@ typedef struct idm_buffer idm_buffer_t;
 /** A certificate request as a CA backend sees it: public key, subject,
  *  names, profile, validity and idempotency key. */
 typedef struct idm_cert_request idm_cert_request_t;
-/** Iterators over the store, each with its own filters. */
+/* Iterators over the store, each with its own filters. */
+/** Iterator over the stored identities (idm_identity_iter_new()). */
 typedef struct idm_identity_iter idm_identity_iter_t;
+/** Iterator over the stored cards (idm_card_iter_new()). */
 typedef struct idm_card_iter idm_card_iter_t;
+/** Iterator over the certificate records of a card (idm_cert_iter_new()). */
 typedef struct idm_cert_iter idm_cert_iter_t;
+/** Iterator over the stored orders (idm_order_iter_new()). */
 typedef struct idm_order_iter idm_order_iter_t;
+/** Iterator over the audit trail (idm_audit_iter_new()). */
 typedef struct idm_audit_iter idm_audit_iter_t;
 
 #ifdef __cplusplus
