@@ -3,10 +3,13 @@
 # with --json output that parses, each with --help, bad arguments, a missing
 # store and a corrupted store file (a clear error, exit code 1, the file
 # byte for byte as it was).  Prints TAP.
-# Usage: check-idm.sh IDM_BINARY PEOPLE_CSV
+# Also: the man page idm(1) renders without warnings and names every
+# command and subcommand that `idm --help` lists.
+# Usage: check-idm.sh IDM_BINARY PEOPLE_CSV IDM_MAN_PAGE
 set -uo pipefail
 idm=$(readlink -f "$1")
 people=$(readlink -f "$2")
+manpage=$(readlink -f "$3")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
@@ -175,6 +178,21 @@ echo garbage >text.db
 run 1 "a text file as store" --store "$work/text.db" card list
 mkdir dir.db
 run 1 "a directory as store" --store "$work/dir.db" card list && expect "says so" "$err" "is not a file"
+
+# ---- idm(1) says what --help says --------------------------------------------------
+warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$manpage" 2>&1 >/dev/null)
+[ -z "$warnings" ] && ok "idm.1 renders without warnings" || not_ok "man --warnings" "$warnings"
+page=$(sed 's/\\-/-/g; s/\\f[BIR]//g' "$manpage")
+for group in $("$idm" --help | sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p'); do
+  subs=$("$idm" "$group" --help 2>/dev/null | sed -n '/^commands:/,/^$/s/^  \([a-z-]*\) .*/\1/p')
+  if [ -z "$subs" ]; then
+    [[ $page == *"idm $group"* ]] && ok "idm.1 names idm $group" || not_ok "idm.1 lacks idm $group"
+  fi
+  for sub in $subs; do
+    [[ $page == *"idm $group $sub"* ]] && ok "idm.1 names idm $group $sub" ||
+      not_ok "idm.1 lacks idm $group $sub"
+  done
+done
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
