@@ -109,6 +109,31 @@ for letter in "$work"/pins/*.pin; do
   done
 done
 [ "$leaked" -eq 0 ] && ok "no PIN or PUK in the store" || not_ok "a PIN or PUK reached the store"
+# ---- external production: a card the bureau made, activated in the reader ---------------
+desk=(--spool "$work/spool")
+mkdir "$work/spool"
+run 0 "external production on" option set external_production_enabled true
+run 0 "external order" --json external order "${desk[@]}" --type contractor --option digital E1008 &&
+  json "ordered" 'd[0]["state"] == "ordered"'
+card=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["card_id"])' "$work/out")
+message=$(basename "$(ls "$work"/spool/outbox/*.json | head -n 1)" .json)
+# the bureau made it on the chip now in the reader (as libidm names a chip:
+# IC fabricator, IC serial, IC batch of the card's CPLC)
+chip=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["cplc"].upper(); print(c[0:4]+c[24:32]+c[32:36])' \
+  "$PCSC_STACK_DIR/card0.json")
+printf '{"message_id":"%s","status":"produced","chip_serial":"%s"}' "$message" "$chip" \
+  >"$work/spool/tmp/$message.produced.json"
+mv "$work/spool/tmp/$message.produced.json" "$work/spool/inbox/"
+run 0 "external update" --json external update "${desk[@]}" && json "applied" 'd["applied"] == 1'
+run 1 "activate without the CA" external activate "${desk[@]}" --reader "$reader" "$card"
+run 0 "external activate" --json external activate "${desk[@]}" --reader "$reader" \
+  --ca-dir "$work/ca" --pin-dir "$work/pins" "$card" &&
+  json "active on the reported chip" "d[\"state\"] == \"active\" and d[\"chip_serial\"] == \"$chip\""
+run 0 "its certificates are valid now" --json card show "$card" &&
+  json "valid" 'd["certificates"] and all(c["state"] == "valid" for c in d["certificates"])'
+[ -e "$work/pins/$(printf '%08d' "$card").pin" ] && ok "a PIN letter for the activated card" ||
+  not_ok "no PIN letter for card $card"
+
 run 0 "audit verify" audit verify
 
 echo "1..$n"

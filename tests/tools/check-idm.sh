@@ -142,6 +142,67 @@ run 2 "order produce with both readers" order produce 1 --reader x --reader-inde
 run 2 "order produce with a bad --group" order produce 1 --group 0
 run 2 "order produce with a missing --pin-dir" order produce 1 --pin-dir "$work/nowhere"
 
+# ---- external production through the spool and the maildir ------------------------------
+desk=(--spool "$work/spool" --maildir "$work/mail" --mail-from cards@example.org)
+mkdir "$work/spool"
+run 1 "external order while external production is off" external order "${desk[@]}" E1003 &&
+  expect "names the option" "$err" "external_production_enabled"
+run 0 "enable external production" option set external_production_enabled true
+run 0 "no queue: orders go to the bureau at once" option set queue_orders false
+run 0 "external order, sent at once" --json external order "${desk[@]}" --option digital E1003 &&
+  json "ordered" 'len(d) == 1 and d[0]["state"] == "ordered" and d[0]["error"] is None'
+message=$(basename "$(ls "$work"/spool/outbox/*.json | head -n 1)" .json)
+[ -n "$message" ] && ok "the order is in the spool's outbox" || not_ok "no order in the outbox"
+# the bureau answers: a status file, written then renamed into the inbox
+printf '{"message_id":"%s","status":"produced","chip_serial":"CHIP-0001","shipment":"courier 7"}' \
+  "$message" >"$work/spool/tmp/$message.produced.json"
+mv "$work/spool/tmp/$message.produced.json" "$work/spool/inbox/"
+run 0 "external update applies the report" --json external update "${desk[@]}" &&
+  json "one applied" 'd == {"applied": 1, "refused": 0}'
+printf 'not json' >"$work/spool/inbox/bogus.produced.json"
+run 0 "external update with a malformed report" --json external update "${desk[@]}" &&
+  json "nothing applied" 'd["applied"] == 0'
+ls "$work"/spool/quarantine/bogus.produced.json.reason >/dev/null 2>&1 &&
+  ok "the bad report is quarantined with its reason" || not_ok "no quarantine for the bad report"
+card=$("$idm" --json card list --identity 3 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+run 0 "the card is produced on the bureau's chip" --json card show "$card" &&
+  json "produced" 'd["card"]["state"] == "produced" and d["card"]["chip_serial"] == "CHIP-0001"'
+ls "$work"/mail/new/*.eml >/dev/null 2>&1 && ok "the produced mail was delivered" ||
+  not_ok "no mail in the maildir"
+run 1 "a batch with an unknown identity stops before ordering" external order "${desk[@]}" E1004 E9999 &&
+  expect "names it" "$err" "no identity 'E9999'"
+run 1 "a batch with a refused identity" --json external order "${desk[@]}" E1004 E1003 &&
+  json "one ordered, one refused with a reason" 'd[0]["state"] == "ordered" and d[1]["error"] is not None and d[1]["reason"]'
+run 0 "queue the orders" option set queue_orders true
+run 0 "external order, queued" --json external order "${desk[@]}" E1005 E1006 &&
+  json "processing" '[c["state"] for c in d] == ["processing", "processing"]'
+queued=$("$idm" --json card list --state processing | python3 -c 'import json,sys; print(" ".join(str(c["id"]) for c in json.load(sys.stdin)))')
+first=${queued%% *}
+run 0 "external abort while queued" --json external abort "${desk[@]}" --reason "left" "$first" &&
+  json "aborted" 'd[0]["state"] == "aborted"'
+run 1 "abort again is refused" external abort "${desk[@]}" "$first" && expect "says why" "$err" "card '$first'"
+run 0 "external sync sends the rest" --json external sync "${desk[@]}" &&
+  json "one sent" 'd == {"sent": 1, "failed": 0}'
+run 2 "external sync with an extra argument" external sync "${desk[@]}" now
+run 1 "external sync without a spool" external sync && expect "says why" "$err" "stopped"
+run 0 "the approval step" option set external_approval_step true
+run 0 "external order waits for approval" --json external order "${desk[@]}" E1007 &&
+  json "requested" 'd[0]["state"] == "requested"'
+waiting=$("$idm" --json card list --identity 7 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+run 1 "the requester cannot approve" external approve "${desk[@]}" "$waiting"
+run 0 "another actor approves" --json --actor "test:approver" external approve "${desk[@]}" "$waiting" &&
+  json "on to the queue" 'd[0]["state"] == "processing"'
+run 0 "external reject" --json --actor "test:approver" external order "${desk[@]}" E1008
+run 0 "temporary cards allowed" option set temporary_cards_per_order 2
+run 0 "external temporary" --json --actor "test:approver" external temporary "${desk[@]}" --count 2 --name Visitor &&
+  json "two temporary cards" 'len(d) == 2 and all(c["state"] == "processing" for c in d)'
+run 2 "external temporary without --name" external temporary --count 1
+run 2 "external temporary with --count 10" external temporary --count 10 --name X
+run 0 "external flush" --json external flush "${desk[@]}" && json "nothing pending" 'd["pending"] == 0'
+run 2 "--maildir without --mail-from" external flush --maildir "$work/mail"
+run 2 "external assign wants CARD and IDENTITY" external assign 1
+run 2 "external activate wants one card" external activate
+
 # ---- audit -----------------------------------------------------------------------
 run 0 "audit verify" audit verify && expect "intact" "$out" "the audit trail is intact"
 run 0 "audit verify --json" --json audit verify && json "intact" 'd["intact"] is True'
@@ -150,7 +211,10 @@ run 0 "audit verify --json" --json audit verify && json "intact" 'd["intact"] is
 for cmd in "" "init" "option" "option list" "option set" "identity" "identity import" \
            "identity list" "identity show" "card" "card request" "card approve" "card list" \
            "card show" "ca" "ca create" "order" "order create" "order list" "order show" \
-           "order produce" "audit" "audit verify" "version"; do
+           "order produce" "external" "external order" "external approve" "external reject" \
+           "external abort" "external sync" "external update" "external activate" \
+           "external temporary" "external initialize" "external assign" "external withdraw" \
+           "external flush" "audit" "audit verify" "version"; do
   # shellcheck disable=SC2086
   run 0 "idm $cmd --help" $cmd --help && expect "idm $cmd --help prints usage" "$out" "usage: idm"
 done

@@ -4,12 +4,14 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int cli_fail(const struct cli *cli, const char *what)
 {
@@ -230,4 +232,38 @@ void json_end(struct json *j)
 {
     fputc('\n', j->out);
     fflush(j->out);
+}
+
+/* ---- PIN letters --------------------------------------------------------------- */
+
+int cli_write_pin_letter(const idm_card_t *card, const char *pin, const char *puk,
+                         void *user_data)
+{
+    struct cli_pin_letters *l = user_data;
+    const char *number = NULL;
+    char path[4096];
+    idm_card_get_number(card, &number);
+    if (l->dir == NULL || number == NULL ||
+        snprintf(path, sizeof path, "%s/%s.pin", l->dir, number) >= (int)sizeof path) {
+        l->error = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        l->error = errno;
+        return -1;
+    }
+    char letter[128];
+    int n = snprintf(letter, sizeof letter, "card %s\nPIN %s\nPUK %s\n", number,
+                     pin != NULL ? pin : "(chosen by the cardholder)", puk != NULL ? puk : "");
+    int ok = n > 0 && n < (int)sizeof letter && write(fd, letter, (size_t)n) == n &&
+             fsync(fd) == 0;
+    memset(letter, 0, sizeof letter);
+    if (close(fd) != 0 || !ok) {
+        l->error = errno != 0 ? errno : EIO;
+        unlink(path);
+        return -1;
+    }
+    l->written++;
+    return 0;
 }

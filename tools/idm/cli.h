@@ -88,6 +88,22 @@ int cli_parse_choice(const struct cli *cli, const char *option, const char *text
 /* True when argv has -h or --help before a "--". */
 int cli_wants_help(int argc, char **argv);
 
+/* ---- PIN letters ------------------------------------------------------------ */
+
+/* Where generated PINs go: one letter per card, <dir>/<card number>.pin,
+ * mode 0600, never overwritten, holding the PIN and PUK for the
+ * cardholder's envelope; never the screen, the logs or the store. */
+struct cli_pin_letters {
+    const char *dir;
+    int written; /* letters written */
+    int error;   /* errno of the last letter that could not be written */
+};
+
+/* A PIN delivery callback (idm_encoder_set_pin_callbacks()) over a
+ * struct cli_pin_letters. */
+int cli_write_pin_letter(const idm_card_t *card, const char *pin, const char *puk,
+                         void *user_data);
+
 /* ---- JSON output (--json) ---------------------------------------------- */
 
 /* A small streaming writer: values go inside the object or array opened

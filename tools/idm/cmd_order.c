@@ -316,14 +316,12 @@ static void on_interrupt(int sig)
 
 struct run {
     struct cli *cli;
-    const char *pin_dir;
+    struct cli_pin_letters letters;
     int tty;               /* progress on stderr */
     int64_t total;         /* cards in the order when the run started */
     int64_t done_before;   /* produced, skipped or failed before the run */
     int64_t produced, skipped;
     struct timespec start;
-    int pin_letters;
-    int pin_error;
 };
 
 static double seconds_since(const struct timespec *t0)
@@ -372,40 +370,6 @@ static int on_progress(const idm_order_t *order, int64_t card_id, idm_order_card
     return 0;
 }
 
-/* A PIN letter per card: <dir>/<card number>.pin, mode 0600, never
- * overwritten, holding the PIN and PUK for the cardholder's envelope. */
-static int deliver_pin(const idm_card_t *card, const char *pin, const char *puk,
-                       void *user_data)
-{
-    struct run *r = user_data;
-    const char *number = NULL;
-    char path[4096];
-    idm_card_get_number(card, &number);
-    if (r->pin_dir == NULL || number == NULL ||
-        snprintf(path, sizeof path, "%s/%s.pin", r->pin_dir, number) >= (int)sizeof path) {
-        r->pin_error = 1;
-        return -1;
-    }
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        r->pin_error = errno;
-        return -1;
-    }
-    char letter[128];
-    int n = snprintf(letter, sizeof letter, "card %s\nPIN %s\nPUK %s\n", number,
-                     pin != NULL ? pin : "(chosen by the cardholder)", puk != NULL ? puk : "");
-    int ok = n > 0 && n < (int)sizeof letter && write(fd, letter, (size_t)n) == n &&
-             fsync(fd) == 0;
-    memset(letter, 0, sizeof letter);
-    if (close(fd) != 0 || !ok) {
-        r->pin_error = errno != 0 ? errno : EIO;
-        unlink(path);
-        return -1;
-    }
-    r->pin_letters++;
-    return 0;
-}
-
 static const char PRODUCE_USAGE[] =
     "usage: idm order produce ORDER [--reader NAME | --reader-index N] [--ca-dir DIR]\n"
     "                         [--passphrase-file FILE] [--pin-dir DIR] [--station NAME]\n"
@@ -449,7 +413,7 @@ static int order_produce(struct cli *cli, int argc, char **argv)
             break;
         case 'c': ca_dir = optarg; break;
         case 'p': passphrase_file = optarg; break;
-        case 'P': r.pin_dir = optarg; break;
+        case 'P': r.letters.dir = optarg; break;
         case 's': station_name = optarg; break;
         case 'g':
             if ((group = cli_parse_id(optarg)) == 0 || group > 1000)
@@ -470,8 +434,8 @@ static int order_produce(struct cli *cli, int argc, char **argv)
     if (reader != NULL && reader_index >= 0)
         return cli_usage_error(cli, "--reader and --reader-index exclude each other");
     struct stat st;
-    if (r.pin_dir != NULL && (stat(r.pin_dir, &st) != 0 || !S_ISDIR(st.st_mode)))
-        return cli_usage_error(cli, "--pin-dir: '%s' is not a folder", r.pin_dir);
+    if (r.letters.dir != NULL && (stat(r.letters.dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return cli_usage_error(cli, "--pin-dir: '%s' is not a folder", r.letters.dir);
     if ((rc = cli_open_store(cli, 0)) != EXIT_OK)
         return rc;
     idm_order_t *order = NULL;
@@ -501,8 +465,9 @@ static int order_produce(struct cli *cli, int argc, char **argv)
                 idm_encoder_pcsc_set_reader_index(encoder, (unsigned)reader_index) != IDM_OK) ||
                idm_encoder_set_timeout(encoder, (int)(timeout_s * 1000)) != IDM_OK ||
                idm_encoder_set_pin_callbacks(encoder, NULL,
-                                             r.pin_dir != NULL ? deliver_pin : NULL,
-                                             &r) != IDM_OK) {
+                                             r.letters.dir != NULL ? cli_write_pin_letter
+                                                                   : NULL,
+                                             &r.letters) != IDM_OK) {
         rc = cli_fail(cli, "cannot set up the encoder");
     } else if (idm_station_open(&station, order, station_name, encoder, ca) != IDM_OK ||
                idm_station_set_group(station, (size_t)group) != IDM_OK) {
@@ -542,7 +507,7 @@ static int order_produce(struct cli *cli, int argc, char **argv)
         json_open(&j, NULL, '{');
         json_int(&j, "produced_now", r.produced);
         json_int(&j, "skipped_now", r.skipped);
-        json_int(&j, "pin_letters", r.pin_letters);
+        json_int(&j, "pin_letters", r.letters.written);
         json_bool(&j, "interrupted", run_rc == IDM_ERR_CANCELLED && interrupted);
         json_str(&j, "error", run_rc == IDM_OK ? NULL : detail);
     } else {
@@ -561,10 +526,9 @@ static int order_produce(struct cli *cli, int argc, char **argv)
         rc = EXIT_INTERRUPTED;
     } else if (run_rc != IDM_OK) {
         fprintf(stderr, "idm %s: production stopped: %s\n", cli->command, detail);
-        if (r.pin_error != 0)
+        if (r.letters.error != 0)
             fprintf(stderr, "idm %s: a PIN letter could not be written in '%s': %s\n",
-                    cli->command, r.pin_dir != NULL ? r.pin_dir : "(no --pin-dir)",
-                    r.pin_dir != NULL ? strerror(r.pin_error) : "give one");
+                    cli->command, r.letters.dir, strerror(r.letters.error));
         rc = EXIT_FAILED;
     }
 done:

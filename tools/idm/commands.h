@@ -14,6 +14,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_ca(struct cli *cli, int argc, char **argv);
 int cmd_option(struct cli *cli, int argc, char **argv);
 int cmd_order(struct cli *cli, int argc, char **argv);
+int cmd_external(struct cli *cli, int argc, char **argv);
 
 /* Loads the CA that `idm ca create` wrote into dir (ca.crt, ca.key), with
  * the passphrase from passphrase_file or $IDM_CA_PASSPHRASE. */

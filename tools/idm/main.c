@@ -25,6 +25,7 @@ static const struct cli_command commands[] = {
     {"card", "request, approve, list and show cards", cmd_card},
     {"ca", "make the issuing CA", cmd_ca},
     {"order", "open, list, show and produce mass production orders", cmd_order},
+    {"external", "order cards from a production bureau, and what follows", cmd_external},
     {"audit", "verify the audit trail", cmd_audit},
     {"version", "print the versions of the tool and of the loaded library", cmd_version},
 };
