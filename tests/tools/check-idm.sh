@@ -203,6 +203,21 @@ run 2 "--maildir without --mail-from" external flush --maildir "$work/mail"
 run 2 "external assign wants CARD and IDENTITY" external assign 1
 run 2 "external activate wants one card" external activate
 
+# ---- certificates, CRL and audit export: the parts that need no card ----------------
+run 1 "cert show of an unknown serial" cert show 0BAD && expect "names it" "$err" "no certificate '0BAD'"
+run 2 "cert revoke without --ca-dir" cert revoke 0BAD
+run 2 "cert revoke with a hold as reason" cert revoke --ca-dir x --reason certificate_hold 0BAD
+run 2 "ca crl without --ca-dir" ca crl
+IDM_CA_PASSPHRASE=x run 1 "ca crl with a missing CA" ca crl --ca-dir "$work/no-ca" && expect "names the file" "$err" "ca.crt"
+run 0 "audit export" --json audit export &&
+  json "events in sequence" 'd and [e["seq"] for e in d] == sorted(e["seq"] for e in d)'
+run 0 "audit export of one card" --json audit export --object card:1 &&
+  json "only card 1" 'all(e["object"] == "card" and e["object_id"] == 1 for e in d)'
+run 0 "audit export of a time range in the past" --json audit export --since 0 --until 1 &&
+  json "nothing" 'd == []'
+run 2 "audit export with a bad --object" audit export --object person:1
+run 2 "audit export with a bad --since" audit export --since yesterday
+
 # ---- audit -----------------------------------------------------------------------
 run 0 "audit verify" audit verify && expect "intact" "$out" "the audit trail is intact"
 run 0 "audit verify --json" --json audit verify && json "intact" 'd["intact"] is True'
@@ -214,7 +229,8 @@ for cmd in "" "init" "option" "option list" "option set" "identity" "identity im
            "order produce" "external" "external order" "external approve" "external reject" \
            "external abort" "external sync" "external update" "external activate" \
            "external temporary" "external initialize" "external assign" "external withdraw" \
-           "external flush" "audit" "audit verify" "version"; do
+           "external flush" "cert" "cert show" "cert export" "cert revoke" "ca crl" "audit" \
+           "audit verify" "audit export" "version"; do
   # shellcheck disable=SC2086
   run 0 "idm $cmd --help" $cmd --help && expect "idm $cmd --help prints usage" "$out" "usage: idm"
 done

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -267,3 +268,60 @@ int cli_write_pin_letter(const idm_card_t *card, const char *pin, const char *pu
     l->written++;
     return 0;
 }
+
+/* ---- files ------------------------------------------------------------------ */
+
+int cli_write_new_file(const struct cli *cli, const char *path, const void *data, size_t len,
+                          mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        fprintf(stderr, "idm %s: cannot create '%s': %s\n", cli->command, path,
+                strerror(errno));
+        return EXIT_FAILED;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        p += n;
+        left -= (size_t)n;
+    }
+    if (left > 0 || fsync(fd) != 0 || close(fd) != 0) {
+        fprintf(stderr, "idm %s: cannot write '%s': %s\n", cli->command, path, strerror(errno));
+        unlink(path);
+        return EXIT_FAILED;
+    }
+    return EXIT_OK;
+}
+
+char *cli_pem_encode(const unsigned char *der, size_t len, const char *label, size_t *out_len)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t room = 64 + 2 * strlen(label) + (len + 2) / 3 * 4 + len / 48 + 2;
+    char *pem = malloc(room);
+    if (pem == NULL)
+        return NULL;
+    size_t n = (size_t)snprintf(pem, room, "-----BEGIN %s-----\n", label);
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)der[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)der[i + 1] << 8;
+        if (i + 2 < len)
+            v |= der[i + 2];
+        pem[n++] = b64[(v >> 18) & 63];
+        pem[n++] = b64[(v >> 12) & 63];
+        pem[n++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        pem[n++] = i + 2 < len ? b64[v & 63] : '=';
+        if ((i / 3 + 1) % 16 == 0 || i + 3 >= len)
+            pem[n++] = '\n';
+    }
+    n += (size_t)snprintf(pem + n, room - n, "-----END %s-----\n", label);
+    *out_len = n;
+    return pem;
+}
+

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <idm/idm.h>
 
@@ -87,6 +88,17 @@ int cli_parse_choice(const struct cli *cli, const char *option, const char *text
 
 /* True when argv has -h or --help before a "--". */
 int cli_wants_help(int argc, char **argv);
+
+/* ---- files ------------------------------------------------------------------ */
+
+/* Writes data into a new file with mode (never over an existing one: O_EXCL),
+ * fsynced; EXIT_OK, or EXIT_FAILED after saying why (and removing it). */
+int cli_write_new_file(const struct cli *cli, const char *path, const void *data, size_t len,
+                       mode_t mode);
+
+/* DER as PEM ("-----BEGIN <label>-----", 64 columns); malloc'ed, NULL when
+ * out of memory.  *out_len receives its length. */
+char *cli_pem_encode(const unsigned char *der, size_t len, const char *label, size_t *out_len);
 
 /* ---- PIN letters ------------------------------------------------------------ */
 

@@ -75,62 +75,6 @@ static int join(char *path, size_t size, const char *dir, const char *name)
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-/* Writes data into a new file (never over an existing one) with mode. */
-static int write_new_file(const struct cli *cli, const char *path, const void *data, size_t len,
-                          mode_t mode)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0) {
-        fprintf(stderr, "idm %s: cannot create '%s': %s\n", cli->command, path,
-                strerror(errno));
-        return EXIT_FAILED;
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        p += n;
-        left -= (size_t)n;
-    }
-    if (left > 0 || fsync(fd) != 0 || close(fd) != 0) {
-        fprintf(stderr, "idm %s: cannot write '%s': %s\n", cli->command, path, strerror(errno));
-        unlink(path);
-        return EXIT_FAILED;
-    }
-    return EXIT_OK;
-}
-
-/* DER as PEM with the given label; malloc'ed, NULL when out of memory. */
-static char *pem_encode(const unsigned char *der, size_t len, const char *label, size_t *out_len)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t room = 64 + 2 * strlen(label) + (len + 2) / 3 * 4 + len / 48 + 2;
-    char *pem = malloc(room);
-    if (pem == NULL)
-        return NULL;
-    size_t n = (size_t)snprintf(pem, room, "-----BEGIN %s-----\n", label);
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)der[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)der[i + 1] << 8;
-        if (i + 2 < len)
-            v |= der[i + 2];
-        pem[n++] = b64[(v >> 18) & 63];
-        pem[n++] = b64[(v >> 12) & 63];
-        pem[n++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        pem[n++] = i + 2 < len ? b64[v & 63] : '=';
-        if ((i / 3 + 1) % 16 == 0 || i + 3 >= len)
-            pem[n++] = '\n';
-    }
-    n += (size_t)snprintf(pem + n, room - n, "-----END %s-----\n", label);
-    *out_len = n;
-    return pem;
-}
-
 /* The whole of a file, malloc'ed; NULL with a message when it cannot be read. */
 static char *read_file(const struct cli *cli, const char *path, size_t *len)
 {
@@ -277,11 +221,11 @@ static int ca_create(struct cli *cli, int argc, char **argv)
              idm_ca_export_key(ca, supply_passphrase, &p, key) != IDM_OK)
         rc = cli_fail(cli, "cannot export the CA");
     else if (idm_buffer_get(der, &bytes, &len) != IDM_OK ||
-             (pem = pem_encode(bytes, len, "CERTIFICATE", &pem_len)) == NULL)
+             (pem = cli_pem_encode(bytes, len, "CERTIFICATE", &pem_len)) == NULL)
         rc = cli_fail(cli, "out of memory");
     else if (idm_buffer_get(key, &bytes, &len) == IDM_OK &&
-             (rc = write_new_file(cli, key_path, bytes, len, 0600)) == EXIT_OK &&
-             (rc = write_new_file(cli, cert_path, pem, pem_len, 0644)) != EXIT_OK)
+             (rc = cli_write_new_file(cli, key_path, bytes, len, 0600)) == EXIT_OK &&
+             (rc = cli_write_new_file(cli, cert_path, pem, pem_len, 0644)) != EXIT_OK)
         unlink(key_path);
     wipe(&p);
     free(pem);
@@ -310,6 +254,7 @@ int cmd_ca(struct cli *cli, int argc, char **argv)
 {
     static const struct cli_command table[] = {
         {"create", "make a new issuing CA in a folder", ca_create},
+        {"crl", "sign a CRL of the revoked certificates", cli_ca_crl},
     };
     return cli_dispatch(cli, "ca", table, sizeof table / sizeof table[0], argc, argv);
 }

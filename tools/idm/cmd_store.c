@@ -226,6 +226,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 {
     static const struct cli_command table[] = {
         {"verify", "check the audit trail's hash chain", audit_verify},
+        {"export", "print the audit events", cli_audit_export},
     };
     return cli_dispatch(cli, "audit", table, sizeof table / sizeof table[0], argc, argv);
 }

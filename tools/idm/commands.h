@@ -15,6 +15,11 @@ int cmd_ca(struct cli *cli, int argc, char **argv);
 int cmd_option(struct cli *cli, int argc, char **argv);
 int cmd_order(struct cli *cli, int argc, char **argv);
 int cmd_external(struct cli *cli, int argc, char **argv);
+int cmd_cert(struct cli *cli, int argc, char **argv);
+
+/* idm ca crl and idm audit export (cmd_cert.c), in the ca and audit groups. */
+int cli_ca_crl(struct cli *cli, int argc, char **argv);
+int cli_audit_export(struct cli *cli, int argc, char **argv);
 
 /* Loads the CA that `idm ca create` wrote into dir (ca.crt, ca.key), with
  * the passphrase from passphrase_file or $IDM_CA_PASSPHRASE. */
