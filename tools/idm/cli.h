@@ -86,6 +86,20 @@ int cli_parse_choice(const struct cli *cli, const char *option, const char *text
         }                                                                            \
     } while (0)
 
+/* Defines static int fn_name(const struct cli *, const char *text, type *out):
+ * text as one of the names name_fn gives the values of type, or a usage
+ * error naming option and listing the names. */
+#define CLI_ENUM_PARSER(fn_name, type, name_fn, option)                               \
+    static int fn_name(const struct cli *cli, const char *text, type *out)            \
+    {                                                                                 \
+        const char *names[32];                                                        \
+        int n = 0, v = 0;                                                             \
+        CLI_ENUM_NAMES(name_fn, type, names, 32, n);                                  \
+        int rc = cli_parse_choice(cli, option, text, names, n, &v);                   \
+        *out = (type)v;                                                               \
+        return rc;                                                                    \
+    }
+
 /* True when argv has -h or --help before a "--". */
 int cli_wants_help(int argc, char **argv);
 

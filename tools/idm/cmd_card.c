@@ -9,24 +9,12 @@
 #include "cli.h"
 #include "commands.h"
 
-#define PARSER(fn_name, type, name_fn, option)                                        \
-    static int fn_name(const struct cli *cli, const char *text, type *out)            \
-    {                                                                                 \
-        const char *names[32];                                                        \
-        int n = 0, v = 0;                                                             \
-        CLI_ENUM_NAMES(name_fn, type, names, 32, n);                                  \
-        int rc = cli_parse_choice(cli, option, text, names, n, &v);                   \
-        *out = (type)v;                                                               \
-        return rc;                                                                    \
-    }
+CLI_ENUM_PARSER(parse_type, idm_card_type, idm_card_type_name, "--type")
+CLI_ENUM_PARSER(parse_option, idm_card_option, idm_card_option_name, "--option")
+CLI_ENUM_PARSER(parse_production, idm_production, idm_production_name, "--production")
+CLI_ENUM_PARSER(parse_state, idm_card_state, idm_card_state_name, "--state")
 
-PARSER(parse_type, idm_card_type, idm_card_type_name, "--type")
-PARSER(parse_option, idm_card_option, idm_card_option_name, "--option")
-PARSER(parse_production, idm_production, idm_production_name, "--production")
-PARSER(parse_state, idm_card_state, idm_card_state_name, "--state")
-
-/* Opens a card named by its id ("12") or, failing that, its card number. */
-static int open_card(struct cli *cli, const char *key, idm_card_t **out)
+int cli_open_card(struct cli *cli, const char *key, idm_card_t **out)
 {
     int64_t id = cli_parse_id(key);
     int rc = id > 0 ? idm_card_open(cli->ctx, id, out) : IDM_ERR_NOT_FOUND;
@@ -170,7 +158,7 @@ static int card_approve(struct cli *cli, int argc, char **argv)
         json_open(&j, NULL, '[');
     for (int i = 1; i < argc && rc == EXIT_OK; i++) {
         idm_card_t *card = NULL;
-        if ((rc = open_card(cli, argv[i], &card)) != EXIT_OK)
+        if ((rc = cli_open_card(cli, argv[i], &card)) != EXIT_OK)
             break;
         if (idm_card_set_state(card, cli->actor, IDM_CARD_APPROVED, NULL) != IDM_OK) {
             char what[300];
@@ -274,7 +262,7 @@ static int card_show(struct cli *cli, int argc, char **argv)
     if (rc != EXIT_OK)
         return rc;
     idm_card_t *card = NULL;
-    if ((rc = open_card(cli, argv[1], &card)) != EXIT_OK)
+    if ((rc = cli_open_card(cli, argv[1], &card)) != EXIT_OK)
         return rc;
     int64_t card_id = 0;
     idm_card_get_id(card, &card_id);

@@ -63,20 +63,6 @@ static int desk_open(struct cli *cli, struct desk *d)
     return EXIT_OK;
 }
 
-static int open_card(struct cli *cli, const char *key, idm_card_t **out)
-{
-    int64_t id = cli_parse_id(key);
-    int rc = id > 0 ? idm_card_open(cli->ctx, id, out) : IDM_ERR_NOT_FOUND;
-    if (rc == IDM_ERR_NOT_FOUND)
-        rc = idm_card_open_number(cli->ctx, key, out);
-    if (rc != IDM_OK) {
-        char what[300];
-        snprintf(what, sizeof what, "no card '%s'", key);
-        return cli_fail(cli, what);
-    }
-    return EXIT_OK;
-}
-
 /* One card after a step: JSON object or a line "card N (number): state". */
 static void print_card_state(const struct cli *cli, struct json *j, const idm_card_t *card)
 {
@@ -277,7 +263,7 @@ static int card_step(struct cli *cli, int argc, char **argv, enum card_step step
         json_open(&j, NULL, '[');
     for (int i = optind; i < argc && rc == EXIT_OK; i++) {
         idm_card_t *card = NULL;
-        if ((rc = open_card(cli, argv[i], &card)) != EXIT_OK)
+        if ((rc = cli_open_card(cli, argv[i], &card)) != EXIT_OK)
             break;
         int r = step == STEP_APPROVE  ? idm_external_approve(d.external, cli->actor, card)
                 : step == STEP_REJECT ? idm_external_reject(d.external, cli->actor, card, reason)
@@ -514,7 +500,7 @@ static int external_assign(struct cli *cli, int argc, char **argv)
     idm_card_t *card = NULL;
     idm_identity_t *who = NULL;
     int64_t who_id = 0;
-    if ((rc = open_card(cli, argv[optind], &card)) == EXIT_OK &&
+    if ((rc = cli_open_card(cli, argv[optind], &card)) == EXIT_OK &&
         (rc = cli_open_identity(cli, argv[optind + 1], &who)) == EXIT_OK) {
         idm_identity_get_id(who, &who_id);
         if (idm_external_assign(d.external, cli->actor, card, who_id) != IDM_OK) {
@@ -569,7 +555,7 @@ static int encode_step(struct cli *cli, int argc, char **argv, int temporary, co
     idm_ca_t *ca = NULL;
     idm_encoder_t *encoder = NULL;
     struct cli_pin_letters letters = {pin_dir, 0, 0};
-    if ((rc = open_card(cli, argv[optind], &card)) != EXIT_OK ||
+    if ((rc = cli_open_card(cli, argv[optind], &card)) != EXIT_OK ||
         (ca_dir != NULL && (rc = cli_load_ca(cli, ca_dir, passphrase_file, &ca)) != EXIT_OK)) {
         /* said */
     } else if (idm_encoder_new_pcsc(&encoder, cli->ctx) != IDM_OK ||

@@ -9,15 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 
-static int parse_identity_state(const struct cli *cli, const char *text, idm_identity_state *out)
-{
-    const char *names[16];
-    int n = 0, v = 0;
-    CLI_ENUM_NAMES(idm_identity_state_name, idm_identity_state, names, 16, n);
-    int rc = cli_parse_choice(cli, "--state", text, names, n, &v);
-    *out = (idm_identity_state)v;
-    return rc;
-}
+CLI_ENUM_PARSER(parse_identity_state, idm_identity_state, idm_identity_state_name, "--state")
 
 /* Opens an identity named by its id ("12") or, failing that, its external id. */
 int cli_open_identity(struct cli *cli, const char *key, idm_identity_t **out)

@@ -20,20 +20,9 @@
 #include "cli.h"
 #include "commands.h"
 
-#define PARSER(fn_name, type, name_fn, option)                                        \
-    static int fn_name(const struct cli *cli, const char *text, type *out)            \
-    {                                                                                 \
-        const char *names[32];                                                        \
-        int n = 0, v = 0;                                                             \
-        CLI_ENUM_NAMES(name_fn, type, names, 32, n);                                  \
-        int rc = cli_parse_choice(cli, option, text, names, n, &v);                   \
-        *out = (type)v;                                                               \
-        return rc;                                                                    \
-    }
-
-PARSER(parse_type, idm_card_type, idm_card_type_name, "--type")
-PARSER(parse_option, idm_card_option, idm_card_option_name, "--option")
-PARSER(parse_state, idm_order_state, idm_order_state_name, "--state")
+CLI_ENUM_PARSER(parse_type, idm_card_type, idm_card_type_name, "--type")
+CLI_ENUM_PARSER(parse_option, idm_card_option, idm_card_option_name, "--option")
+CLI_ENUM_PARSER(parse_state, idm_order_state, idm_order_state_name, "--state")
 
 static int open_order(struct cli *cli, const char *key, idm_order_t **out)
 {

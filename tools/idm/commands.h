@@ -25,6 +25,10 @@ int cli_audit_export(struct cli *cli, int argc, char **argv);
  * the passphrase from passphrase_file or $IDM_CA_PASSPHRASE. */
 int cli_load_ca(struct cli *cli, const char *dir, const char *passphrase_file, idm_ca_t **out);
 
+/* Opens a card named by its id ("12") or, failing that, its card number;
+ * prints why not and returns the exit code when there is none. */
+int cli_open_card(struct cli *cli, const char *key, idm_card_t **out);
+
 /* Opens an identity named by its id ("12") or, failing that, its external id;
  * prints why not and returns the exit code when there is none. */
 int cli_open_identity(struct cli *cli, const char *key, idm_identity_t **out);
