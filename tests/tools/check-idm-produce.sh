@@ -138,6 +138,26 @@ for letter in "$work"/pins/*.pin; do
 done
 [ "$leaked" -eq 0 ] && ok "no PIN or PUK in the store or the audit export" ||
   not_ok "a PIN or PUK reached the store or the audit"
+# ---- on a terminal: the progress line (script(1) gives the run a pseudo-terminal) -----
+"$idm" card request --identity 1 --type contractor --option digital >/dev/null &&
+  "$idm" card request --identity 2 --type contractor --option digital >/dev/null &&
+  "$idm" card approve 9 10 >/dev/null && ok "two contractor cards approved" ||
+  not_ok "two contractor cards"
+order=$("$idm" --json order create --type contractor --option digital |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+script -qefc "'$idm' order produce $order --reader '$reader' --ca-dir '$work/ca' --pin-dir '$work/pins'" \
+  /dev/null >"$work/tty" 2>&1
+status=$?
+tty_out=$(tr '\r' '\n' <"$work/tty")
+[ "$status" -eq 0 ] && ok "produce on a terminal" || not_ok "produce on a terminal: exit $status" "$tty_out"
+[[ $tty_out == *"2/2 cards"*"cards/s"*"ETA"*"skipped 0"*"failed 0"* ]] &&
+  ok "the progress line shows done/total, rate, ETA, skipped and failed" ||
+  not_ok "no progress line on the terminal" "$tty_out"
+"$idm" order produce 1 --reader "$reader" --ca-dir "$work/ca" --pin-dir "$work/pins" \
+  >"$work/out" 2>"$work/err"
+[[ $(cat "$work/err") != *"cards/s"* ]] && ok "no progress line when stderr is not a terminal" ||
+  not_ok "a progress line went to a file" "$(cat "$work/err")"
+
 # ---- external production: a card the bureau made, activated in the reader ---------------
 desk=(--spool "$work/spool")
 mkdir "$work/spool"
