@@ -10,7 +10,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tree="$work/tree"
 mkdir -p "$tree"
-cp -r "$src/include" "$src/src" "$src/abi" "$src/scripts" "$src/bindings" \
+cp -r "$src/include" "$src/src" "$src/abi" "$src/scripts" "$src/bindings" "$src/doc" \
       "$src/meson.build" "$src/meson_options.txt" "$src/idm.pc.in" "$tree/"
 cp -r "$tree" "$work/pristine"
 
