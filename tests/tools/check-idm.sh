@@ -91,6 +91,12 @@ run 0 "list --state registered is empty" --json identity list --state registered
 run 0 "show by id" identity show 1 && expect "shows attributes" "$out" "givenName"
 run 0 "show by external id, JSON" --json identity show E1002 &&
   json "Alan Turing" 'd["common_name"] == "Alan Turing" and d["attributes"]["surname"] == "Turing"'
+run 0 "set-state inactive" --json identity set-state inactive E1008 &&
+  json "inactive" 'd == [{"id": 8, "state": "inactive"}]'
+run 0 "set-state active again" identity set-state active 8 && expect "says so" "$out" "identity 8: active"
+run 1 "a move the graph forbids" identity set-state registered 8 && expect "names it" "$err" "identity '8'"
+run 2 "set-state with a bad state" identity set-state retired 8
+run 2 "set-state without identities" identity set-state active
 run 1 "show an unknown identity" identity show E9999 && expect "names it" "$err" "E9999"
 run 2 "show wants one identity" identity show 1 2
 
@@ -224,7 +230,8 @@ run 0 "audit verify --json" --json audit verify && json "intact" 'd["intact"] is
 
 # ---- --help everywhere -------------------------------------------------------------
 for cmd in "" "init" "option" "option list" "option set" "identity" "identity import" \
-           "identity list" "identity show" "card" "card request" "card approve" "card list" \
+           "identity list" "identity show" "identity set-state" "card" "card request" \
+           "card approve" "card list" \
            "card show" "ca" "ca create" "order" "order create" "order list" "order show" \
            "order produce" "external" "external order" "external approve" "external reject" \
            "external abort" "external sync" "external update" "external activate" \

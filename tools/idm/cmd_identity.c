@@ -217,12 +217,66 @@ static int identity_show(struct cli *cli, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* ---- set-state -------------------------------------------------------------- */
+
+static const char SET_STATE_USAGE[] =
+    "usage: idm identity set-state STATE IDENTITY...\n"
+    "\n"
+    "Moves identities (id or external id) to STATE: registered, active,\n"
+    "inactive or terminated, as the identity graph allows (audited).  Each is\n"
+    "its own transaction; the first that cannot move stops the command.\n";
+
+static int identity_set_state(struct cli *cli, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(SET_STATE_USAGE, stdout);
+        return EXIT_OK;
+    }
+    if (argc < 3)
+        return cli_usage_error(cli, "give STATE and the identities; "
+                                    "see 'idm identity set-state --help'");
+    idm_identity_state state = IDM_IDENTITY_REGISTERED;
+    int rc = parse_identity_state(cli, argv[1], &state);
+    if (rc != EXIT_OK || (rc = cli_open_store(cli, 0)) != EXIT_OK)
+        return rc;
+    struct json j;
+    json_start(&j, stdout);
+    if (cli->json)
+        json_open(&j, NULL, '[');
+    for (int i = 2; i < argc && rc == EXIT_OK; i++) {
+        idm_identity_t *who = NULL;
+        if ((rc = cli_open_identity(cli, argv[i], &who)) != EXIT_OK)
+            break;
+        int64_t id = 0;
+        idm_identity_get_id(who, &id);
+        if (idm_identity_set_state(who, cli->actor, state) != IDM_OK) {
+            char what[300];
+            snprintf(what, sizeof what, "identity '%s'", argv[i]);
+            rc = cli_fail(cli, what);
+        } else if (cli->json) {
+            json_open(&j, NULL, '{');
+            json_int(&j, "id", id);
+            json_str(&j, "state", idm_identity_state_name(state));
+            json_close(&j, '}');
+        } else {
+            printf("identity %" PRId64 ": %s\n", id, idm_identity_state_name(state));
+        }
+        idm_identity_free(&who);
+    }
+    if (cli->json) {
+        json_close(&j, ']');
+        json_end(&j);
+    }
+    return rc;
+}
+
 int cmd_identity(struct cli *cli, int argc, char **argv)
 {
     static const struct cli_command table[] = {
         {"import", "import identities from a CSV file", identity_import},
         {"list", "list the identities", identity_list},
         {"show", "show one identity and its attributes", identity_show},
+        {"set-state", "move identities to another state", identity_set_state},
     };
     return cli_dispatch(cli, "identity", table, sizeof table / sizeof table[0], argc, argv);
 }
