@@ -235,6 +235,21 @@ void json_end(struct json *j)
     fflush(j->out);
 }
 
+void cli_list_begin(const struct cli *cli, struct json *j)
+{
+    json_start(j, stdout);
+    if (cli->json)
+        json_open(j, NULL, '[');
+}
+
+void cli_list_end(const struct cli *cli, struct json *j)
+{
+    if (cli->json) {
+        json_close(j, ']');
+        json_end(j);
+    }
+}
+
 /* ---- PIN letters --------------------------------------------------------------- */
 
 int cli_write_pin_letter(const idm_card_t *card, const char *pin, const char *puk,

@@ -150,4 +150,9 @@ void json_bool(struct json *j, const char *key, int value);
 /* Ends the document with a newline. */
 void json_end(struct json *j);
 
+/* A command's list: with --json, one array on stdout (start and '['), and
+ * its end (']' and the newline); without, nothing. */
+void cli_list_begin(const struct cli *cli, struct json *j);
+void cli_list_end(const struct cli *cli, struct json *j);
+
 #endif /* IDM_TOOL_CLI_H */

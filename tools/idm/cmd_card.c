@@ -153,9 +153,7 @@ static int card_approve(struct cli *cli, int argc, char **argv)
     if (rc != EXIT_OK)
         return rc;
     struct json j;
-    json_start(&j, stdout);
-    if (cli->json)
-        json_open(&j, NULL, '[');
+    cli_list_begin(cli, &j);
     for (int i = 1; i < argc && rc == EXIT_OK; i++) {
         idm_card_t *card = NULL;
         if ((rc = cli_open_card(cli, argv[i], &card)) != EXIT_OK)
@@ -169,10 +167,7 @@ static int card_approve(struct cli *cli, int argc, char **argv)
         }
         idm_card_free(&card);
     }
-    if (cli->json) {
-        json_close(&j, ']');
-        json_end(&j);
-    }
+    cli_list_end(cli, &j);
     return rc;
 }
 
@@ -227,19 +222,14 @@ static int card_list(struct cli *cli, int argc, char **argv)
         return cli_fail(cli, "cannot list the cards");
     }
     struct json j;
-    json_start(&j, stdout);
-    if (cli->json)
-        json_open(&j, NULL, '[');
+    cli_list_begin(cli, &j);
     idm_card_t *card = NULL;
     while ((rc = idm_card_iter_next(it, &card)) == IDM_OK && card != NULL) {
         print_card(cli, &j, NULL, card);
         idm_card_free(&card);
     }
     idm_card_iter_free(&it);
-    if (cli->json) {
-        json_close(&j, ']');
-        json_end(&j);
-    }
+    cli_list_end(cli, &j);
     return rc == IDM_OK ? EXIT_OK : cli_fail(cli, "cannot list the cards");
 }
 

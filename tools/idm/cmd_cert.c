@@ -194,9 +194,7 @@ static int cert_revoke(struct cli *cli, int argc, char **argv)
         (rc = cli_load_ca(cli, ca_dir, passphrase_file, &ca)) != EXIT_OK)
         return rc;
     struct json j;
-    json_start(&j, stdout);
-    if (cli->json)
-        json_open(&j, NULL, '[');
+    cli_list_begin(cli, &j);
     for (int i = optind; i < argc && rc == EXIT_OK; i++) {
         idm_cert_t *cert = NULL;
         if ((rc = open_cert(cli, argv[i], &cert)) != EXIT_OK)
@@ -212,10 +210,7 @@ static int cert_revoke(struct cli *cli, int argc, char **argv)
         }
         idm_cert_free(&cert);
     }
-    if (cli->json) {
-        json_close(&j, ']');
-        json_end(&j);
-    }
+    cli_list_end(cli, &j);
     idm_ca_free(&ca);
     return rc;
 }
@@ -359,9 +354,7 @@ int cli_audit_export(struct cli *cli, int argc, char **argv)
         r = idm_audit_iter_set_time_range(it, since >= 0 ? since : 0,
                                           until >= 0 ? until : INT64_MAX);
     struct json j;
-    json_start(&j, stdout);
-    if (cli->json)
-        json_open(&j, NULL, '[');
+    cli_list_begin(cli, &j);
     idm_audit_event_t *ev = NULL;
     while (r == IDM_OK && (r = idm_audit_iter_next(it, &ev)) == IDM_OK && ev != NULL) {
         int64_t seq = 0, time_ms = 0, object_id = 0;
@@ -394,9 +387,6 @@ int cli_audit_export(struct cli *cli, int argc, char **argv)
         idm_audit_event_free(&ev);
     }
     idm_audit_iter_free(&it);
-    if (cli->json) {
-        json_close(&j, ']');
-        json_end(&j);
-    }
+    cli_list_end(cli, &j);
     return r == IDM_OK ? EXIT_OK : cli_fail(cli, "cannot read the audit trail");
 }

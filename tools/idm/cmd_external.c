@@ -258,9 +258,7 @@ static int card_step(struct cli *cli, int argc, char **argv, enum card_step step
         return rc;
     }
     struct json j;
-    json_start(&j, stdout);
-    if (cli->json)
-        json_open(&j, NULL, '[');
+    cli_list_begin(cli, &j);
     for (int i = optind; i < argc && rc == EXIT_OK; i++) {
         idm_card_t *card = NULL;
         if ((rc = cli_open_card(cli, argv[i], &card)) != EXIT_OK)
@@ -279,10 +277,7 @@ static int card_step(struct cli *cli, int argc, char **argv, enum card_step step
         }
         idm_card_free(&card);
     }
-    if (cli->json) {
-        json_close(&j, ']');
-        json_end(&j);
-    }
+    cli_list_end(cli, &j);
     desk_close(&d);
     return rc;
 }
@@ -458,9 +453,7 @@ static int external_temporary(struct cli *cli, int argc, char **argv)
     idm_order_get_id(order, &order_id);
     idm_card_iter_t *it = NULL;
     struct json j;
-    json_start(&j, stdout);
-    if (cli->json)
-        json_open(&j, NULL, '[');
+    cli_list_begin(cli, &j);
     idm_card_t *card = NULL;
     int r = idm_card_iter_new(cli->ctx, &it);
     if (r == IDM_OK)
@@ -469,10 +462,7 @@ static int external_temporary(struct cli *cli, int argc, char **argv)
         print_card_state(cli, &j, card);
         idm_card_free(&card);
     }
-    if (cli->json) {
-        json_close(&j, ']');
-        json_end(&j);
-    }
+    cli_list_end(cli, &j);
     idm_card_iter_free(&it);
     idm_order_free(&order);
     desk_close(&d);

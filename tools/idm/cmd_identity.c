@@ -118,10 +118,7 @@ static int identity_list(struct cli *cli, int argc, char **argv)
         return cli_fail(cli, "cannot list the identities");
     }
     struct json j;
-    if (cli->json) {
-        json_start(&j, stdout);
-        json_open(&j, NULL, '[');
-    }
+    cli_list_begin(cli, &j);
     idm_identity_t *who = NULL;
     while ((rc = idm_identity_iter_next(it, &who)) == IDM_OK && who != NULL) {
         int64_t id = 0;
@@ -145,10 +142,7 @@ static int identity_list(struct cli *cli, int argc, char **argv)
         idm_identity_free(&who);
     }
     idm_identity_iter_free(&it);
-    if (cli->json) {
-        json_close(&j, ']');
-        json_end(&j);
-    }
+    cli_list_end(cli, &j);
     return rc == IDM_OK ? EXIT_OK : cli_fail(cli, "cannot list the identities");
 }
 
@@ -240,9 +234,7 @@ static int identity_set_state(struct cli *cli, int argc, char **argv)
     if (rc != EXIT_OK || (rc = cli_open_store(cli, 0)) != EXIT_OK)
         return rc;
     struct json j;
-    json_start(&j, stdout);
-    if (cli->json)
-        json_open(&j, NULL, '[');
+    cli_list_begin(cli, &j);
     for (int i = 2; i < argc && rc == EXIT_OK; i++) {
         idm_identity_t *who = NULL;
         if ((rc = cli_open_identity(cli, argv[i], &who)) != EXIT_OK)
@@ -263,10 +255,7 @@ static int identity_set_state(struct cli *cli, int argc, char **argv)
         }
         idm_identity_free(&who);
     }
-    if (cli->json) {
-        json_close(&j, ']');
-        json_end(&j);
-    }
+    cli_list_end(cli, &j);
     return rc;
 }
 

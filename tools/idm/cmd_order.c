@@ -186,19 +186,14 @@ static int order_list(struct cli *cli, int argc, char **argv)
         return cli_fail(cli, "cannot list the orders");
     }
     struct json j;
-    json_start(&j, stdout);
-    if (cli->json)
-        json_open(&j, NULL, '[');
+    cli_list_begin(cli, &j);
     idm_order_t *order = NULL;
     while ((rc = idm_order_iter_next(it, &order)) == IDM_OK && order != NULL) {
         print_order(cli, &j, NULL, order);
         idm_order_free(&order);
     }
     idm_order_iter_free(&it);
-    if (cli->json) {
-        json_close(&j, ']');
-        json_end(&j);
-    }
+    cli_list_end(cli, &j);
     return rc == IDM_OK ? EXIT_OK : cli_fail(cli, "cannot list the orders");
 }
 
