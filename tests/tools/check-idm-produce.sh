@@ -28,6 +28,14 @@ run() { # STATUS NAME ARGS...
   not_ok "$name: exit $status, want $want" "idm $*" "stdout: $out" "stderr: $err"
   return 1
 }
+expect() { # NAME TEXT NEEDLE...: every needle is in the text
+  local name=$1 text=$2 needle
+  shift 2
+  for needle in "$@"; do
+    [[ $text == *"$needle"* ]] || { not_ok "$name" "missing: $needle" "in: $text"; return 1; }
+  done
+  ok "$name"
+}
 json() { # NAME EXPRESSION over the JSON document d on the last stdout
   if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert $2, d" "$work/out" \
        2>"$work/json-err"; then ok "$1"; else not_ok "$1" "$(cat "$work/json-err")"; fi
@@ -182,6 +190,36 @@ run 0 "its certificates are valid now" --json card show "$card" &&
   json "valid" 'd["certificates"] and all(c["state"] == "valid" for c in d["certificates"])'
 [ -e "$work/pins/$(printf '%08d' "$card").pin" ] && ok "a PIN letter for the activated card" ||
   not_ok "no PIN letter for card $card"
+
+# ---- cards that are not ready are skipped, with the reason; the report ------------------
+# identity 1 has contractor card 9 in use already; identity 3's holder is made
+# inactive once the card is approved
+"$idm" card request --identity 1 --type contractor --option digital >/dev/null &&
+  "$idm" card request --identity 3 --type contractor --option digital >/dev/null &&
+  "$idm" card approve 12 13 >/dev/null && "$idm" identity set-state inactive 3 >/dev/null &&
+  ok "two contractor cards that are not ready" || not_ok "two contractor cards not ready"
+order=$("$idm" --json order create --type contractor --option digital |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+if run 0 "produce an order of cards that are not ready" order produce "$order" \
+     --reader "$reader" --ca-dir "$work/ca" --pin-dir "$work/pins"; then
+  expect "the summary names each skipped card with its reason" "$out" \
+    "skipped  card 12" "already has contractor card" "skipped  card 13" "only active holders"
+fi
+run 0 "report" report && sed 's/^/# /' <<<"$out" &&
+  expect "the report has the orders, the totals, the reasons and the states" "$out" \
+    "orders:" "total: 4 orders, pending 0 produced 11 skipped 2 failed 0" \
+    "skipped and failed cards:" "card 12" "already has contractor card" "card 13" \
+    "only active holders" "cards:" "issued 10" "active 1" "certificates:" "revoked 1"
+run 0 "report --json" --json report &&
+  json "4 orders, 11 produced, 2 skipped with reasons, 1 revoked certificate" \
+    'len(d["orders"]) == 4 and d["totals"] == {"orders": 4, "pending": 0, "produced": 11, "skipped": 2, "failed": 0} and [(p["card_id"], p["outcome"]) for p in d["not_produced"]] == [(12, "skipped"), (13, "skipped")] and "only active holders" in d["not_produced"][1]["reason"] and d["cards"]["issued"] == 10 and d["certificates"]["revoked"] == 1'
+run 0 "report of external orders" --json report --kind external &&
+  json "one external order, one card produced" \
+    'len(d["orders"]) == 1 and d["orders"][0]["kind"] == "external" and d["totals"]["produced"] == 1 and d["not_produced"] == []'
+run 0 "report of the contractor orders" --json report --type contractor --kind mass_production &&
+  json "two" 'len(d["orders"]) == 2 and d["totals"]["produced"] == 2 and d["totals"]["skipped"] == 2'
+run 2 "report with an unknown kind" report --kind bespoke &&
+  expect "lists the kinds" "$err" "--kind: 'bespoke' is not one of" "mass_production"
 
 run 0 "audit verify" audit verify
 

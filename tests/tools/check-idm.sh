@@ -53,7 +53,7 @@ json() {
 for cmd in "identity list" "identity show 1" "identity import $people" "card list" \
            "card show 1" "card approve 1" "card request --identity 1" "audit verify" \
            "option list" "option set queue_orders true" "order list" "order create" \
-           "order show 1" "order produce 1"; do
+           "order show 1" "order produce 1" "report"; do
   # shellcheck disable=SC2086
   run 3 "no store: idm $cmd" $cmd && expect "no store: idm $cmd names the path" "$err" \
     "no store at '$work/idm.db'"
@@ -143,6 +143,16 @@ run 0 "order list" --json order list && json "two orders" 'len(d) == 2'
 run 0 "order show" --json order show 1 &&
   json "the report" 'd["order"]["id"] == 1 and d["skipped"] == [] and d["failed"] == []'
 run 1 "order show of an unknown order" order show 42 && expect "names it" "$err" "no order '42'"
+run 0 "report" --json report &&
+  json "two orders, one card pending, none produced" \
+    'len(d["orders"]) == 2 and d["totals"]["orders"] == 2 and d["totals"]["pending"] == 1 and d["totals"]["produced"] == 0 and d["not_produced"] == [] and "certificates" in d'
+run 0 "report --type visitor" report --type visitor &&
+  expect "only the visitor order" "$out" "total: 1 order, pending 0"
+run 0 "report --state completed" report --state completed &&
+  expect "no order" "$out" "total: 0 orders"
+run 2 "report with an operand" report 1 && expect "names it" "$err" "unexpected argument '1'"
+run 2 "report with an unknown option value" report --option holographic &&
+  expect "lists the options" "$err" "--option: 'holographic' is not one of"
 run 2 "order produce wants an order" order produce
 run 2 "order produce with both readers" order produce 1 --reader x --reader-index 0
 run 2 "order produce with a bad --group" order produce 1 --group 0
@@ -237,7 +247,7 @@ for cmd in "" "init" "option" "option list" "option set" "identity" "identity im
            "external abort" "external sync" "external update" "external activate" \
            "external temporary" "external initialize" "external assign" "external withdraw" \
            "external flush" "cert" "cert show" "cert export" "cert revoke" "ca crl" "audit" \
-           "audit verify" "audit export" "version"; do
+           "audit verify" "audit export" "report" "version"; do
   # shellcheck disable=SC2086
   run 0 "idm $cmd --help" $cmd --help && expect "idm $cmd --help prints usage" "$out" "usage: idm"
 done
@@ -252,7 +262,7 @@ printf 'this is not a database' | dd of=damaged.db conv=notrunc status=none
 dd if=/dev/urandom of=damaged.db bs=1024 seek=8 count=4 conv=notrunc status=none
 before=$(sha256sum damaged.db)
 for cmd in "identity list" "card list" "card show 1" "audit verify" "card approve 1" \
-           "option list" "order list" "order create"; do
+           "option list" "order list" "order create" "report"; do
   # shellcheck disable=SC2086
   run 1 "corrupted store: idm $cmd" --store "$work/damaged.db" $cmd &&
     expect "corrupted store: idm $cmd says what" "$err" "cannot open the store"

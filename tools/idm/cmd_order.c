@@ -38,19 +38,17 @@ static int open_order(struct cli *cli, const char *key, idm_order_t **out)
     return EXIT_OK;
 }
 
-static int64_t count(const idm_order_t *order, idm_order_card_outcome outcome)
+int64_t cli_order_count(const idm_order_t *order, idm_order_card_outcome outcome)
 {
     int64_t n = 0;
     idm_order_count_cards(order, outcome, &n);
     return n;
 }
 
-static const idm_order_card_outcome OUTCOMES[] = {IDM_OUTCOME_PENDING, IDM_OUTCOME_PRODUCED,
-                                                  IDM_OUTCOME_SKIPPED, IDM_OUTCOME_FAILED};
-#define N_OUTCOMES (sizeof OUTCOMES / sizeof OUTCOMES[0])
+const idm_order_card_outcome CLI_ORDER_OUTCOMES[CLI_N_ORDER_OUTCOMES] = {
+    IDM_OUTCOME_PENDING, IDM_OUTCOME_PRODUCED, IDM_OUTCOME_SKIPPED, IDM_OUTCOME_FAILED};
 
-/* The order as a JSON object (under key) or a line. */
-static void print_order(const struct cli *cli, struct json *j, const char *key,
+void cli_print_order(const struct cli *cli, struct json *j, const char *key,
                         const idm_order_t *order)
 {
     int64_t id = 0;
@@ -73,18 +71,18 @@ static void print_order(const struct cli *cli, struct json *j, const char *key,
         json_str(j, "card_type", idm_card_type_name(type));
         json_str(j, "card_option", idm_card_option_name(option));
         json_open(j, "cards", '{');
-        for (size_t i = 0; i < N_OUTCOMES; i++)
-            json_int(j, idm_order_card_outcome_name(OUTCOMES[i]), count(order, OUTCOMES[i]));
+        for (size_t i = 0; i < CLI_N_ORDER_OUTCOMES; i++)
+            json_int(j, idm_order_card_outcome_name(CLI_ORDER_OUTCOMES[i]), cli_order_count(order, CLI_ORDER_OUTCOMES[i]));
         json_close(j, '}');
         json_close(j, '}');
     } else {
-        printf("%6" PRId64 "  %-16s %-10s %-10s %-8s", id, idm_order_kind_name(kind),
-               idm_order_state_name(state), idm_card_type_name(type),
-               idm_card_option_name(option));
-        for (size_t i = 0; i < N_OUTCOMES; i++)
-            printf(" %s %" PRId64, idm_order_card_outcome_name(OUTCOMES[i]),
-                   count(order, OUTCOMES[i]));
-        putchar('\n');
+        fprintf(j->out, "%6" PRId64 "  %-16s %-10s %-10s %-8s", id, idm_order_kind_name(kind),
+                idm_order_state_name(state), idm_card_type_name(type),
+                idm_card_option_name(option));
+        for (size_t i = 0; i < CLI_N_ORDER_OUTCOMES; i++)
+            fprintf(j->out, " %s %" PRId64, idm_order_card_outcome_name(CLI_ORDER_OUTCOMES[i]),
+                    cli_order_count(order, CLI_ORDER_OUTCOMES[i]));
+        fputc('\n', j->out);
     }
 }
 
@@ -140,7 +138,7 @@ static int order_create(struct cli *cli, int argc, char **argv)
     }
     struct json j;
     json_start(&j, stdout);
-    print_order(cli, &j, NULL, order);
+    cli_print_order(cli, &j, NULL, order);
     if (cli->json)
         json_end(&j);
     idm_order_free(&order);
@@ -189,7 +187,7 @@ static int order_list(struct cli *cli, int argc, char **argv)
     cli_list_begin(cli, &j);
     idm_order_t *order = NULL;
     while ((rc = idm_order_iter_next(it, &order)) == IDM_OK && order != NULL) {
-        print_order(cli, &j, NULL, order);
+        cli_print_order(cli, &j, NULL, order);
         idm_order_free(&order);
     }
     idm_order_iter_free(&it);
@@ -197,62 +195,88 @@ static int order_list(struct cli *cli, int argc, char **argv)
     return rc == IDM_OK ? EXIT_OK : cli_fail(cli, "cannot list the orders");
 }
 
-/* ---- the report: an order's cards that did not go through -------------------------- */
+/* ---- an order's cards that did not go through -------------------------------------- */
+
+const idm_order_card_outcome CLI_ORDER_PROBLEMS[2] = {IDM_OUTCOME_SKIPPED, IDM_OUTCOME_FAILED};
+
+int cli_order_each_card(struct cli *cli, const idm_order_t *order,
+                        idm_order_card_outcome outcome, cli_order_card_fn fn, void *data)
+{
+    int64_t order_id = 0;
+    idm_order_get_id(order, &order_id);
+    idm_buffer_t *reason = NULL;
+    idm_card_iter_t *it = NULL;
+    int rc = idm_buffer_new(&reason);
+    if (rc == IDM_OK)
+        rc = idm_card_iter_new(cli->ctx, &it);
+    if (rc == IDM_OK)
+        rc = idm_card_iter_set_order_outcome(it, order_id, outcome);
+    idm_card_t *card = NULL;
+    while (rc == IDM_OK && (rc = idm_card_iter_next(it, &card)) == IDM_OK && card != NULL) {
+        int64_t card_id = 0;
+        const unsigned char *text = NULL;
+        size_t len = 0;
+        int attempt = 0;
+        idm_card_get_id(card, &card_id);
+        rc = idm_order_get_card_outcome(order, card_id, NULL, &attempt, reason);
+        if (rc == IDM_OK)
+            rc = idm_buffer_get(reason, &text, &len);
+        if (rc == IDM_OK) {
+            char *copy = strndup(len > 0 ? (const char *)text : "", len);
+            if (copy == NULL)
+                rc = IDM_ERR_NO_MEMORY;
+            else
+                fn(order_id, outcome, card, attempt, copy, data);
+            free(copy);
+        }
+        idm_card_free(&card);
+    }
+    idm_card_iter_free(&it);
+    idm_buffer_free(&reason);
+    return rc == IDM_OK ? EXIT_OK : cli_fail(cli, "cannot list the order's cards");
+}
+
+/* order show and produce: a skipped or failed card in the JSON array open
+ * in data, or (data NULL) as a line. */
+static void print_problem(int64_t order_id, idm_order_card_outcome outcome,
+                          const idm_card_t *card, int attempt, const char *reason, void *data)
+{
+    struct json *j = data;
+    int64_t card_id = 0;
+    const char *number = NULL;
+    (void)order_id;
+    idm_card_get_id(card, &card_id);
+    idm_card_get_number(card, &number);
+    if (j != NULL) {
+        json_open(j, NULL, '{');
+        json_int(j, "card_id", card_id);
+        json_str(j, "number", number);
+        json_int(j, "attempt", attempt);
+        json_str(j, "reason", reason);
+        json_close(j, '}');
+    } else {
+        printf("  %-8s card %-6" PRId64 " %-14s %s\n", idm_order_card_outcome_name(outcome),
+               card_id, number, reason);
+    }
+}
 
 /* Prints (or adds to the JSON) the order's counts and its skipped and
  * failed cards with their reasons. */
 static int print_report(struct cli *cli, struct json *j, idm_order_t *order)
 {
-    int64_t order_id = 0;
-    idm_order_get_id(order, &order_id);
     if (idm_order_refresh(order) != IDM_OK)
         return cli_fail(cli, "cannot read the order");
-    print_order(cli, j, cli->json ? "order" : NULL, order);
-    idm_buffer_t *reason = NULL;
-    if (idm_buffer_new(&reason) != IDM_OK)
-        return cli_fail(cli, "out of memory");
-    static const idm_order_card_outcome shown[] = {IDM_OUTCOME_SKIPPED, IDM_OUTCOME_FAILED};
-    int rc = IDM_OK;
-    for (size_t k = 0; k < 2 && rc == IDM_OK; k++) {
-        idm_card_iter_t *it = NULL;
-        rc = idm_card_iter_new(cli->ctx, &it);
-        if (rc == IDM_OK)
-            rc = idm_card_iter_set_order_outcome(it, order_id, shown[k]);
+    cli_print_order(cli, j, cli->json ? "order" : NULL, order);
+    int rc = EXIT_OK;
+    for (size_t k = 0; k < 2 && rc == EXIT_OK; k++) {
         if (cli->json)
-            json_open(j, idm_order_card_outcome_name(shown[k]), '[');
-        idm_card_t *card = NULL;
-        while (rc == IDM_OK && (rc = idm_card_iter_next(it, &card)) == IDM_OK && card != NULL) {
-            int64_t card_id = 0;
-            const char *number = NULL;
-            const unsigned char *text = NULL;
-            size_t len = 0;
-            idm_order_card_outcome outcome = IDM_OUTCOME_PENDING;
-            int attempt = 0;
-            idm_card_get_id(card, &card_id);
-            idm_card_get_number(card, &number);
-            if (idm_order_get_card_outcome(order, card_id, &outcome, &attempt, reason) ==
-                IDM_OK)
-                idm_buffer_get(reason, &text, &len);
-            if (cli->json) {
-                json_open(j, NULL, '{');
-                json_int(j, "card_id", card_id);
-                json_str(j, "number", number);
-                json_int(j, "attempt", attempt);
-                json_str(j, "reason", len > 0 ? (const char *)text : "");
-                json_close(j, '}');
-            } else {
-                printf("  %-8s card %-6" PRId64 " %-14s %.*s\n",
-                       idm_order_card_outcome_name(shown[k]), card_id, number, (int)len,
-                       len > 0 ? (const char *)text : "");
-            }
-            idm_card_free(&card);
-        }
+            json_open(j, idm_order_card_outcome_name(CLI_ORDER_PROBLEMS[k]), '[');
+        rc = cli_order_each_card(cli, order, CLI_ORDER_PROBLEMS[k], print_problem,
+                                 cli->json ? j : NULL);
         if (cli->json)
             json_close(j, ']');
-        idm_card_iter_free(&it);
     }
-    idm_buffer_free(&reason);
-    return rc == IDM_OK ? EXIT_OK : cli_fail(cli, "cannot list the order's cards");
+    return rc;
 }
 
 static const char SHOW_USAGE[] =
@@ -319,7 +343,7 @@ static void show_progress(const struct run *r, const idm_order_t *order, int fin
 {
     if (!r->tty)
         return;
-    int64_t failed = count(order, IDM_OUTCOME_FAILED);
+    int64_t failed = cli_order_count(order, IDM_OUTCOME_FAILED);
     int64_t done = r->done_before + r->produced + r->skipped;
     double s = seconds_since(&r->start);
     double rate = s > 0 ? (double)(r->produced + r->skipped) / s : 0;
@@ -327,7 +351,7 @@ static void show_progress(const struct run *r, const idm_order_t *order, int fin
     fprintf(stderr, "\r%" PRId64 "/%" PRId64 " cards  %.2f cards/s  ETA %s%ld:%02ld  "
                     "skipped %" PRId64 "  failed %" PRId64 "   ",
             done, r->total, rate, eta < 0 ? "-" : "", eta < 0 ? 0 : eta / 60,
-            eta < 0 ? 0 : eta % 60, count(order, IDM_OUTCOME_SKIPPED), failed);
+            eta < 0 ? 0 : eta % 60, cli_order_count(order, IDM_OUTCOME_SKIPPED), failed);
     if (final)
         fputc('\n', stderr);
 }
@@ -462,9 +486,9 @@ static int order_produce(struct cli *cli, int argc, char **argv)
 
     r.tty = isatty(STDERR_FILENO);
     r.total = 0;
-    for (size_t i = 0; i < N_OUTCOMES; i++)
-        r.total += count(order, OUTCOMES[i]);
-    r.done_before = r.total - count(order, IDM_OUTCOME_PENDING);
+    for (size_t i = 0; i < CLI_N_ORDER_OUTCOMES; i++)
+        r.total += cli_order_count(order, CLI_ORDER_OUTCOMES[i]);
+    r.done_before = r.total - cli_order_count(order, IDM_OUTCOME_PENDING);
     clock_gettime(CLOCK_MONOTONIC, &r.start);
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);

@@ -33,4 +33,35 @@ int cli_open_card(struct cli *cli, const char *key, idm_card_t **out);
  * prints why not and returns the exit code when there is none. */
 int cli_open_identity(struct cli *cli, const char *key, idm_identity_t **out);
 
+/* ---- orders (cmd_order.c), shared with idm report (cmd_report.c) ---- */
+
+/* The outcomes an order's cards are counted by, in the order they are
+ * shown: pending, produced, skipped, failed. */
+#define CLI_N_ORDER_OUTCOMES 4
+extern const idm_order_card_outcome CLI_ORDER_OUTCOMES[CLI_N_ORDER_OUTCOMES];
+
+/* How many of the order's cards have outcome (0 when it cannot be read). */
+int64_t cli_order_count(const idm_order_t *order, idm_order_card_outcome outcome);
+
+/* The order as a JSON object (under key; NULL inside an array) or as one
+ * line of text, into j->out (json_start() was called either way). */
+void cli_print_order(const struct cli *cli, struct json *j, const char *key,
+                     const idm_order_t *order);
+
+/* The outcomes of the cards that did not go through: skipped, failed. */
+extern const idm_order_card_outcome CLI_ORDER_PROBLEMS[2];
+
+/* Called for one card of an order with its outcome, the attempt it was
+ * recorded at and the reason it records ("" for none). */
+typedef void (*cli_order_card_fn)(int64_t order_id, idm_order_card_outcome outcome,
+                                  const idm_card_t *card, int attempt, const char *reason,
+                                  void *data);
+
+/* Calls fn for each of the order's cards with outcome, in card id order.
+ * EXIT_OK, or EXIT_FAILED after saying why. */
+int cli_order_each_card(struct cli *cli, const idm_order_t *order,
+                        idm_order_card_outcome outcome, cli_order_card_fn fn, void *data);
+
+int cmd_report(struct cli *cli, int argc, char **argv);
+
 #endif /* IDM_TOOL_COMMANDS_H */

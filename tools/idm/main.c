@@ -27,7 +27,8 @@ static const struct cli_command commands[] = {
     {"cert", "show, export and revoke certificates", cmd_cert},
     {"order", "open, list, show and produce mass production orders", cmd_order},
     {"external", "order cards from a production bureau, and what follows", cmd_external},
-    {"audit", "verify the audit trail", cmd_audit},
+    {"report", "report on production across orders", cmd_report},
+    {"audit", "verify and export the audit trail", cmd_audit},
     {"version", "print the versions of the tool and of the loaded library", cmd_version},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
