@@ -124,6 +124,19 @@ crl=$(openssl crl -in "$work/ca.crl" -noout -text -CAfile "$work/ca/ca.crt" 2>&1
 [[ $crl == *"Serial Number: $serial"* && $crl == *"Key Compromise"* ]] &&
   ok "the CRL lists the certificate with its reason" || not_ok "the CRL" "$crl"
 [[ $crl == *"verify OK"* ]] && ok "the CRL's signature verifies" || not_ok "CRL signature" "$crl"
+run 0 "card set-state active: card 2 is handed out" --json card set-state active 2 &&
+  json "active" '[c["state"] for c in d] == ["active"]'
+run 0 "card 2's certificates are valid now" --json card show 2 &&
+  json "valid" 'len(d["certificates"]) == 2 and all(c["state"] == "valid" for c in d["certificates"])'
+serial2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificates"][0]["serial"])' "$work/out")
+"$idm" cert export --pem --out "$work/card2.pem" "$serial2" >/dev/null &&
+  "$idm" ca crl --ca-dir "$work/ca" --pem --out "$work/ca2.crl" >/dev/null
+verified=$(openssl verify -crl_check -CAfile "$work/ca/ca.crt" -CRLfile "$work/ca2.crl" "$work/card2.pem" 2>&1)
+[[ $verified == *": OK" ]] && ok "openssl verifies card 2's certificate with the CRL" ||
+  not_ok "openssl verify -crl_check of card 2" "$verified"
+verified=$(openssl verify -crl_check -CAfile "$work/ca/ca.crt" -CRLfile "$work/ca2.crl" "$work/card1.pem" 2>&1)
+[[ $verified == *"certificate revoked"* ]] && ok "and refuses the revoked one of card 1" ||
+  not_ok "openssl verify -crl_check of the revoked certificate" "$verified"
 run 0 "audit export of card 1" --json audit export --object card:1 &&
   json "its events" 'd and all(e["object"] == "card" and e["object_id"] == 1 for e in d)'
 "$idm" audit export >"$work/audit.txt" 2>&1
@@ -209,10 +222,10 @@ run 0 "report" report && sed 's/^/# /' <<<"$out" &&
   expect "the report has the orders, the totals, the reasons and the states" "$out" \
     "orders:" "total: 4 orders, pending 0 produced 11 skipped 2 failed 0" \
     "skipped and failed cards:" "card 12" "already has contractor card" "card 13" \
-    "only active holders" "cards:" "issued 10" "active 1" "certificates:" "revoked 1"
+    "only active holders" "cards:" "issued 9" "active 2" "certificates:" "revoked 1"
 run 0 "report --json" --json report &&
   json "4 orders, 11 produced, 2 skipped with reasons, 1 revoked certificate" \
-    'len(d["orders"]) == 4 and d["totals"] == {"orders": 4, "pending": 0, "produced": 11, "skipped": 2, "failed": 0} and [(p["card_id"], p["outcome"]) for p in d["not_produced"]] == [(12, "skipped"), (13, "skipped")] and "only active holders" in d["not_produced"][1]["reason"] and d["cards"]["issued"] == 10 and d["certificates"]["revoked"] == 1'
+    'len(d["orders"]) == 4 and d["totals"] == {"orders": 4, "pending": 0, "produced": 11, "skipped": 2, "failed": 0} and [(p["card_id"], p["outcome"]) for p in d["not_produced"]] == [(12, "skipped"), (13, "skipped")] and "only active holders" in d["not_produced"][1]["reason"] and d["cards"]["issued"] == 9 and d["cards"]["active"] == 2 and d["certificates"]["revoked"] == 1'
 run 0 "report of external orders" --json report --kind external &&
   json "one external order, one card produced" \
     'len(d["orders"]) == 1 and d["orders"][0]["kind"] == "external" and d["totals"]["produced"] == 1 and d["not_produced"] == []'

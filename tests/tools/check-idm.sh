@@ -51,7 +51,8 @@ json() {
 
 # ---- a missing store: every command that needs one says so, exit 3 --------
 for cmd in "identity list" "identity show 1" "identity import $people" "card list" \
-           "card show 1" "card approve 1" "card request --identity 1" "audit verify" \
+           "card show 1" "card approve 1" "card set-state active 1" "card request --identity 1" \
+           "audit verify" \
            "option list" "option set queue_orders true" "order list" "order create" \
            "order show 1" "order produce 1" "report"; do
   # shellcheck disable=SC2086
@@ -114,7 +115,7 @@ run 1 "request for an unknown identity" card request --identity E9999 &&
 run 0 "approve both" --json card approve 1 2 &&
   json "approved" '[c["state"] for c in d] == ["approved", "approved"]'
 run 1 "approve again is refused" card approve 1 &&
-  expect "says why" "$err" "cannot approve card '1'"
+  expect "says why" "$err" "cannot move card '1' to approved"
 run 1 "approve an unknown card" card approve 99 && expect "names it" "$err" "no card '99'"
 run 0 "list --state approved" --json card list --state approved && json "two" 'len(d) == 2'
 run 0 "list --identity 2" --json card list --identity 2 &&
@@ -234,6 +235,19 @@ run 0 "audit export of a time range in the past" --json audit export --since 0 -
 run 2 "audit export with a bad --object" audit export --object person:1
 run 2 "audit export with a bad --since" audit export --since yesterday
 
+# ---- card set-state -------------------------------------------------------------------
+spare=$("$idm" --json card request --identity 3 | "$python" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+run 0 "set-state with a reason" --json card set-state --reason "duplicate request" rejected "$spare" &&
+  json "rejected" '[c["state"] for c in d] == ["rejected"]'
+run 0 "the reason is in the audit" --json audit export --object "card:$spare" &&
+  json "the rejection with its reason" 'd[-1]["to"] == "rejected" and d[-1]["detail"] == "duplicate request"'
+run 1 "set-state outside the card's graph" card set-state active 1 &&
+  expect "names the card and the states" "$err" "cannot move card '1' to active"
+run 2 "set-state to an unknown state" card set-state happy 1 &&
+  expect "lists the states" "$err" "'happy' is not one of registered, requested"
+run 2 "set-state without cards" card set-state active
+run 1 "set-state of an unknown card" card set-state active 99 && expect "names it" "$err" "no card '99'"
+
 # ---- audit -----------------------------------------------------------------------
 run 0 "audit verify" audit verify && expect "intact" "$out" "the audit trail is intact"
 run 0 "audit verify --json" --json audit verify && json "intact" 'd["intact"] is True'
@@ -241,7 +255,7 @@ run 0 "audit verify --json" --json audit verify && json "intact" 'd["intact"] is
 # ---- --help everywhere -------------------------------------------------------------
 for cmd in "" "init" "option" "option list" "option set" "identity" "identity import" \
            "identity list" "identity show" "identity set-state" "card" "card request" \
-           "card approve" "card list" \
+           "card approve" "card set-state" "card list" \
            "card show" "ca" "ca create" "order" "order create" "order list" "order show" \
            "order produce" "external" "external order" "external approve" "external reject" \
            "external abort" "external sync" "external update" "external activate" \

@@ -1,5 +1,5 @@
 /*
- * idm card request | approve | list | show
+ * idm card request | approve | set-state | list | show
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -132,7 +132,36 @@ static int card_request(struct cli *cli, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* ---- approve -------------------------------------------------------------- */
+/* ---- approve, set-state ---------------------------------------------------- */
+
+/* Moves the cards named by argv[first..argc) to state, each in its own
+ * transaction, printing each card moved; the first that cannot move stops
+ * with the library's reason. */
+static int move_cards(struct cli *cli, int argc, char **argv, int first, idm_card_state state,
+                      const char *detail)
+{
+    int rc = cli_open_store(cli, 0);
+    if (rc != EXIT_OK)
+        return rc;
+    struct json j;
+    cli_list_begin(cli, &j);
+    for (int i = first; i < argc && rc == EXIT_OK; i++) {
+        idm_card_t *card = NULL;
+        if ((rc = cli_open_card(cli, argv[i], &card)) != EXIT_OK)
+            break;
+        if (idm_card_set_state(card, cli->actor, state, detail) != IDM_OK) {
+            char what[300];
+            snprintf(what, sizeof what, "cannot move card '%s' to %s", argv[i],
+                     idm_card_state_name(state));
+            rc = cli_fail(cli, what);
+        } else {
+            print_card(cli, &j, NULL, card);
+        }
+        idm_card_free(&card);
+    }
+    cli_list_end(cli, &j);
+    return rc;
+}
 
 static const char APPROVE_USAGE[] =
     "usage: idm card approve CARD...\n"
@@ -149,26 +178,39 @@ static int card_approve(struct cli *cli, int argc, char **argv)
     }
     if (argc < 2)
         return cli_usage_error(cli, "name the cards to approve; see 'idm card approve --help'");
-    int rc = cli_open_store(cli, 0);
-    if (rc != EXIT_OK)
-        return rc;
-    struct json j;
-    cli_list_begin(cli, &j);
-    for (int i = 1; i < argc && rc == EXIT_OK; i++) {
-        idm_card_t *card = NULL;
-        if ((rc = cli_open_card(cli, argv[i], &card)) != EXIT_OK)
-            break;
-        if (idm_card_set_state(card, cli->actor, IDM_CARD_APPROVED, NULL) != IDM_OK) {
-            char what[300];
-            snprintf(what, sizeof what, "cannot approve card '%s'", argv[i]);
-            rc = cli_fail(cli, what);
-        } else {
-            print_card(cli, &j, NULL, card);
+    return move_cards(cli, argc, argv, 1, IDM_CARD_APPROVED, NULL);
+}
+
+static const char SET_STATE_USAGE[] =
+    "usage: idm card set-state [--reason TEXT] STATE CARD...\n"
+    "\n"
+    "Moves cards (id or number) to STATE as the card's graph allows, with the\n"
+    "state changes of their certificates (issued -> active: handed out, the\n"
+    "certificates become valid; active -> inactive: on hold; -> locked:\n"
+    "revoked), audited with the reason.  Each card is its own transaction; the\n"
+    "first that cannot move stops the command with the reason.\n";
+
+static int card_set_state(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"reason", required_argument, NULL, 'r'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *reason = NULL;
+    int opt, rc = EXIT_OK;
+    optind = 0; /* 0: glibc starts over (main parsed the global options) */
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'r': reason = optarg; break;
+        case 'h': fputs(SET_STATE_USAGE, stdout); return EXIT_OK;
+        default: return EXIT_USAGE;
         }
-        idm_card_free(&card);
     }
-    cli_list_end(cli, &j);
-    return rc;
+    if (argc - optind < 2)
+        return cli_usage_error(cli, "give STATE and the cards; see 'idm card set-state --help'");
+    idm_card_state state = IDM_CARD_REGISTERED;
+    if ((rc = parse_state(cli, argv[optind], &state)) != EXIT_OK)
+        return rc;
+    return move_cards(cli, argc, argv, optind + 1, state, reason);
 }
 
 /* ---- list ------------------------------------------------------------------- */
@@ -312,6 +354,7 @@ int cmd_card(struct cli *cli, int argc, char **argv)
     static const struct cli_command table[] = {
         {"request", "create a card for an identity and request it", card_request},
         {"approve", "approve requested cards", card_approve},
+        {"set-state", "move cards to another state (activate, lock, ...)", card_set_state},
         {"list", "list the cards", card_list},
         {"show", "show one card and its certificates", card_show},
     };
