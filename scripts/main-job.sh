@@ -119,16 +119,10 @@ heading "9. Every certificate verified by openssl against the CA and its CRL"
 show "$idm" --actor security:officer ca crl --ca-dir "$work/ca" \
   --passphrase-file "$work/ca.passphrase" --pem --out "$work/ca.crl"
 mkdir "$work/certs"
-serials=$(for id in $issued; do "$idm" --json card show "$id"; done |
-  /usr/bin/python3 -c '
-import json, sys
-dec = json.JSONDecoder(); text = sys.stdin.read(); i = 0
-while i < len(text):
-    d, i = dec.raw_decode(text, i)
-    while i < len(text) and text[i].isspace(): i += 1
-    for c in d["certificates"]:
-        assert c["state"] == "valid", c
-        print(c["serial"])')
+certs=$("$idm" --json cert list)
+[ "$(field 'sum(c["state"] != "valid" for c in d)' <<<"$certs")" -eq 0 ] ||
+  fail "certificates that are not valid: $certs"
+serials=$(field '" ".join(c["serial"] for c in d)' <<<"$certs")
 verified=0
 for serial in $serials; do
   "$idm" cert export --pem --out "$work/certs/$serial.pem" "$serial" >/dev/null

@@ -124,6 +124,13 @@ crl=$(openssl crl -in "$work/ca.crl" -noout -text -CAfile "$work/ca/ca.crt" 2>&1
 [[ $crl == *"Serial Number: $serial"* && $crl == *"Key Compromise"* ]] &&
   ok "the CRL lists the certificate with its reason" || not_ok "the CRL" "$crl"
 [[ $crl == *"verify OK"* ]] && ok "the CRL's signature verifies" || not_ok "CRL signature" "$crl"
+run 0 "cert list" --json cert list &&
+  json "16 records, two per card, on hold but card 1's revoked one" \
+    'len(d) == 16 and sum(c["state"] == "revoked" for c in d) == 1 and all(c["state"] in ("on_hold", "revoked") for c in d)'
+run 0 "cert list --state revoked" --json cert list --state revoked &&
+  json "card 1's" "[(c['card_id'], c['serial']) for c in d] == [(1, '$serial')]"
+run 0 "cert list --card" cert list --card 00000002 &&
+  expect "card 2's two certificates, as text" "$out" "     2  " "on_hold"
 run 0 "card set-state active: card 2 is handed out" --json card set-state active 2 &&
   json "active" '[c["state"] for c in d] == ["active"]'
 run 0 "card 2's certificates are valid now" --json card show 2 &&

@@ -124,6 +124,10 @@ run 2 "list --order x" card list --order x
 run 0 "show by number" --json card show 00000001 &&
   json "card and certificates" 'd["card"]["id"] == 1 and d["certificates"] == []'
 run 0 "show as text" card show 2 && expect "lists certificates" "$out" "certificates"
+run 0 "cert list of a store without certificates" --json cert list && json "empty" 'd == []'
+run 2 "cert list with a bad --state" cert list --state kaput &&
+  expect "lists the states" "$err" "'kaput' is not one of valid, on_hold, revoked, expired"
+run 1 "cert list of an unknown card" cert list --card 99 && expect "names it" "$err" "no card '99'"
 
 # ---- options, CA and orders (production itself: check-idm-produce.sh) ----------------
 run 0 "option list" --json option list && json "every option" '"pin_source" in d and "queue_orders" in d'
@@ -260,7 +264,7 @@ for cmd in "" "init" "option" "option list" "option set" "identity" "identity im
            "order produce" "external" "external order" "external approve" "external reject" \
            "external abort" "external sync" "external update" "external activate" \
            "external temporary" "external initialize" "external assign" "external withdraw" \
-           "external flush" "cert" "cert show" "cert export" "cert revoke" "ca crl" "audit" \
+           "external flush" "cert" "cert list" "cert show" "cert export" "cert revoke" "ca crl" "audit" \
            "audit verify" "audit export" "report" "version"; do
   # shellcheck disable=SC2086
   run 0 "idm $cmd --help" $cmd --help && expect "idm $cmd --help prints usage" "$out" "usage: idm"

@@ -314,29 +314,7 @@ static int card_show(struct cli *cli, int argc, char **argv)
         printf("certificates\n");
     idm_cert_t *cert = NULL;
     while ((rc = idm_cert_iter_next(it, &cert)) == IDM_OK && cert != NULL) {
-        const char *serial = NULL;
-        idm_key_usage usage = IDM_USAGE_AUTHENTICATION;
-        idm_cert_state state = IDM_CERT_VALID;
-        int64_t not_before = 0, not_after = 0;
-        char from[32], until[32];
-        idm_cert_get_serial(cert, &serial);
-        idm_cert_get_usage(cert, &usage);
-        idm_cert_get_state(cert, &state);
-        idm_cert_get_validity(cert, &not_before, &not_after);
-        cli_format_time(not_before, from, sizeof from);
-        cli_format_time(not_after, until, sizeof until);
-        if (cli->json) {
-            json_open(&j, NULL, '{');
-            json_str(&j, "serial", serial);
-            json_str(&j, "usage", idm_key_usage_name(usage));
-            json_str(&j, "state", idm_cert_state_name(state));
-            json_str(&j, "not_before", from);
-            json_str(&j, "not_after", until);
-            json_close(&j, '}');
-        } else {
-            printf("  %-34s %-16s %-8s %s .. %s\n", serial, idm_key_usage_name(usage),
-                   idm_cert_state_name(state), from, until);
-        }
+        cli_print_cert(cli, &j, cert, 0);
         idm_cert_free(&cert);
     }
     idm_cert_iter_free(&it);

@@ -1,5 +1,5 @@
 /*
- * idm cert show | export | revoke, idm ca crl, idm audit export
+ * idm cert list | show | export | revoke, idm ca crl, idm audit export
  */
 #include <errno.h>
 #include <getopt.h>
@@ -41,6 +41,118 @@ static int emit(struct cli *cli, const char *path, const void *data, size_t len)
         return EXIT_FAILED;
     }
     return EXIT_OK;
+}
+
+/* ---- cert list ---------------------------------------------------------------------- */
+
+void cli_print_cert(const struct cli *cli, struct json *j, const idm_cert_t *cert,
+                    int64_t card_id)
+{
+    const char *serial = NULL;
+    idm_key_usage usage = IDM_USAGE_AUTHENTICATION;
+    idm_cert_state state = IDM_CERT_VALID;
+    int64_t not_before = 0, not_after = 0;
+    char from[32], until[32];
+    idm_cert_get_serial(cert, &serial);
+    idm_cert_get_usage(cert, &usage);
+    idm_cert_get_state(cert, &state);
+    idm_cert_get_validity(cert, &not_before, &not_after);
+    cli_format_time(not_before, from, sizeof from);
+    cli_format_time(not_after, until, sizeof until);
+    if (cli->json) {
+        json_open(j, NULL, '{');
+        json_str(j, "serial", serial);
+        if (card_id > 0)
+            json_int(j, "card_id", card_id);
+        json_str(j, "usage", idm_key_usage_name(usage));
+        json_str(j, "state", idm_cert_state_name(state));
+        json_str(j, "not_before", from);
+        json_str(j, "not_after", until);
+        json_close(j, '}');
+    } else {
+        if (card_id > 0)
+            printf("%6" PRId64 "  ", card_id);
+        else
+            fputs("  ", stdout);
+        printf("%-34s %-16s %-8s %s .. %s\n", serial, idm_key_usage_name(usage),
+               idm_cert_state_name(state), from, until);
+    }
+}
+
+/* Prints the card's certificates (of state want; -1: all); an IDM_ code. */
+static int list_card_certs(const struct cli *cli, struct json *j, const idm_card_t *card,
+                           int want)
+{
+    int64_t card_id = 0;
+    idm_card_get_id(card, &card_id);
+    idm_cert_iter_t *it = NULL;
+    idm_cert_t *cert = NULL;
+    int rc = idm_cert_iter_new(cli->ctx, card_id, &it);
+    while (rc == IDM_OK && (rc = idm_cert_iter_next(it, &cert)) == IDM_OK && cert != NULL) {
+        idm_cert_state state = IDM_CERT_VALID;
+        idm_cert_get_state(cert, &state);
+        if (want < 0 || (int)state == want)
+            cli_print_cert(cli, j, cert, card_id);
+        idm_cert_free(&cert);
+    }
+    idm_cert_iter_free(&it);
+    return rc;
+}
+
+CLI_ENUM_PARSER(parse_cert_state, idm_cert_state, idm_cert_state_name, "--state")
+
+static const char LIST_USAGE[] =
+    "usage: idm cert list [--card CARD] [--state STATE]\n"
+    "\n"
+    "Lists the certificate records, of every card or of one (id or number), in\n"
+    "card order: card, serial, usage, state and validity.  --state keeps one\n"
+    "state: valid, on_hold, revoked or expired.\n";
+
+static int cert_list(struct cli *cli, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"card", required_argument, NULL, 'c'},
+                                             {"state", required_argument, NULL, 's'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *card_key = NULL;
+    idm_cert_state want = IDM_CERT_VALID;
+    int have_state = 0, opt, rc = EXIT_OK;
+    optind = 0; /* glibc starts over (main parsed the global options) */
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': card_key = optarg; break;
+        case 's': rc = parse_cert_state(cli, optarg, &want); have_state = 1; break;
+        case 'h': fputs(LIST_USAGE, stdout); return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+        if (rc != EXIT_OK)
+            return rc;
+    }
+    if (optind != argc)
+        return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_open_store(cli, 0)) != EXIT_OK)
+        return rc;
+    idm_card_t *card = NULL;
+    idm_card_iter_t *cards = NULL;
+    if (card_key != NULL && (rc = cli_open_card(cli, card_key, &card)) != EXIT_OK)
+        return rc;
+    if (card == NULL && idm_card_iter_new(cli->ctx, &cards) != IDM_OK)
+        return cli_fail(cli, "cannot list the cards");
+    struct json j;
+    cli_list_begin(cli, &j);
+    int lib_rc = IDM_OK;
+    if (card != NULL) {
+        lib_rc = list_card_certs(cli, &j, card, have_state ? (int)want : -1);
+        idm_card_free(&card);
+    }
+    while (cards != NULL && lib_rc == IDM_OK &&
+           (lib_rc = idm_card_iter_next(cards, &card)) == IDM_OK && card != NULL) {
+        lib_rc = list_card_certs(cli, &j, card, have_state ? (int)want : -1);
+        idm_card_free(&card);
+    }
+    idm_card_iter_free(&cards);
+    cli_list_end(cli, &j);
+    return lib_rc == IDM_OK ? EXIT_OK : cli_fail(cli, "cannot list the certificates");
 }
 
 /* ---- cert show ---------------------------------------------------------------------- */
@@ -218,6 +330,7 @@ static int cert_revoke(struct cli *cli, int argc, char **argv)
 int cmd_cert(struct cli *cli, int argc, char **argv)
 {
     static const struct cli_command table[] = {
+        {"list", "list the certificate records", cert_list},
         {"show", "show a certificate record", cert_show},
         {"export", "write a certificate, DER or PEM", cert_export},
         {"revoke", "revoke certificates with their CA", cert_revoke},

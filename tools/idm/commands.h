@@ -25,6 +25,11 @@ int cli_audit_export(struct cli *cli, int argc, char **argv);
  * the passphrase from passphrase_file or $IDM_CA_PASSPHRASE. */
 int cli_load_ca(struct cli *cli, const char *dir, const char *passphrase_file, idm_ca_t **out);
 
+/* A certificate as a JSON object in the open array, or a line of text:
+ * serial, usage, state, validity; with card_id > 0 its card first. */
+void cli_print_cert(const struct cli *cli, struct json *j, const idm_cert_t *cert,
+                    int64_t card_id);
+
 /* Opens a card named by its id ("12") or, failing that, its card number;
  * prints why not and returns the exit code when there is none. */
 int cli_open_card(struct cli *cli, const char *key, idm_card_t **out);
