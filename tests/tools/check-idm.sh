@@ -49,15 +49,59 @@ json() {
   fi
 }
 
+# ---- every subcommand that works on a store, with arguments of the right shape -----
+# (a CA, a spool and a maildir to name; the CA is made without a store)
+export IDM_CA_PASSPHRASE="a passphrase for the test CA"
+"$idm" ca create --dir "$work/ca0" --name "Shape CA" --days 1 >/dev/null && mkdir spool0 mail0 ||
+  not_ok "a CA, a spool and a maildir for the argument shapes"
+desk0=(--spool "$work/spool0" --maildir "$work/mail0" --mail-from idm@corp.example)
+store_commands=(
+  "option list" "option set queue_orders true"
+  "identity import $people" "identity list" "identity show 1" "identity set-state active 1"
+  "card request --identity 1" "card approve 1" "card set-state active 1" "card list" "card show 1"
+  "ca crl --ca-dir $work/ca0"
+  "cert list" "cert show 0A" "cert export 0A" "cert revoke --ca-dir $work/ca0 0A"
+  "order create" "order list" "order show 1" "order produce 1"
+  "external order ${desk0[*]} E1001" "external approve ${desk0[*]} 1"
+  "external reject ${desk0[*]} 1" "external abort ${desk0[*]} 1" "external sync ${desk0[*]}"
+  "external update ${desk0[*]}" "external activate ${desk0[*]} 1"
+  "external temporary ${desk0[*]} --count 1 --name Lobby" "external initialize ${desk0[*]} 1"
+  "external assign ${desk0[*]} 1 1" "external withdraw ${desk0[*]} 1" "external flush ${desk0[*]}"
+  "report" "audit verify" "audit export"
+)
+# the table names every subcommand of idm --help but those that make a store
+# or need none
+listed=" init version ca create "
+for cmd in "${store_commands[@]}"; do
+  read -r group sub _ <<<"$cmd"
+  [[ $sub == -* || -z $sub ]] && listed+=" $group " || listed+=" $group $sub "
+done
+missing=()
+for group in $("$idm" --help | sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p'); do
+  subs=$("$idm" "$group" --help 2>/dev/null | sed -n '/^commands:/,/^$/s/^  \([a-z-]*\) .*/\1/p')
+  if [ -z "$subs" ]; then
+    [[ $listed == *" $group "* ]] || missing+=("$group")
+  fi
+  for sub in $subs; do
+    [[ $listed == *" $group $sub "* ]] || missing+=("$group $sub")
+  done
+done
+[ ${#missing[@]} -eq 0 ] && ok "the store tests cover every subcommand" ||
+  not_ok "subcommands without a missing-store and corrupted-store test" "${missing[@]}"
+
 # ---- a missing store: every command that needs one says so, exit 3 --------
-for cmd in "identity list" "identity show 1" "identity import $people" "card list" \
-           "card show 1" "card approve 1" "card set-state active 1" "card request --identity 1" \
-           "audit verify" \
-           "option list" "option set queue_orders true" "order list" "order create" \
-           "order show 1" "order produce 1" "report"; do
+for cmd in "${store_commands[@]}"; do
   # shellcheck disable=SC2086
   run 3 "no store: idm $cmd" $cmd && expect "no store: idm $cmd names the path" "$err" \
     "no store at '$work/idm.db'"
+done
+# ---- bad arguments: every subcommand refuses an unknown option, before the store ---------
+for cmd in "${store_commands[@]}" "init" "version" "ca create --dir $work/ca1 --name X"; do
+  # shellcheck disable=SC2086
+  if run 2 "bad argument: idm $cmd --no-such-option" $cmd --no-such-option; then
+    [[ $err == "idm ${cmd%% *}"[:\ ]*"'--no-such-option'"* ]] && ok "bad argument: idm $cmd names it" ||
+      not_ok "bad argument: idm $cmd names it" "got: $err"
+  fi
 done
 [ ! -e idm.db ] && ok "no command made a store by accident" ||
   not_ok "a store appeared without idm init"
@@ -279,8 +323,7 @@ cp idm.db damaged.db
 printf 'this is not a database' | dd of=damaged.db conv=notrunc status=none
 dd if=/dev/urandom of=damaged.db bs=1024 seek=8 count=4 conv=notrunc status=none
 before=$(sha256sum damaged.db)
-for cmd in "identity list" "card list" "card show 1" "audit verify" "card approve 1" \
-           "option list" "order list" "order create" "report"; do
+for cmd in "${store_commands[@]}"; do
   # shellcheck disable=SC2086
   run 1 "corrupted store: idm $cmd" --store "$work/damaged.db" $cmd &&
     expect "corrupted store: idm $cmd says what" "$err" "cannot open the store"

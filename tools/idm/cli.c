@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -108,15 +109,27 @@ void cli_format_time(int64_t ms, char *buf, size_t size)
         snprintf(buf, size, "%lld ms", (long long)ms);
 }
 
-int cli_wants_help(int argc, char **argv)
+int cli_operands(const struct cli *cli, int argc, char **argv, const char *usage, int min,
+                 int max, const char *what, int *first)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            return 0;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int opt;
+    *first = 0;
+    optind = 0; /* 0: glibc starts over (main parsed the global options) */
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (opt != 'h')
+            return EXIT_USAGE; /* getopt named the option */
+        fputs(usage, stdout);
+        return EXIT_OK;
     }
-    return 0;
+    int n = argc - optind;
+    if (max >= 0 && n > max)
+        return cli_usage_error(cli, "unexpected argument '%s'", argv[optind + max]);
+    if (n < min)
+        return cli_usage_error(cli, "%s; see 'idm %s --help'", what, cli->command);
+    *first = optind;
+    return EXIT_OK;
 }
 
 static void group_usage(FILE *out, const char *group, const struct cli_command *table, size_t n)

@@ -100,8 +100,14 @@ int cli_parse_choice(const struct cli *cli, const char *option, const char *text
         return rc;                                                                    \
     }
 
-/* True when argv has -h or --help before a "--". */
-int cli_wants_help(int argc, char **argv);
+/* The command line of a command that takes no option but --help: with -h
+ * or --help it prints usage and returns EXIT_OK with *first 0; an unknown
+ * option, or a number of operands outside min..max (max -1: no limit), is
+ * a usage error (EXIT_USAGE; too few says what, "name one card").
+ * Otherwise EXIT_OK with the operands in argv[*first .. argc) (*first >= 1;
+ * "--" ends the options, for an operand that starts with '-'). */
+int cli_operands(const struct cli *cli, int argc, char **argv, const char *usage, int min,
+                 int max, const char *what, int *first);
 
 /* ---- files ------------------------------------------------------------------ */
 

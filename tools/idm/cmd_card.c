@@ -172,13 +172,12 @@ static const char APPROVE_USAGE[] =
 
 static int card_approve(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(APPROVE_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (argc < 2)
-        return cli_usage_error(cli, "name the cards to approve; see 'idm card approve --help'");
-    return move_cards(cli, argc, argv, 1, IDM_CARD_APPROVED, NULL);
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv, APPROVE_USAGE, 1, -1, "name the cards to approve",
+                          &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
+    return move_cards(cli, argc, argv, first, IDM_CARD_APPROVED, NULL);
 }
 
 static const char SET_STATE_USAGE[] =
@@ -284,17 +283,16 @@ static const char SHOW_USAGE[] =
 
 static int card_show(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(SHOW_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (argc != 2)
-        return cli_usage_error(cli, "name one card; see 'idm card show --help'");
-    int rc = cli_open_store(cli, 0);
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv, SHOW_USAGE, 1, 1, "name one card",
+                          &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
+    rc = cli_open_store(cli, 0);
     if (rc != EXIT_OK)
         return rc;
     idm_card_t *card = NULL;
-    if ((rc = cli_open_card(cli, argv[1], &card)) != EXIT_OK)
+    if ((rc = cli_open_card(cli, argv[first], &card)) != EXIT_OK)
         return rc;
     int64_t card_id = 0;
     idm_card_get_id(card, &card_id);

@@ -165,15 +165,14 @@ static const char SHOW_USAGE[] =
 
 static int cert_show(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(SHOW_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (argc != 2)
-        return cli_usage_error(cli, "name one certificate serial");
-    int rc = cli_open_store(cli, 0);
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv, SHOW_USAGE, 1, 1, "name one certificate serial",
+                          &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
+    rc = cli_open_store(cli, 0);
     idm_cert_t *cert = NULL;
-    if (rc != EXIT_OK || (rc = open_cert(cli, argv[1], &cert)) != EXIT_OK)
+    if (rc != EXIT_OK || (rc = open_cert(cli, argv[first], &cert)) != EXIT_OK)
         return rc;
     const char *serial = NULL;
     int64_t card_id = 0, nb = 0, na = 0, revoked_at = 0;

@@ -155,17 +155,16 @@ static const char SHOW_USAGE[] =
 
 static int identity_show(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(SHOW_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (argc != 2)
-        return cli_usage_error(cli, "name one identity; see 'idm identity show --help'");
-    int rc = cli_open_store(cli, 0);
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv, SHOW_USAGE, 1, 1, "name one identity",
+                          &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
+    rc = cli_open_store(cli, 0);
     if (rc != EXIT_OK)
         return rc;
     idm_identity_t *who = NULL;
-    if ((rc = cli_open_identity(cli, argv[1], &who)) != EXIT_OK)
+    if ((rc = cli_open_identity(cli, argv[first], &who)) != EXIT_OK)
         return rc;
     int64_t id = 0;
     const char *ext = NULL, *cn = NULL, *upn = NULL;
@@ -222,20 +221,18 @@ static const char SET_STATE_USAGE[] =
 
 static int identity_set_state(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(SET_STATE_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (argc < 3)
-        return cli_usage_error(cli, "give STATE and the identities; "
-                                    "see 'idm identity set-state --help'");
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv, SET_STATE_USAGE, 2, -1, "give STATE and the identities",
+                          &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
     idm_identity_state state = IDM_IDENTITY_REGISTERED;
-    int rc = parse_identity_state(cli, argv[1], &state);
+    rc = parse_identity_state(cli, argv[first], &state);
     if (rc != EXIT_OK || (rc = cli_open_store(cli, 0)) != EXIT_OK)
         return rc;
     struct json j;
     cli_list_begin(cli, &j);
-    for (int i = 2; i < argc && rc == EXIT_OK; i++) {
+    for (int i = first + 1; i < argc && rc == EXIT_OK; i++) {
         idm_identity_t *who = NULL;
         if ((rc = cli_open_identity(cli, argv[i], &who)) != EXIT_OK)
             break;

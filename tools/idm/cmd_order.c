@@ -287,17 +287,16 @@ static const char SHOW_USAGE[] =
 
 static int order_show(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(SHOW_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (argc != 2)
-        return cli_usage_error(cli, "name one order; see 'idm order show --help'");
-    int rc = cli_open_store(cli, 0);
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv, SHOW_USAGE, 1, 1, "name one order",
+                          &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
+    rc = cli_open_store(cli, 0);
     if (rc != EXIT_OK)
         return rc;
     idm_order_t *order = NULL;
-    if ((rc = open_order(cli, argv[1], &order)) != EXIT_OK)
+    if ((rc = open_order(cli, argv[first], &order)) != EXIT_OK)
         return rc;
     struct json j;
     json_start(&j, stdout);

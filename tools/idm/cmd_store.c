@@ -18,13 +18,12 @@ static const char INIT_USAGE[] =
 
 int cmd_init(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(INIT_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (argc > 1)
-        return cli_usage_error(cli, "unexpected argument '%s'", argv[1]);
-    int rc = cli_open_store(cli, 1);
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv, INIT_USAGE, 0, 0, "",
+                          &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
+    rc = cli_open_store(cli, 1);
     if (rc != EXIT_OK)
         return rc;
     if (cli->json) {
@@ -93,13 +92,12 @@ static const char OPTION_LIST_USAGE[] =
 
 static int option_list(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(OPTION_LIST_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (argc > 1)
-        return cli_usage_error(cli, "unexpected argument '%s'", argv[1]);
-    int rc = cli_open_store(cli, 0);
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv, OPTION_LIST_USAGE, 0, 0, "",
+                          &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
+    rc = cli_open_store(cli, 0);
     if (rc != EXIT_OK)
         return rc;
     struct json j;
@@ -129,15 +127,14 @@ static const char OPTION_SET_USAGE[] =
 
 static int option_set(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(OPTION_SET_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (argc != 3)
-        return cli_usage_error(cli, "give KEY and VALUE; see 'idm option set --help'");
-    const char *key = argv[1], *text = argv[2];
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv, OPTION_SET_USAGE, 2, 2, "give KEY and VALUE",
+                          &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
+    const char *key = argv[first], *text = argv[first + 1];
     idm_option_type type = IDM_OPTION_BOOL;
-    int rc = cli_open_store(cli, 0);
+    rc = cli_open_store(cli, 0);
     if (rc != EXIT_OK)
         return rc;
     if (option_type(cli, key, &type) != 0)
@@ -190,13 +187,12 @@ static const char VERIFY_USAGE[] =
 
 static int audit_verify(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(VERIFY_USAGE, stdout);
-        return EXIT_OK;
-    }
-    if (argc > 1)
-        return cli_usage_error(cli, "unexpected argument '%s'", argv[1]);
-    int rc = cli_open_store(cli, 0);
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv, VERIFY_USAGE, 0, 0, "",
+                          &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
+    rc = cli_open_store(cli, 0);
     if (rc != EXIT_OK)
         return rc;
     int64_t broken = 0;

@@ -56,12 +56,13 @@ static void usage(FILE *out)
 
 static int cmd_version(struct cli *cli, int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        puts("usage: idm version\n\nPrints the versions of the tool and of the loaded library.");
-        return EXIT_OK;
-    }
-    if (argc > 1)
-        return cli_usage_error(cli, "unexpected argument '%s'", argv[1]);
+    int first = 0;
+    int rc = cli_operands(cli, argc, argv,
+                          "usage: idm version\n\n"
+                          "Prints the versions of the tool and of the loaded library.\n",
+                          0, 0, "", &first);
+    if (rc != EXIT_OK || first == 0)
+        return rc;
     if (cli->json) {
         struct json j;
         json_start(&j, stdout);
@@ -139,6 +140,11 @@ int main(int argc, char **argv)
     int rc = -1;
     for (size_t i = 0; i < N_COMMANDS && rc < 0; i++) {
         if (strcmp(name, commands[i].name) == 0) {
+            /* argv[0] of the command is its full name, which getopt's own
+             * messages ("unrecognized option") start with */
+            static char program[64];
+            snprintf(program, sizeof program, "idm %s", commands[i].name);
+            argv[optind] = program;
             cli.command = commands[i].name;
             rc = commands[i].run(&cli, argc - optind, argv + optind);
         }
