@@ -223,10 +223,11 @@ printf '{"message_id":"%s","status":"produced","chip_serial":"CHIP-0001","shipme
   "$message" >"$work/spool/tmp/$message.produced.json"
 mv "$work/spool/tmp/$message.produced.json" "$work/spool/inbox/"
 run 0 "external update applies the report" --json external update "${desk[@]}" &&
-  json "one applied" 'd == {"applied": 1, "refused": 0}'
+  json "one applied" 'd == {"applied": 1, "refused": 0, "quarantined": 0}'
 printf 'not json' >"$work/spool/inbox/bogus.produced.json"
 run 0 "external update with a malformed report" --json external update "${desk[@]}" &&
-  json "nothing applied" 'd["applied"] == 0'
+  json "nothing applied, one quarantined" 'd["applied"] == 0 and d["quarantined"] == 1' &&
+  expect "the operator is told where" "$err" "1 status file quarantined in $work/spool/quarantine"
 ls "$work"/spool/quarantine/bogus.produced.json.reason >/dev/null 2>&1 &&
   ok "the bad report is quarantined with its reason" || not_ok "no quarantine for the bad report"
 card=$("$idm" --json card list --identity 3 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')

@@ -7,6 +7,7 @@
  * --mail-from ADDRESS).  Every subcommand takes those three options; the
  * ones that talk to the bureau need --spool.
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -325,6 +326,25 @@ static int external_withdraw(struct cli *cli, int argc, char **argv)
 
 enum count_step { COUNT_SYNC, COUNT_UPDATE, COUNT_FLUSH };
 
+/* How many status files the spool has quarantined: the "<name>.reason"
+ * files of <spool>/quarantine (0 when there is no such folder). */
+static int64_t quarantined(const char *spool)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/quarantine", spool);
+    DIR *dir = opendir(path);
+    if (dir == NULL)
+        return 0;
+    int64_t n = 0;
+    const struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        size_t len = strlen(e->d_name);
+        n += len > 7 && strcmp(e->d_name + len - 7, ".reason") == 0;
+    }
+    closedir(dir);
+    return n;
+}
+
 static int count_step(struct cli *cli, int argc, char **argv, enum count_step step,
                       const char *usage)
 {
@@ -340,6 +360,9 @@ static int count_step(struct cli *cli, int argc, char **argv, enum count_step st
         return rc;
     }
     size_t a = 0, b = 0;
+    /* a report the library refused, or a file the spool could not read as
+     * one, is quarantined: the count tells the operator of both */
+    int64_t quarantined_before = step == COUNT_UPDATE ? quarantined(d.spool) : 0;
     static const char *const names[][2] = {{"sent", "failed"}, {"applied", "refused"},
                                            {"sent", "pending"}};
     int r = step == COUNT_SYNC     ? idm_external_sync_queue(d.external, cli->actor, 100, &a, &b)
@@ -347,6 +370,8 @@ static int count_step(struct cli *cli, int argc, char **argv, enum count_step st
                                    : idm_external_flush_notifications(d.external, cli->actor,
                                                                       &a, &b);
     const char *detail = idm_last_error_message();
+    int64_t new_quarantined =
+        step == COUNT_UPDATE ? quarantined(d.spool) - quarantined_before : 0;
     if (r != IDM_OK) {
         rc = cli_fail(cli, "stopped");
     } else if (cli->json) {
@@ -355,11 +380,17 @@ static int count_step(struct cli *cli, int argc, char **argv, enum count_step st
         json_open(&j, NULL, '{');
         json_int(&j, names[step][0], (int64_t)a);
         json_int(&j, names[step][1], (int64_t)b);
+        if (step == COUNT_UPDATE)
+            json_int(&j, "quarantined", new_quarantined);
         json_close(&j, '}');
         json_end(&j);
     } else {
         printf("%zu %s, %zu %s\n", a, names[step][0], b, names[step][1]);
     }
+    if (new_quarantined > 0)
+        fprintf(stderr, "idm %s: %" PRId64 " status file%s quarantined in %s/quarantine; "
+                        "each has its reason in a .reason file beside it\n",
+                cli->command, new_quarantined, new_quarantined == 1 ? "" : "s", d.spool);
     if (r == IDM_OK && b > 0 && step != COUNT_FLUSH && detail[0] != '\0')
         fprintf(stderr, "idm %s: the last refusal: %s\n", cli->command, detail);
     desk_close(&d);
@@ -375,8 +406,9 @@ static const char UPDATE_USAGE[] =
     "usage: idm external update --spool DIR [desk options]\n"
     "\n"
     "Applies the bureau's status reports from the spool's inbox (ordered ->\n"
-    "in_production -> produced or failed).  Refused reports are quarantined\n"
-    "with their reason.\n" DESK_USAGE;
+    "in_production -> produced or failed).  Refused reports, and files that\n"
+    "are not reports, are quarantined with their reason: the count says how\n"
+    "many (\"quarantined\" with --json).\n" DESK_USAGE;
 static const char FLUSH_USAGE[] =
     "usage: idm external flush --maildir DIR --mail-from ADDRESS [desk options]\n"
     "\n"
