@@ -236,28 +236,44 @@ int cli_order_each_card(struct cli *cli, const idm_order_t *order,
     return rc == IDM_OK ? EXIT_OK : cli_fail(cli, "cannot list the order's cards");
 }
 
-/* order show and produce: a skipped or failed card in the JSON array open
- * in data, or (data NULL) as a line. */
-static void print_problem(int64_t order_id, idm_order_card_outcome outcome,
-                          const idm_card_t *card, int attempt, const char *reason, void *data)
+void cli_print_order_card(const struct cli *cli, struct json *j, int64_t order_id,
+                          idm_order_card_outcome outcome, const idm_card_t *card, int attempt,
+                          const char *reason)
 {
-    struct json *j = data;
     int64_t card_id = 0;
     const char *number = NULL;
-    (void)order_id;
     idm_card_get_id(card, &card_id);
     idm_card_get_number(card, &number);
-    if (j != NULL) {
+    if (cli->json) {
         json_open(j, NULL, '{');
+        if (order_id > 0) {
+            json_int(j, "order_id", order_id);
+            json_str(j, "outcome", idm_order_card_outcome_name(outcome));
+        }
         json_int(j, "card_id", card_id);
         json_str(j, "number", number);
         json_int(j, "attempt", attempt);
         json_str(j, "reason", reason);
         json_close(j, '}');
-    } else {
-        printf("  %-8s card %-6" PRId64 " %-14s %s\n", idm_order_card_outcome_name(outcome),
-               card_id, number, reason);
+        return;
     }
+    if (order_id > 0)
+        fprintf(j->out, "  order %-5" PRId64, order_id);
+    fprintf(j->out, "  %-8s card %-6" PRId64 " %-14s %s\n", idm_order_card_outcome_name(outcome),
+            card_id, number, reason);
+}
+
+struct show {
+    const struct cli *cli;
+    struct json *j;
+};
+
+static void show_card(int64_t order_id, idm_order_card_outcome outcome, const idm_card_t *card,
+                      int attempt, const char *reason, void *data)
+{
+    const struct show *show = data;
+    (void)order_id;
+    cli_print_order_card(show->cli, show->j, 0, outcome, card, attempt, reason);
 }
 
 /* Prints (or adds to the JSON) the order's counts and its skipped and
@@ -271,8 +287,8 @@ static int print_report(struct cli *cli, struct json *j, idm_order_t *order)
     for (size_t k = 0; k < 2 && rc == EXIT_OK; k++) {
         if (cli->json)
             json_open(j, idm_order_card_outcome_name(CLI_ORDER_PROBLEMS[k]), '[');
-        rc = cli_order_each_card(cli, order, CLI_ORDER_PROBLEMS[k], print_problem,
-                                 cli->json ? j : NULL);
+        struct show show = {cli, j};
+        rc = cli_order_each_card(cli, order, CLI_ORDER_PROBLEMS[k], show_card, &show);
         if (cli->json)
             json_close(j, ']');
     }

@@ -96,25 +96,8 @@ static void problem_row(int64_t order_id, idm_order_card_outcome outcome, const 
                         int attempt, const char *reason, void *data)
 {
     struct report *r = data;
-    struct json *j = &r->j;
-    int64_t card_id = 0;
-    const char *number = NULL;
-    idm_card_get_id(card, &card_id);
-    idm_card_get_number(card, &number);
     r->not_produced++;
-    if (r->cli->json) {
-        json_open(j, NULL, '{');
-        json_int(j, "order_id", order_id);
-        json_str(j, "outcome", idm_order_card_outcome_name(outcome));
-        json_int(j, "card_id", card_id);
-        json_str(j, "number", number);
-        json_int(j, "attempt", attempt);
-        json_str(j, "reason", reason);
-        json_close(j, '}');
-    } else {
-        fprintf(j->out, "  order %-5" PRId64 " %-8s card %-6" PRId64 " %-14s %s\n", order_id,
-                idm_order_card_outcome_name(outcome), card_id, number, reason);
-    }
+    cli_print_order_card(r->cli, &r->j, order_id, outcome, card, attempt, reason);
 }
 
 static int order_problems(struct report *r, idm_order_t *order)

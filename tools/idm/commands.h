@@ -62,6 +62,13 @@ typedef void (*cli_order_card_fn)(int64_t order_id, idm_order_card_outcome outco
                                   const idm_card_t *card, int attempt, const char *reason,
                                   void *data);
 
+/* A card of an order that did not go through, as a JSON object in the open
+ * array or a line of text into j->out: its number, outcome, attempt and
+ * reason; with order_id > 0 the order (and, in JSON, the outcome) too. */
+void cli_print_order_card(const struct cli *cli, struct json *j, int64_t order_id,
+                          idm_order_card_outcome outcome, const idm_card_t *card, int attempt,
+                          const char *reason);
+
 /* Calls fn for each of the order's cards with outcome, in card id order.
  * EXIT_OK, or EXIT_FAILED after saying why. */
 int cli_order_each_card(struct cli *cli, const idm_order_t *order,
