@@ -27,9 +27,12 @@ configure() {
 }
 
 status=0
-run() {
+started=$SECONDS
+run() { # each phase with its time, so that the suite's long poles show
+  local t0=$SECONDS
   echo "== $*"
   "$@" || status=1
+  echo "== $(( SECONDS - t0 )) s: $*"
 }
 
 configure build -Dwerror=true -Dbuildtype=debugoptimized
@@ -57,4 +60,5 @@ run meson test -C build --setup valgrind --print-errorlogs
   build-asan/meson-logs/testlog.json \
   build-asan/meson-logs/testlog-python-asan.json \
   build/meson-logs/testlog-valgrind.json || status=1
+echo "== the whole suite: $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
 exit "$status"
