@@ -137,6 +137,9 @@ echo "openssl verify -crl_check: $verified certificates of $expected cards ($per
 
 heading "10. The audit trail"
 show "$idm" audit verify
+if [ -n "${IDM_CHECK_STORE:-}" ]; then # the tests: the store's invariants too
+  "$IDM_CHECK_STORE" "$IDM_STORE" || fail "the store's invariants (tests/reliability/check_store.c)"
+fi
 
 heading "11. The last card of reader 0, back in the reader, read with OpenSC"
 bash "$root/scripts/pcsc-stack.sh" card 0 --remove >/dev/null

@@ -242,6 +242,11 @@ run 2 "report with an unknown kind" report --kind bespoke &&
   expect "lists the kinds" "$err" "--kind: 'bespoke' is not one of" "mass_production"
 
 run 0 "audit verify" audit verify
+if out=$("${IDM_CHECK_STORE:?the test sets it}" "$IDM_STORE"); then
+  ok "the store's invariants hold ($out)"
+else
+  not_ok "the store's invariants" "$out"
+fi
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
