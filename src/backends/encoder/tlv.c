@@ -110,7 +110,8 @@ int idm_tlv_find(const unsigned char *buf, size_t len, unsigned tag, struct idm_
     if ((buf == NULL && len != 0) || out == NULL)
         return IDM_ERR(IDM_ERR_INVALID_ARG, "TLV buffer or result is NULL");
     const unsigned char *p = buf;
-    const unsigned char *end = buf + len;
+    /* buf is NULL for an empty card answer, and NULL + 0 is undefined in C. */
+    const unsigned char *end = len != 0 ? buf + len : buf;
     while (p != end) {
         size_t at = (size_t)(p - buf);
         struct idm_tlv tlv;
