@@ -15,9 +15,10 @@
 #define SIBLINGS_PAGE 64
 
 /* The first attribute a template names that attrs lack, copied into name;
- * 0 when every one is there. */
+ * 0 when every one is there.  A reference to filled (NULL: none) is no
+ * attribute: the library fills it itself. */
 static int missing_attribute(const char *tmpl, const struct idm_attr *attrs, size_t n,
-                             char *name, size_t size)
+                             const char *filled, char *name, size_t size)
 {
     for (const char *p = strstr(tmpl, "${"); p != NULL; p = strstr(p, "${")) {
         const char *start = p + 2;
@@ -25,7 +26,7 @@ static int missing_attribute(const char *tmpl, const struct idm_attr *attrs, siz
         if (end == NULL)
             return 0; /* the option checker refuses such templates */
         snprintf(name, size, "%.*s", (int)(end - start), start);
-        if (idm_attr_find(attrs, n, name) == NULL)
+        if ((filled == NULL || strcmp(name, filled) != 0) && idm_attr_find(attrs, n, name) == NULL)
             return 1;
         p = end + 1;
     }
@@ -83,14 +84,28 @@ int idm_readiness_check(struct idm_store *s, const struct idm_optset *o,
         snprintf(why, why_size, "%s is produced externally", label);
         return IDM_OK;
     }
+    /* A Digital ID card's certificate subject is filled from its holder's
+     * attributes; ${commonName} is the holder's common name, or the name of
+     * a non-personal card, which has no attributes. */
+    const char *subject_template = NULL;
+    char attr[128];
+    int digital = card->option == IDM_CARD_DIGITAL;
+    int rc = idm_optset_string(o, "cert_subject_template", &subject_template);
+    if (rc != IDM_OK)
+        return rc;
     if (!idm_card_type_is_personal(card->type)) {
-        *ready = 1;
+        if (digital && missing_attribute(subject_template, NULL, 0, "commonName", attr,
+                                         sizeof attr))
+            snprintf(why, why_size, "%s has no attribute '%s' (cert_subject_template); a "
+                     "non-personal card has none", label, attr);
+        else
+            *ready = 1;
         return IDM_OK;
     }
 
     const char *cn_template = NULL, *upn_template = NULL;
     int multiple = 0;
-    int rc = idm_optset_string(o, "common_name_template", &cn_template);
+    rc = idm_optset_string(o, "common_name_template", &cn_template);
     if (rc == IDM_OK)
         rc = idm_optset_string(o, "upn_template", &upn_template);
     if (rc == IDM_OK)
@@ -103,19 +118,27 @@ int idm_readiness_check(struct idm_store *s, const struct idm_optset *o,
     rc = s->ops->identity_load(s, card->identity_id, &holder);
     if (rc != IDM_OK)
         return rc;
-    char who[160], attr[128];
+    char who[160];
     idm_identity_label(&holder, who, sizeof who);
     int in_use = 0;
     char other[64] = "";
     if (holder.state != IDM_IDENTITY_ACTIVE) {
         snprintf(why, why_size, "%s of %s is '%s'; only active holders get cards", who, label,
                  idm_identity_state_name(holder.state));
+    } else if (holder.common_name == NULL && cn_template[0] == '\0') {
+        snprintf(why, why_size, "%s has no common name: common_name_template is empty", who);
     } else if (holder.common_name == NULL &&
-               missing_attribute(cn_template, holder.attrs, holder.nattrs, attr, sizeof attr)) {
+               missing_attribute(cn_template, holder.attrs, holder.nattrs, NULL, attr,
+                                 sizeof attr)) {
         snprintf(why, why_size, "attribute '%s' of %s is missing (common_name_template)", attr,
                  who);
-    } else if (card->option == IDM_CARD_DIGITAL && holder.upn == NULL &&
-               missing_attribute(upn_template, holder.attrs, holder.nattrs, attr, sizeof attr)) {
+    } else if (digital && missing_attribute(subject_template, holder.attrs, holder.nattrs,
+                                            "commonName", attr, sizeof attr)) {
+        snprintf(why, why_size, "attribute '%s' of %s is missing (cert_subject_template)", attr,
+                 who);
+    } else if (digital && holder.upn == NULL &&
+               missing_attribute(upn_template, holder.attrs, holder.nattrs, NULL, attr,
+                                 sizeof attr)) {
         snprintf(why, why_size, "attribute '%s' of %s is missing (upn_template)", attr, who);
     } else if (!multiple &&
                (rc = other_card_in_use(s, card, &in_use, other, sizeof other)) == IDM_OK &&

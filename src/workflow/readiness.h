@@ -19,9 +19,11 @@ struct idm_store;
  *   1. the card is approved and produced locally;
  *   2. a personal card's holder is active;
  *   3. the attributes the options need are present: those named by
- *      common_name_template (unless the holder has an explicit common name),
- *      and for a Digital ID card those named by upn_template (unless the
- *      holder has an explicit UPN);
+ *      common_name_template (unless the holder has an explicit common name;
+ *      an empty template derives none), and for a Digital ID card those
+ *      named by cert_subject_template (other than ${commonName}; a
+ *      non-personal card has no attributes) and by upn_template (unless
+ *      the holder has an explicit UPN);
  *   4. unless allow_multiple_active_cards, the holder has no other card of
  *      the same type that is issued or active.
  * *ready is 1, or 0 with the reason in why ("the holder E1001 is 'inactive'",

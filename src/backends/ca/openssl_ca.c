@@ -471,6 +471,76 @@ static const char *const profile_ext_key_usage[PROFILE_COUNT] = {
     [PROFILE_CARD_AUTH] = "2.16.840.1.101.3.6.8", /* id-PIV-cardAuth */
 };
 
+/* A URI general name holding url as it is. */
+static GENERAL_NAME *uri_name(const char *url)
+{
+    GENERAL_NAME *gn = GENERAL_NAME_new();
+    ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+    if (gn == NULL || ia5 == NULL || !ASN1_STRING_set(ia5, url, -1)) {
+        GENERAL_NAME_free(gn);
+        ASN1_IA5STRING_free(ia5);
+        return NULL;
+    }
+    GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
+    return gn;
+}
+
+/* The URLs go into their extensions as data, never through OpenSSL's
+ * configuration syntax: there a comma, which LDAP URLs have, would end
+ * the URI and start another name ("...,URI:http://elsewhere"). */
+static int add_crl_url(X509 *x, const char *url)
+{
+    CRL_DIST_POINTS *points = CRL_DIST_POINTS_new();
+    DIST_POINT *point = DIST_POINT_new();
+    DIST_POINT_NAME *name = DIST_POINT_NAME_new();
+    GENERAL_NAMES *full = GENERAL_NAMES_new();
+    GENERAL_NAME *gn = uri_name(url);
+    int ok = points != NULL && point != NULL && name != NULL && full != NULL && gn != NULL &&
+             sk_GENERAL_NAME_push(full, gn) > 0;
+    if (ok) {
+        gn = NULL;
+        name->type = 0; /* fullName */
+        name->name.fullname = full;
+        full = NULL;
+        point->distpoint = name;
+        name = NULL;
+        ok = sk_DIST_POINT_push(points, point) > 0;
+    }
+    if (ok)
+        point = NULL;
+    ok = ok && X509_add1_ext_i2d(x, NID_crl_distribution_points, points, 0,
+                                 X509V3_ADD_DEFAULT) == 1;
+    GENERAL_NAME_free(gn);
+    GENERAL_NAMES_free(full);
+    DIST_POINT_NAME_free(name);
+    DIST_POINT_free(point);
+    CRL_DIST_POINTS_free(points);
+    return ok;
+}
+
+static int add_aia_url(X509 *x, const char *url)
+{
+    AUTHORITY_INFO_ACCESS *info = AUTHORITY_INFO_ACCESS_new();
+    ACCESS_DESCRIPTION *access = ACCESS_DESCRIPTION_new();
+    GENERAL_NAME *gn = uri_name(url);
+    int ok = info != NULL && access != NULL && gn != NULL;
+    if (ok) {
+        ASN1_OBJECT_free(access->method);
+        access->method = OBJ_nid2obj(NID_ad_ca_issuers);
+        GENERAL_NAME_free(access->location);
+        access->location = gn;
+        gn = NULL;
+        ok = sk_ACCESS_DESCRIPTION_push(info, access) > 0;
+    }
+    if (ok)
+        access = NULL;
+    ok = ok && X509_add1_ext_i2d(x, NID_info_access, info, 0, X509V3_ADD_DEFAULT) == 1;
+    GENERAL_NAME_free(gn);
+    ACCESS_DESCRIPTION_free(access);
+    AUTHORITY_INFO_ACCESS_free(info);
+    return ok;
+}
+
 static int same_url(const char *a, const char *b)
 {
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
@@ -493,20 +563,15 @@ static int profile_for(struct idm_openssl_ca *ca, int which, const struct idm_ce
     /* A scratch certificate carries the extensions while they are built;
      * X509V3 needs the issuer for the authority key identifier. */
     X509 *scratch = X509_new();
-    char crl[600], aia[600];
     int ok = scratch != NULL &&
              add_ext(ca->cert, scratch, NID_basic_constraints, "critical,CA:FALSE") &&
              add_ext(ca->cert, scratch, NID_key_usage, profile_key_usage[which]) &&
              add_ext(ca->cert, scratch, NID_ext_key_usage, profile_ext_key_usage[which]) &&
              add_ext(ca->cert, scratch, NID_authority_key_identifier, "keyid:always");
-    if (ok && req->crl_url != NULL) {
-        snprintf(crl, sizeof crl, "URI:%s", req->crl_url);
-        ok = add_ext(ca->cert, scratch, NID_crl_distribution_points, crl);
-    }
-    if (ok && req->aia_url != NULL) {
-        snprintf(aia, sizeof aia, "caIssuers;URI:%s", req->aia_url);
-        ok = add_ext(ca->cert, scratch, NID_info_access, aia);
-    }
+    if (ok && req->crl_url != NULL)
+        ok = add_crl_url(scratch, req->crl_url);
+    if (ok && req->aia_url != NULL)
+        ok = add_aia_url(scratch, req->aia_url);
     if (ok) {
         p->exts = sk_X509_EXTENSION_new_null();
         ok = p->exts != NULL;
