@@ -94,6 +94,10 @@ int idm_audit_append(const idm_ctx_t *ctx, struct idm_store *s, const char *acto
     int rc = s->ops->audit_last(s, &r.seq, r.prev_hash);
     if (rc != IDM_OK)
         return rc;
+    /* Only a damaged store ends its trail there; the next number would wrap. */
+    if (r.seq == INT64_MAX)
+        return IDM_ERR(IDM_ERR_INTEGRITY, "the audit trail ends with event %" PRId64
+                       "; no event can follow it", r.seq);
     r.seq++;
     r.time_ms = idm_ctx_clock_ms(ctx);
     /* The record borrows the strings: it is only read until insertion. */
@@ -296,6 +300,18 @@ IDM_EXPORT int idm_audit_iter_next(idm_audit_iter_t *iter, idm_audit_event_t **o
     }
     if (iter->pos == iter->n)
         return IDM_OK;
+    /* An object type this library does not know comes from a hand edit or a
+     * damaged store (verification names the event): it is reported, not
+     * handed out, and the next call goes on after it. */
+    const struct idm_audit_rec *r = &iter->page[iter->pos];
+    if ((int)r->object_type < IDM_OBJECT_IDENTITY || (int)r->object_type > IDM_OBJECT_CA) {
+        int64_t seq = r->seq;
+        int type = (int)r->object_type;
+        idm_audit_rec_clear(&iter->page[iter->pos]);
+        iter->pos++;
+        return IDM_FAIL(IDM_ERR_STORE, "audit event %" PRId64 " is damaged in the store: object "
+                        "type %d is not an idm_object_type", seq, type);
+    }
     idm_audit_event_t *e = calloc(1, sizeof *e);
     if (e == NULL)
         return IDM_FAIL(IDM_ERR_NO_MEMORY, "cannot allocate an audit event");

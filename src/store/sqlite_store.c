@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <idm/ca.h>
+
 #include "core/error_impl.h"
 #include "store/sqlite_schema.h"
 #include "store/store.h"
@@ -121,6 +123,122 @@ static char *column_text(sqlite3_stmt *s, int col, int *ok)
     if (copy == NULL)
         *ok = 0;
     return copy;
+}
+
+/*
+ * A row the library did not write (a hand edit, a disk fault, another
+ * version) may break the rules it writes rows by: NULL in a NOT NULL
+ * column, a number outside its enum, a text with a NUL inside (which a C
+ * string would silently cut).  The loaders check what they copy and refuse
+ * such a row with IDM_ERR_STORE, naming it, rather than hand the model a
+ * record that breaks the promises of the public getters.
+ */
+struct row_check {
+    int ok;        /* 0 when out of memory */
+    char why[160]; /* the first value that breaks a rule; "" for none */
+};
+
+#define ROW_CHECK_INIT {1, ""}
+
+/* Records that column col, of SQLite type type (as it was before any
+ * conversion), breaks a rule. */
+static void row_broken(struct row_check *row, sqlite3_stmt *s, int col, int type,
+                       const char *expected)
+{
+    if (row->why[0] != '\0')
+        return;
+    char value[48];
+    switch (type) {
+    case SQLITE_NULL: snprintf(value, sizeof value, "NULL"); break;
+    case SQLITE_INTEGER:
+        snprintf(value, sizeof value, "%lld", (long long)sqlite3_column_int64(s, col));
+        break;
+    case SQLITE_FLOAT: snprintf(value, sizeof value, "%g", sqlite3_column_double(s, col)); break;
+    case SQLITE_TEXT: snprintf(value, sizeof value, "a text"); break;
+    default: snprintf(value, sizeof value, "a blob"); break;
+    }
+    snprintf(row->why, sizeof row->why, "column '%s' holds %s; expected %s",
+             sqlite3_column_name(s, col), value, expected);
+}
+
+/* A copy of a text column that may be NULL. */
+static char *column_text_checked(sqlite3_stmt *s, int col, struct row_check *row)
+{
+    int type = sqlite3_column_type(s, col);
+    const unsigned char *t = sqlite3_column_text(s, col);
+    if (t == NULL)
+        return NULL;
+    if (strlen((const char *)t) != (size_t)sqlite3_column_bytes(s, col)) {
+        row_broken(row, s, col, type, "a text without NUL bytes");
+        return NULL;
+    }
+    char *copy = strdup((const char *)t);
+    if (copy == NULL)
+        row->ok = 0;
+    return copy;
+}
+
+/* A copy of a NOT NULL text column. */
+static char *column_text_required(sqlite3_stmt *s, int col, struct row_check *row)
+{
+    if (sqlite3_column_type(s, col) == SQLITE_NULL) {
+        row_broken(row, s, col, SQLITE_NULL, "a text");
+        return NULL;
+    }
+    return column_text_checked(s, col, row);
+}
+
+/* An enum column: an integer from 0 to max. */
+static int column_enum(sqlite3_stmt *s, int col, int max, struct row_check *row)
+{
+    int type = sqlite3_column_type(s, col);
+    sqlite3_int64 v = sqlite3_column_int64(s, col);
+    if (type != SQLITE_INTEGER || v < 0 || v > max) {
+        char expected[32];
+        snprintf(expected, sizeof expected, "0 to %d", max);
+        row_broken(row, s, col, type, expected);
+        return 0;
+    }
+    return (int)v;
+}
+
+/* A reference to another row: NULL (none, as 0) or an id. */
+static int64_t column_ref(sqlite3_stmt *s, int col, struct row_check *row)
+{
+    int type = sqlite3_column_type(s, col);
+    sqlite3_int64 v = sqlite3_column_int64(s, col);
+    if (type == SQLITE_NULL)
+        return 0;
+    if (type != SQLITE_INTEGER || v < 0) {
+        row_broken(row, s, col, type, "NULL or an id");
+        return 0;
+    }
+    return v;
+}
+
+/* IDM_OK, or the error for a row of what (e.g. "card") that broke a rule. */
+static int row_result(const struct row_check *row, const char *what, int64_t id)
+{
+    if (!row->ok)
+        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load %s %lld", what,
+                             (long long)id);
+    if (row->why[0] != '\0')
+        return idm_error_set(NULL, IDM_ERR_STORE, "%s %lld is damaged in the store: %s", what,
+                             (long long)id, row->why);
+    return IDM_OK;
+}
+
+/*
+ * Listings go on from the last key they returned and trust SQLite's order.
+ * A damaged file can make SQLite hand keys out of order, and going on from
+ * a smaller key would list the same rows forever: such a key is refused.
+ */
+static int key_in_order(int64_t key, int64_t previous, const char *what)
+{
+    if (key > previous)
+        return IDM_OK;
+    return idm_error_set(NULL, IDM_ERR_STORE, "%s: the store is damaged: key %lld comes after "
+                         "%lld", what, (long long)key, (long long)previous);
 }
 
 /* Runs a statement that returns no rows. */
@@ -323,16 +441,20 @@ static int load_attributes(struct sqlite_store *st, int64_t id, struct idm_ident
         return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load %zu attributes", count);
     PREPARE(st, q, SQL_ATTR_LOAD, "cannot load attributes");
     sqlite3_bind_int64(q, 1, id);
-    int ok = 1;
-    while (rec->nattrs < count && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    struct row_check row = ROW_CHECK_INIT;
+    while (row.ok && row.why[0] == '\0' && rec->nattrs < count &&
+           (rc = sqlite3_step(q)) == SQLITE_ROW) {
         struct idm_attr *a = &rec->attrs[rec->nattrs++];
-        a->key = column_text(q, 0, &ok);
-        a->value = column_text(q, 1, &ok);
+        /* SQLite sorts a blob after every text: the keys are in the order
+         * of their text (the records' promise) only when all are texts. */
+        int key_type = sqlite3_column_type(q, 0);
+        if (key_type != SQLITE_TEXT)
+            row_broken(&row, q, 0, key_type, "a text");
+        a->key = column_text_required(q, 0, &row);
+        a->value = column_text_required(q, 1, &row);
     }
-    int result = IDM_OK;
-    if (!ok)
-        result = idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load attributes");
-    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    int result = row_result(&row, "identity", id);
+    if (result == IDM_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
         result = db_fail(st, rc, "cannot load attributes");
     release(st, q);
     return result;
@@ -353,18 +475,18 @@ static int store_identity_load(struct idm_store *s, int64_t id, struct idm_ident
         release(st, q);
         return result;
     }
-    int ok = 1;
+    struct row_check row = ROW_CHECK_INIT;
     rec->id = id;
-    rec->external_id = column_text(q, 0, &ok);
-    rec->state = (idm_identity_state)sqlite3_column_int(q, 1);
-    rec->common_name = column_text(q, 2, &ok);
-    rec->upn = column_text(q, 3, &ok);
+    rec->external_id = column_text_checked(q, 0, &row);
+    rec->state = (idm_identity_state)column_enum(q, 1, IDM_IDENTITY_TERMINATED, &row);
+    rec->common_name = column_text_checked(q, 2, &row);
+    rec->upn = column_text_checked(q, 3, &row);
     rec->created_ms = sqlite3_column_int64(q, 4);
     rec->updated_ms = sqlite3_column_int64(q, 5);
     release(st, q);
-    int result = ok ? load_attributes(st, id, rec)
-                    : idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load identity %lld",
-                                    (long long)id);
+    int result = row_result(&row, "identity", id);
+    if (result == IDM_OK)
+        result = load_attributes(st, id, rec);
     if (result != IDM_OK)
         idm_identity_rec_clear(rec);
     return result;
@@ -443,27 +565,26 @@ static int store_card_load(struct idm_store *s, int64_t id, struct idm_card_rec 
         release(st, q);
         return result;
     }
-    int ok = 1;
+    struct row_check row = ROW_CHECK_INIT;
     rec->id = id;
-    rec->number = column_text(q, 0, &ok);
-    rec->type = (idm_card_type)sqlite3_column_int(q, 1);
-    rec->option = (idm_card_option)sqlite3_column_int(q, 2);
-    rec->production = (idm_production)sqlite3_column_int(q, 3);
-    rec->state = (idm_card_state)sqlite3_column_int(q, 4);
-    rec->identity_id = sqlite3_column_int64(q, 5);
-    rec->name = column_text(q, 6, &ok);
-    rec->chip_serial = column_text(q, 7, &ok);
-    rec->order_id = sqlite3_column_int64(q, 8);
+    rec->number = column_text_required(q, 0, &row);
+    rec->type = (idm_card_type)column_enum(q, 1, IDM_CARD_TEMPORARY, &row);
+    rec->option = (idm_card_option)column_enum(q, 2, IDM_CARD_DIGITAL, &row);
+    rec->production = (idm_production)column_enum(q, 3, IDM_PRODUCTION_EXTERNAL, &row);
+    rec->state = (idm_card_state)column_enum(q, 4, IDM_CARD_ASSIGNED, &row);
+    rec->identity_id = column_ref(q, 5, &row);
+    rec->name = column_text_checked(q, 6, &row);
+    rec->chip_serial = column_text_checked(q, 7, &row);
+    rec->order_id = column_ref(q, 8, &row);
     rec->created_ms = sqlite3_column_int64(q, 9);
     rec->updated_ms = sqlite3_column_int64(q, 10);
-    rec->requested_by = column_text(q, 11, &ok);
-    rec->shipment = column_text(q, 12, &ok);
+    rec->requested_by = column_text_checked(q, 11, &row);
+    rec->shipment = column_text_checked(q, 12, &row);
     release(st, q);
-    if (!ok) {
+    int result = row_result(&row, "card", id);
+    if (result != IDM_OK)
         idm_card_rec_clear(rec);
-        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load card %lld", (long long)id);
-    }
-    return IDM_OK;
+    return result;
 }
 
 static int store_card_find(struct idm_store *s, const char *number, int64_t *id)
@@ -531,6 +652,15 @@ static int store_cert_insert(struct idm_store *s, struct idm_cert_rec *rec)
     return rc;
 }
 
+/* A serial as the library records it: upper-case hex of whole bytes. */
+static int serial_hex(const char *serial)
+{
+    size_t len = strlen(serial);
+    if (len == 0 || len % 2 != 0)
+        return 0;
+    return strspn(serial, "0123456789ABCDEF") == len;
+}
+
 static int store_cert_load(struct idm_store *s, int64_t id, struct idm_cert_rec *rec)
 {
     struct sqlite_store *st = impl(s);
@@ -546,33 +676,41 @@ static int store_cert_load(struct idm_store *s, int64_t id, struct idm_cert_rec 
         release(st, q);
         return result;
     }
-    int ok = 1;
+    struct row_check row = ROW_CHECK_INIT;
     rec->id = id;
     rec->card_id = sqlite3_column_int64(q, 0);
-    rec->serial = column_text(q, 1, &ok);
+    int serial_type = sqlite3_column_type(q, 1);
+    rec->serial = column_text_required(q, 1, &row);
+    if (rec->serial != NULL && !serial_hex(rec->serial))
+        row_broken(&row, q, 1, serial_type, "upper-case hex of whole bytes");
+    if (sqlite3_column_type(q, 2) == SQLITE_NULL)
+        row_broken(&row, q, 2, SQLITE_NULL, "the DER certificate");
     const void *der = sqlite3_column_blob(q, 2);
     rec->der_len = (size_t)sqlite3_column_bytes(q, 2);
     rec->der = malloc(rec->der_len > 0 ? rec->der_len : 1);
     if (rec->der == NULL)
-        ok = 0;
+        row.ok = 0;
     else if (rec->der_len > 0)
         memcpy(rec->der, der, rec->der_len);
     rec->not_before_ms = sqlite3_column_int64(q, 3);
     rec->not_after_ms = sqlite3_column_int64(q, 4);
-    rec->state = (idm_cert_state)sqlite3_column_int(q, 5);
+    rec->state = (idm_cert_state)column_enum(q, 5, IDM_CERT_EXPIRED, &row);
     rec->created_ms = sqlite3_column_int64(q, 6);
-    rec->usage = sqlite3_column_int(q, 7);
-    rec->issuer_key_id = column_text(q, 8, &ok);
-    rec->revocation_reason =
-        sqlite3_column_type(q, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 9);
+    rec->usage = column_enum(q, 7, IDM_USAGE_CARD_AUTHENTICATION, &row);
+    rec->issuer_key_id = column_text_checked(q, 8, &row);
+    rec->revocation_reason = -1;
+    if (sqlite3_column_type(q, 9) != SQLITE_NULL) {
+        rec->revocation_reason = column_enum(q, 9, IDM_REVOKE_PRIVILEGE_WITHDRAWN, &row);
+        if (rec->revocation_reason > IDM_REVOKE_CERTIFICATE_HOLD &&
+            rec->revocation_reason != IDM_REVOKE_PRIVILEGE_WITHDRAWN)
+            row_broken(&row, q, 9, SQLITE_INTEGER, "NULL or an idm_revocation_reason");
+    }
     rec->revoked_ms = sqlite3_column_int64(q, 10);
     release(st, q);
-    if (!ok) {
+    int result = row_result(&row, "certificate", id);
+    if (result != IDM_OK)
         idm_cert_rec_clear(rec);
-        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load certificate %lld",
-                             (long long)id);
-    }
-    return IDM_OK;
+    return result;
 }
 
 static int store_cert_find(struct idm_store *s, const char *serial, int64_t *id)
@@ -697,23 +835,22 @@ static int store_order_load(struct idm_store *s, int64_t id, struct idm_order_re
         release(st, q);
         return result;
     }
-    int ok = 1;
+    struct row_check row = ROW_CHECK_INIT;
     rec->id = id;
-    rec->external_id = column_text(q, 0, &ok);
-    rec->kind = (idm_order_kind)sqlite3_column_int(q, 1);
-    rec->card_type = (idm_card_type)sqlite3_column_int(q, 2);
-    rec->card_option = (idm_card_option)sqlite3_column_int(q, 3);
-    rec->state = (idm_order_state)sqlite3_column_int(q, 4);
+    rec->external_id = column_text_checked(q, 0, &row);
+    rec->kind = (idm_order_kind)column_enum(q, 1, IDM_ORDER_EXTERNAL, &row);
+    rec->card_type = (idm_card_type)column_enum(q, 2, IDM_CARD_TEMPORARY, &row);
+    rec->card_option = (idm_card_option)column_enum(q, 3, IDM_CARD_DIGITAL, &row);
+    rec->state = (idm_order_state)column_enum(q, 4, IDM_ORDER_ABORTED, &row);
     rec->options_version = sqlite3_column_int64(q, 5);
-    rec->options_snapshot = column_text(q, 6, &ok);
+    rec->options_snapshot = column_text_required(q, 6, &row);
     rec->created_ms = sqlite3_column_int64(q, 7);
     rec->updated_ms = sqlite3_column_int64(q, 8);
     release(st, q);
-    if (!ok || rec->options_snapshot == NULL) {
+    int result = row_result(&row, "order", id);
+    if (result != IDM_OK)
         idm_order_rec_clear(rec);
-        return idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load order %lld", (long long)id);
-    }
-    return IDM_OK;
+    return result;
 }
 
 static int store_order_find(struct idm_store *s, const char *external_id, int64_t *id)
@@ -816,18 +953,22 @@ static int store_order_card_load(struct idm_store *s, int64_t order_id, int64_t 
     int rc = sqlite3_step(q);
     int result = IDM_OK;
     if (rc == SQLITE_ROW) {
+        struct row_check row = ROW_CHECK_INIT;
         out->order_id = order_id;
         out->card_id = card_id;
         out->position = sqlite3_column_int64(q, 0);
-        out->outcome = sqlite3_column_int(q, 1);
-        out->attempt = sqlite3_column_int(q, 3);
+        out->outcome = column_enum(q, 1, IDM_OUTCOME_FAILED, &row);
+        out->attempt = column_enum(q, 3, INT_MAX, &row);
         out->claimed_ms = sqlite3_column_int64(q, 5);
         out->updated_ms = sqlite3_column_int64(q, 6);
-        int ok = 1;
-        out->reason = column_text(q, 2, &ok);
-        out->station = column_text(q, 4, &ok);
-        if (!ok)
+        out->reason = column_text_checked(q, 2, &row);
+        out->station = column_text_checked(q, 4, &row);
+        if (!row.ok)
             result = idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot copy an order card");
+        else if (row.why[0] != '\0')
+            result = idm_error_set(NULL, IDM_ERR_STORE, "card %lld of order %lld is damaged "
+                                   "in the store: %s", (long long)card_id, (long long)order_id,
+                                   row.why);
     } else if (rc == SQLITE_DONE) {
         result = idm_error_set(NULL, IDM_ERR_NOT_FOUND, "card %lld is not in order %lld",
                                (long long)card_id, (long long)order_id);
@@ -939,26 +1080,30 @@ static int store_options_load(struct idm_store *s, struct idm_option_row **rows,
     PREPARE(st, q, SQL_OPTIONS_LOAD, "cannot load options");
     struct idm_option_row *list = NULL;
     size_t count = 0, cap = 0;
-    int ok = 1;
-    int step;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+    struct row_check row = ROW_CHECK_INIT;
+    int step = SQLITE_DONE;
+    while (row.ok && row.why[0] == '\0' && (step = sqlite3_step(q)) == SQLITE_ROW) {
         if (count == cap) {
             size_t ncap = cap == 0 ? 16 : cap * 2;
             struct idm_option_row *grown = realloc(list, ncap * sizeof *grown);
             if (grown == NULL) {
-                ok = 0;
+                row.ok = 0;
                 break;
             }
             list = grown;
             cap = ncap;
         }
-        list[count].key = column_text(q, 0, &ok);
-        list[count].value = column_text(q, 1, &ok);
+        list[count].key = column_text_required(q, 0, &row);
+        list[count].value = column_text_required(q, 1, &row);
         count++;
     }
     int result = IDM_OK;
-    if (!ok)
+    if (!row.ok)
         result = idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot load options");
+    else if (row.why[0] != '\0')
+        result = idm_error_set(NULL, IDM_ERR_STORE, "option '%s' is damaged in the store: %s",
+                               list[count - 1].key != NULL ? list[count - 1].key : "?",
+                               row.why);
     else if (step != SQLITE_ROW && step != SQLITE_DONE)
         result = db_fail(st, step, "cannot load options");
     release(st, q);
@@ -1077,8 +1222,10 @@ static int store_audit_read(struct idm_store *s, const struct idm_audit_filter *
     sqlite3_bind_int64(q, 6, (sqlite3_int64)limit);
     int rc;
     int ok = 1;
-    while (*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    int result = IDM_OK;
+    while (result == IDM_OK && *n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         struct idm_audit_rec *r = &out[(*n)++];
+        int64_t previous = *n > 1 ? out[*n - 2].seq : after_seq;
         memset(r, 0, sizeof *r);
         int bad_hash = 0;
         r->seq = sqlite3_column_int64(q, 0);
@@ -1101,11 +1248,11 @@ static int store_audit_read(struct idm_store *s, const struct idm_audit_filter *
             r->hash[0] ^= 0xff; /* can never match a recomputed hash */
         if (!ok)
             break;
+        result = key_in_order(r->seq, previous, "cannot read the audit trail");
     }
-    int result = IDM_OK;
     if (!ok)
         result = idm_error_set(NULL, IDM_ERR_NO_MEMORY, "cannot read the audit trail");
-    else if (*n < limit && rc != SQLITE_DONE)
+    else if (result == IDM_OK && *n < limit && rc != SQLITE_DONE)
         result = db_fail(st, rc, "cannot read the audit trail");
     release(st, q);
     if (result != IDM_OK) {
@@ -1155,11 +1302,18 @@ static int store_card_list_addable(struct idm_store *s, int type, int option, in
     sqlite3_bind_int(q, 3, option);
     sqlite3_bind_int64(q, 4, (sqlite3_int64)limit);
     int rc = SQLITE_DONE;
-    while (*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
-        ids[(*n)++] = sqlite3_column_int64(q, 0);
-    int result = (*n == limit || rc == SQLITE_DONE) ? IDM_OK
-                                                    : db_fail(st, rc, "cannot list approved cards");
+    int result = IDM_OK;
+    while (result == IDM_OK && *n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        ids[*n] = sqlite3_column_int64(q, 0);
+        result = key_in_order(ids[*n], *n > 0 ? ids[*n - 1] : after_id,
+                              "cannot list approved cards");
+        (*n)++;
+    }
+    if (result == IDM_OK && *n < limit && rc != SQLITE_DONE)
+        result = db_fail(st, rc, "cannot list approved cards");
     release(st, q);
+    if (result != IDM_OK)
+        *n = 0;
     return result;
 }
 
@@ -1242,11 +1396,18 @@ static int store_list_ids(struct idm_store *s, idm_object_type kind,
         sqlite3_bind_int(q, 9, 1);
     if (nparams >= 10 && f->has_outcome)
         sqlite3_bind_int(q, 10, f->outcome);
-    int rc;
-    while (*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
-        ids[(*n)++] = sqlite3_column_int64(q, 0);
-    int result = (*n == limit || rc == SQLITE_DONE) ? IDM_OK : db_fail(st, rc, "cannot list objects");
+    int rc = SQLITE_DONE;
+    int result = IDM_OK;
+    while (result == IDM_OK && *n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        ids[*n] = sqlite3_column_int64(q, 0);
+        result = key_in_order(ids[*n], *n > 0 ? ids[*n - 1] : after_id, "cannot list objects");
+        (*n)++;
+    }
+    if (result == IDM_OK && *n < limit && rc != SQLITE_DONE)
+        result = db_fail(st, rc, "cannot list objects");
     release(st, q);
+    if (result != IDM_OK)
+        *n = 0;
     return result;
 }
 
@@ -1494,11 +1655,18 @@ static int store_notification_list_pending(struct idm_store *s, int64_t after_id
     sqlite3_bind_int64(q, 1, after_id);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)limit);
     int rc = SQLITE_DONE;
-    while (*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW)
-        ids[(*n)++] = sqlite3_column_int64(q, 0);
-    int result = (*n == limit || rc == SQLITE_DONE) ? IDM_OK
-                                                    : db_fail(st, rc, "cannot list notifications");
+    int result = IDM_OK;
+    while (result == IDM_OK && *n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        ids[*n] = sqlite3_column_int64(q, 0);
+        result = key_in_order(ids[*n], *n > 0 ? ids[*n - 1] : after_id,
+                              "cannot list notifications");
+        (*n)++;
+    }
+    if (result == IDM_OK && *n < limit && rc != SQLITE_DONE)
+        result = db_fail(st, rc, "cannot list notifications");
     release(st, q);
+    if (result != IDM_OK)
+        *n = 0;
     return result;
 }
 
