@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include <idm/error.h>
 
 static char scratch[4096];
 
@@ -45,4 +46,42 @@ const char *fuzz_scratch_dir(void)
 void fuzz_remove_scratch(void)
 {
     remove_scratch();
+}
+
+/* ---- a reproducible clock and random source ------------------------------ */
+
+static int64_t clock_ms;
+static uint64_t random_state = UINT64_C(0x9e3779b97f4a7c15);
+
+void fuzz_sources_reset(int64_t next_clock_ms, uint64_t seed)
+{
+    clock_ms = next_clock_ms;
+    random_state = seed != 0 ? seed : UINT64_C(0x9e3779b97f4a7c15);
+}
+
+static int64_t fixed_clock(void *user_data)
+{
+    (void)user_data;
+    int64_t t = clock_ms;
+    clock_ms += 1000;
+    return t;
+}
+
+static int fixed_random(void *buf, size_t len, void *user_data)
+{
+    (void)user_data;
+    unsigned char *p = buf;
+    for (size_t i = 0; i < len; i++) {
+        random_state ^= random_state << 13;
+        random_state ^= random_state >> 7;
+        random_state ^= random_state << 17;
+        p[i] = (unsigned char)random_state;
+    }
+    return 0;
+}
+
+int fuzz_sources_use(idm_ctx_t *ctx)
+{
+    int rc = idm_ctx_set_clock(ctx, fixed_clock, NULL);
+    return rc != IDM_OK ? rc : idm_ctx_set_random(ctx, fixed_random, NULL);
 }

@@ -80,8 +80,6 @@ struct fuzz_state {
     idm_ctx_t *ctx;
     idm_producer_t *producer;
     idm_external_t *desk;
-    int64_t clock_ms;
-    uint64_t random;
     char *ids[IDS_MAX]; /* the message ids of the outbox */
     size_t nids;
     int verbose; /* $FUZZ_VERBOSE: the setup and each input's outcome on stderr */
@@ -103,28 +101,6 @@ static void need(int rc, const char *what)
                 idm_strerror(rc));
         abort();
     }
-}
-
-static int64_t fixed_clock(void *user_data)
-{
-    (void)user_data;
-    int64_t t = st.clock_ms;
-    st.clock_ms += 1000;
-    return t;
-}
-
-/* xorshift64: the same bytes in every run. */
-static int fixed_random(void *buf, size_t len, void *user_data)
-{
-    (void)user_data;
-    unsigned char *p = buf;
-    for (size_t i = 0; i < len; i++) {
-        st.random ^= st.random << 13;
-        st.random ^= st.random >> 7;
-        st.random ^= st.random << 17;
-        p[i] = (unsigned char)st.random;
-    }
-    return 0;
 }
 
 /* ---- files ------------------------------------------------------------ */
@@ -249,8 +225,7 @@ static void close_desk(void)
 static void open_desk(const char *store)
 {
     need(idm_ctx_new(&st.ctx), "idm_ctx_new");
-    need(idm_ctx_set_clock(st.ctx, fixed_clock, NULL), "idm_ctx_set_clock");
-    need(idm_ctx_set_random(st.ctx, fixed_random, NULL), "idm_ctx_set_random");
+    need(fuzz_sources_use(st.ctx), "fuzz_sources_use");
     need(idm_ctx_open_store(st.ctx, store), "idm_ctx_open_store");
     need(idm_producer_new_spool(&st.producer, st.spool), "idm_producer_new_spool");
     need(idm_external_new(&st.desk, st.ctx, st.producer, NULL), "idm_external_new");
@@ -263,8 +238,7 @@ static void reset_store(void)
     close_desk();
     remove_store_files(st.store);
     copy_file(st.initial, st.store);
-    st.clock_ms = INT64_C(1767225600000) + INT64_C(86400000);
-    st.random = UINT64_C(0x5eed0fb17ea0005);
+    fuzz_sources_reset(INT64_C(1767225600000) + INT64_C(86400000), UINT64_C(0x5eed0fb17ea0005));
     open_desk(st.store);
 }
 
@@ -403,8 +377,7 @@ static void make_initial_store(void)
     /* SQLite draws the store id from its own generator; seeded, the id and
      * so every message id is the same in every run. */
     sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, 0x1d3b5eed, (sqlite3 *)NULL);
-    st.clock_ms = INT64_C(1767225600000);
-    st.random = UINT64_C(0x5eed0fb17ea0001);
+    fuzz_sources_reset(INT64_C(1767225600000), UINT64_C(0x5eed0fb17ea0001));
     open_desk(st.initial);
     need(idm_options_set_bool(st.ctx, ACTOR, "external_production_enabled", 1), "option");
     need(idm_options_set_bool(st.ctx, ACTOR, "allow_multiple_orders", 1), "option");

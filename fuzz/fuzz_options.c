@@ -70,8 +70,6 @@ struct fuzz_state {
     int64_t holders[HOLDERS - 1];
     unsigned char *spki;
     int spki_len;
-    int64_t clock_ms;
-    uint64_t random;
     size_t noptions;
     char *defaults[OPTIONS_MAX]; /* each option's value on a new store */
     int verbose; /* $FUZZ_VERBOSE: each input's outcome on stderr */
@@ -100,27 +98,6 @@ static void need(int rc, const char *what)
                 idm_strerror(rc));
         abort();
     }
-}
-
-static int64_t fixed_clock(void *user_data)
-{
-    (void)user_data;
-    int64_t t = st.clock_ms;
-    st.clock_ms += 1000;
-    return t;
-}
-
-static int fixed_random(void *buf, size_t len, void *user_data)
-{
-    (void)user_data;
-    unsigned char *p = buf;
-    for (size_t i = 0; i < len; i++) {
-        st.random ^= st.random << 13;
-        st.random ^= st.random >> 7;
-        st.random ^= st.random << 17;
-        p[i] = (unsigned char)st.random;
-    }
-    return 0;
 }
 
 /* ---- an encoder that is never used: a station needs one ------------------ */
@@ -226,8 +203,7 @@ static void close_store(void)
 static void open_store(const char *path)
 {
     need(idm_ctx_new(&st.ctx), "idm_ctx_new");
-    need(idm_ctx_set_clock(st.ctx, fixed_clock, NULL), "idm_ctx_set_clock");
-    need(idm_ctx_set_random(st.ctx, fixed_random, NULL), "idm_ctx_set_random");
+    need(fuzz_sources_use(st.ctx), "fuzz_sources_use");
     need(idm_ctx_open_store(st.ctx, path), "idm_ctx_open_store");
     need(idm_ca_new_openssl(&st.ca, st.ctx, IDM_KEY_EC_P256, "Fuzz Issuing CA", 3650),
          "idm_ca_new_openssl");
@@ -248,8 +224,7 @@ static void reset_store(void)
     close_store();
     remove_store_files(st.store);
     copy_file(st.initial, st.store);
-    st.clock_ms = INT64_C(1767225600000) + MS_PER_DAY;
-    st.random = UINT64_C(0x5eed0fb17ea0002);
+    fuzz_sources_reset(INT64_C(1767225600000) + MS_PER_DAY, UINT64_C(0x5eed0fb17ea0002));
     open_store(st.store);
 }
 
@@ -298,8 +273,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     EVP_PKEY_free(key);
     check(st.spki_len > 0);
 
-    st.clock_ms = INT64_C(1767225600000);
-    st.random = UINT64_C(0x5eed0fb17ea0001);
+    fuzz_sources_reset(INT64_C(1767225600000), UINT64_C(0x5eed0fb17ea0001));
     open_store(st.initial);
     for (size_t h = 0; h < HOLDERS - 1; h++)
         st.holders[h] = person(h);

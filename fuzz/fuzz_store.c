@@ -135,33 +135,9 @@ static int serial_valid(const char *s)
 
 /* ---- a reproducible clock and random source -------------------------- */
 
-static int64_t clock_now;
-static uint64_t random_state;
-
 static void reset_sources(void)
 {
-    clock_now = CLOCK_START;
-    random_state = UINT64_C(0x9e3779b97f4a7c15);
-}
-
-static int64_t fixed_clock(void *user_data)
-{
-    (void)user_data;
-    clock_now += 1000;
-    return clock_now;
-}
-
-static int fixed_random(void *buf, size_t len, void *user_data)
-{
-    (void)user_data;
-    unsigned char *p = buf;
-    for (size_t i = 0; i < len; i++) {
-        random_state ^= random_state << 13;
-        random_state ^= random_state >> 7;
-        random_state ^= random_state << 17;
-        p[i] = (unsigned char)(random_state >> 24);
-    }
-    return 0;
+    fuzz_sources_reset(CLOCK_START + 1000, UINT64_C(0x9e3779b97f4a7c15));
 }
 
 static void log_sink(idm_log_level level, const char *component, const char *message,
@@ -178,8 +154,7 @@ static idm_ctx_t *new_ctx(void)
 {
     idm_ctx_t *ctx = NULL;
     check(idm_ctx_new(&ctx) == IDM_OK);
-    check(idm_ctx_set_clock(ctx, fixed_clock, NULL) == IDM_OK);
-    check(idm_ctx_set_random(ctx, fixed_random, NULL) == IDM_OK);
+    check(fuzz_sources_use(ctx) == IDM_OK);
     check(idm_ctx_set_log_callback(ctx, log_sink, NULL) == IDM_OK);
     check(idm_ctx_set_log_level(ctx, IDM_LOG_DEBUG) == IDM_OK);
     return ctx;
