@@ -73,12 +73,14 @@ const char *idm_bureau_status_name(idm_bureau_status status);
  *         message the library never sent (unknown card order);
  *         IDM_ERR_STATE for a report that does not fit the card's state (an
  *         aborted card, a superseded attempt, a status older than the card's);
- *         IDM_ERR_EXISTS for a chip serial that another card has; or
- *         IDM_ERR_STORE.  The detail message says why.  A producer keeps a
- *         refused report aside (the spool producer quarantines its file)
- *         rather than offer it again, except after IDM_ERR_STORE or
- *         IDM_ERR_NO_MEMORY: the library could not decide, so the report is
- *         offered again on the next run.
+ *         IDM_ERR_EXISTS for a chip serial that another card has; or,
+ *         when the library could not decide, IDM_ERR_STORE,
+ *         IDM_ERR_NO_MEMORY or IDM_ERR_CRYPTO (hashing the audit event).
+ *         The detail message says why.  A producer keeps a refused report
+ *         (IDM_ERR_INVALID_ARG, _NOT_FOUND, _STATE, _EXISTS) aside (the
+ *         spool producer quarantines its file) rather than offer it again;
+ *         after any other code the library could not decide, so the report
+ *         is offered again on the next run.
  */
 typedef int (*idm_bureau_report_fn)(const char *message_id, idm_bureau_status status,
                                     const char *chip_serial, const char *shipment,

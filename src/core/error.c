@@ -101,6 +101,21 @@ int idm_error_wrap(const char *func, int code, const char *fmt, ...)
     return idm_error_set(func, code, "%s: %s", outer, inner);
 }
 
+int idm_error_is_refusal(int code)
+{
+    switch (code) {
+    case IDM_ERR_INVALID_ARG:
+    case IDM_ERR_NOT_FOUND:
+    case IDM_ERR_STATE:
+    case IDM_ERR_EXISTS:
+    case IDM_ERR_DISABLED:
+    case IDM_ERR_PARSE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int idm_error_prefix(const char *func, int code)
 {
     if (code == IDM_OK)

@@ -54,6 +54,13 @@ void idm_backend_words(char *buf, size_t size);
  * <backend> failed to <what>: <its words>" (no function name). */
 int idm_backend_result(int rc, const char *backend, const char *what);
 
+/* Whether a failure is the library refusing on the merits of what it was
+ * given (IDM_ERR_INVALID_ARG, _NOT_FOUND, _STATE, _EXISTS, _DISABLED,
+ * _PARSE), as opposed to it not being able to decide (its store, memory,
+ * crypto, an I/O or internal failure), after which the same request may
+ * well succeed. */
+int idm_error_is_refusal(int code);
+
 /* Fails an internal helper with IDM_ERR_CRYPTO: "<what>: <OpenSSL's words
  * for its last error>", and empties OpenSSL's error queue. */
 int idm_error_crypto(const char *what);

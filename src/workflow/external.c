@@ -526,8 +526,8 @@ IDM_EXPORT int idm_external_order_batch(idm_external_t *external, const char *ac
             e[i].card_id = o.card_id;
             if (o.send)
                 to_send[nsend++] = o.card_id;
-        } else if (e[i].result == IDM_ERR_STORE || e[i].result == IDM_ERR_NO_MEMORY) {
-            rc = e[i].result; /* the store itself failed: stop, as the rest would */
+        } else if (!idm_error_is_refusal(e[i].result)) {
+            rc = e[i].result; /* the library itself failed: stop, as the rest would */
         } else if ((e[i].reason = strdup(idm_last_error_message())) == NULL) {
             rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot keep a refusal");
         }

@@ -124,7 +124,7 @@ struct recorder {
     char reason[16][300];
     const char *refuse_id; /* refused with IDM_ERR_NOT_FOUND */
     const char *refusal;   /* the message it is refused with, when not the default */
-    int store_fails;       /* every report is answered with IDM_ERR_STORE */
+    int fails_with;        /* every report is answered with this code (0: none) */
 };
 
 static void copy_or_null(char *dst, size_t size, const char *src)
@@ -144,8 +144,9 @@ static int record_report(const char *message_id, idm_bureau_status status,
     copy_or_null(r->serial[i], sizeof r->serial[i], chip_serial);
     copy_or_null(r->shipment[i], sizeof r->shipment[i], shipment);
     copy_or_null(r->reason[i], sizeof r->reason[i], reason);
-    if (r->store_fails)
-        return IDM_ERR(IDM_ERR_STORE, "database is locked");
+    if (r->fails_with != 0)
+        return IDM_ERR(r->fails_with, "the library could not decide (%s)",
+                       idm_strerror_name(r->fails_with));
     if (r->refuse_id != NULL && strcmp(message_id, r->refuse_id) == 0) {
         if (r->refusal != NULL)
             return IDM_ERR(IDM_ERR_STATE, "%s", r->refusal);
@@ -715,22 +716,27 @@ START_TEST(test_status_quarantines_refused_report_with_its_message)
 }
 END_TEST
 
-/* A report the library could not decide on, because its own store failed,
- * is not a bad report: it stays in the inbox and the run stops. */
-START_TEST(test_status_keeps_file_when_the_store_fails)
+/* A report the library could not decide on, because its own store, memory
+ * or hashing failed, is not a bad report: it stays in the inbox and the run
+ * stops.  (IDM_ERR_CRYPTO: the fault sweep found a status file quarantined,
+ * and its card stuck in production, when hashing the audit event failed.) */
+START_TEST(test_status_keeps_file_when_the_library_cannot_decide)
 {
+    static const int codes[] = {IDM_ERR_STORE, IDM_ERR_NO_MEMORY, IDM_ERR_CRYPTO,
+                                IDM_ERR_INTERNAL, IDM_ERR_INTEGRITY};
+    int code = codes[_i];
     idm_producer_t *p = new_spool();
     drop_report("1.json", "m-first", "in_production", NULL);
     drop_report("2.json", "m-second", "in_production", NULL);
-    struct recorder r = {0, .store_fails = 1};
-    ck_assert_int_eq(run_status(p, &r), IDM_ERR_STORE);
-    ck_assert_msg(strstr(idm_last_error_message(), "database is locked") != NULL, "%s",
+    struct recorder r = {0, .fails_with = code};
+    ck_assert_int_eq(run_status(p, &r), code);
+    ck_assert_msg(strstr(idm_last_error_message(), "could not decide") != NULL, "%s",
                   idm_last_error_message());
     ck_assert_int_eq(r.calls, 1);
     ck_assert(exists("inbox/1.json"));
     ck_assert(exists("inbox/2.json"));
     ck_assert_int_eq(count_entries("quarantine"), 0);
-    r.store_fails = 0;
+    r.fails_with = 0;
     ck_assert_int_eq(run_status(p, &r), 0);
     ck_assert_int_eq(r.calls, 3);
     ck_assert(exists("processed/1.json"));
@@ -897,7 +903,7 @@ Suite *idm_test_suite(void)
     tcase_add_test(tc, test_status_quarantines_bad_names_unread);
     tcase_add_test(tc, test_status_quarantines_long_foreign_name_under_a_shorter_one);
     tcase_add_test(tc, test_status_quarantines_refused_report_with_its_message);
-    tcase_add_test(tc, test_status_keeps_file_when_the_store_fails);
+    tcase_add_loop_test(tc, test_status_keeps_file_when_the_library_cannot_decide, 0, 5);
     tcase_add_test(tc, test_status_writes_reason_as_one_line);
     tcase_add_test(tc, test_status_never_overwrites_in_processed_or_quarantine);
     tcase_add_test(tc, test_status_fails_when_inbox_cannot_be_read);

@@ -335,8 +335,12 @@ static int take_status_file(struct spool *s, const char *name, idm_bureau_report
     struct idm_json_member *m = NULL;
     size_t n = 0;
     idm_bureau_status status = IDM_BUREAU_FAILED;
-    if (idm_json_parse_strings(s->data, len, STATUS_MEMBERS_MAX, &m, &n) != IDM_OK) {
+    int parsed = idm_json_parse_strings(s->data, len, STATUS_MEMBERS_MAX, &m, &n);
+    if (parsed != IDM_OK) {
         snprintf(why, sizeof why, "%s", idm_last_error_message());
+        /* Out of memory is not a bad file (found by the fault sweep). */
+        if (!idm_error_is_refusal(parsed))
+            return say(parsed, "status file '%s' stays in the inbox: %s", name, why);
         return quarantine(s, name, why);
     }
     int rc = check_report(m, n, &status, why, sizeof why);
@@ -351,9 +355,10 @@ static int take_status_file(struct spool *s, const char *name, idm_bureau_report
                                                 : "the library refused the report");
     }
     idm_json_members_free(m, n);
-    /* The library could not decide (its store failed): the report is not
-     * bad, so it stays in the inbox for the next run, and the run stops. */
-    if (rc == IDM_ERR_STORE || rc == IDM_ERR_NO_MEMORY)
+    /* The library could not decide (its store, memory or hashing failed):
+     * the report is not bad, so it stays in the inbox for the next run, and
+     * the run stops.  Only a refusal on the report's merits quarantines. */
+    if (rc != 0 && !idm_error_is_refusal(rc))
         return say(rc, "status file '%s' stays in the inbox: %s", name, why);
     if (rc != 0)
         return quarantine(s, name, why);
