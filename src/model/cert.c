@@ -96,8 +96,19 @@ int idm_cert_parse(const unsigned char *der, size_t len, const unsigned char *ex
     int rc = IDM_OK;
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
     char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-    const ASN1_OCTET_STRING *akid = X509_get0_authority_key_id(x);
-    if (hex == NULL) {
+    /* Decoded here rather than through X509_get0_authority_key_id(), which
+     * answers NULL both for "no such extension" and for a failure to cache
+     * the extensions: a certificate recorded without its issuer would be
+     * left off its CA's CRL (found by the fault sweep). */
+    int akid_where = -1;
+    AUTHORITY_KEYID *akid_ext =
+        X509_get_ext_d2i(x, NID_authority_key_identifier, &akid_where, NULL);
+    const ASN1_OCTET_STRING *akid = akid_ext != NULL ? akid_ext->keyid : NULL;
+    if (akid_ext == NULL && akid_where != -1) {
+        rc = IDM_ERR(IDM_ERR_PARSE, "argument 'der' has %s", akid_where == -2
+                     ? "two authority key identifiers"
+                     : "an authority key identifier that cannot be decoded");
+    } else if (hex == NULL) {
         rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot read the certificate's serial number");
     } else if (expected_spki != NULL && !certifies(x, expected_spki, expected_len)) {
         rc = IDM_ERR(IDM_ERR_INVALID_ARG, "the certificate does not certify the requested key");
@@ -110,6 +121,7 @@ int idm_cert_parse(const unsigned char *der, size_t len, const unsigned char *ex
                                     NULL)) {
         rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot copy the certificate's serial number");
     }
+    AUTHORITY_KEYID_free(akid_ext);
     OPENSSL_free(hex);
     BN_free(bn);
     X509_free(x);

@@ -78,5 +78,17 @@ breaks "a row that names a missing parent" \
   "PRAGMA foreign_keys = OFF; INSERT INTO identity_attributes (identity_id, key, value) VALUES (999, 'k', 'v')" \
   "foreign key: a row of identity_attributes"
 
+# A store whose creation failed before its schema committed (the fault
+# sweep makes them) is an empty database: it passes; half a schema does not.
+sqlite3 empty.db "PRAGMA user_version = 0; VACUUM" && out=$("$check" empty.db) &&
+  [[ $out == "ok: an empty store"* ]] && ok "an empty database passes as an empty store" ||
+  not_ok "an empty database" "$out"
+if sqlite3 half.db "CREATE TABLE identities (id INTEGER PRIMARY KEY, state INTEGER)" &&
+  out=$("$check" half.db); then
+  not_ok "half a schema passes" "$out"
+else
+  ok "half a schema is reported"
+fi
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
