@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/export.h"
+#include "model/text.h"
 
 /* Large enough for a card number, two state names and a backend's words. */
 #define IDM_ERROR_MESSAGE_MAX 1024
@@ -72,8 +73,11 @@ int idm_error_setv(const char *func, int code, const char *fmt, va_list ap)
     if (prefix < 0 || (size_t)prefix >= sizeof last_message)
         prefix = 0;
     int n = vsnprintf(last_message + prefix, sizeof last_message - (size_t)prefix, fmt, ap);
-    if (n >= 0 && (size_t)n >= sizeof last_message - (size_t)prefix)
-        memcpy(last_message + sizeof last_message - 4, "...", 4);
+    if (n >= 0 && (size_t)n >= sizeof last_message - (size_t)prefix) {
+        /* Cut before the character "..." would land in (a value the
+         * message quotes may be long UTF-8), never inside it. */
+        memcpy(last_message + idm_utf8_cut(last_message, sizeof last_message - 4), "...", 4);
+    }
     return code;
 }
 
@@ -141,7 +145,16 @@ void idm_backend_call_reset(void)
 
 void idm_backend_say(const char *message)
 {
-    snprintf(backend_message, sizeof backend_message, "%s", message);
+    /* A host's words end up in messages, outcome reasons and the audit
+     * trail, which are UTF-8: a cut falls between two characters, and
+     * bytes that are not UTF-8 (a host writing Latin-1) become '?'. */
+    size_t len = strlen(message), bad;
+    if (len > sizeof backend_message - 1)
+        len = idm_utf8_cut(message, sizeof backend_message - 1);
+    memcpy(backend_message, message, len);
+    backend_message[len] = '\0';
+    while (!idm_utf8_valid(backend_message, len, &bad))
+        backend_message[bad] = '?';
 }
 
 void idm_backend_words(char *buf, size_t size)

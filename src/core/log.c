@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/export.h"
+#include "model/text.h"
 
 /* Long enough for any message the library writes; longer ones end in "...". */
 #define IDM_LOG_MESSAGE_MAX 2048
@@ -36,8 +37,8 @@ void idm_log(const idm_ctx_t *ctx, idm_log_level level, const char *component,
     va_end(ap);
     if (n < 0)
         snprintf(message, sizeof message, "(unformattable log message)");
-    else if ((size_t)n >= sizeof message)
-        memcpy(message + sizeof message - 4, "...", 4);
+    else if ((size_t)n >= sizeof message) /* "..." never cuts a character */
+        memcpy(message + idm_utf8_cut(message, sizeof message - 4), "...", 4);
 
     ctx->log_fn(level, component, message, ctx->log_user_data);
 }

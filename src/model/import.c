@@ -57,10 +57,11 @@ static int read_header(idm_csv_reader *reader, struct import *im, const char *id
     im->ncolumns = n;
     im->id_column = -1;
     for (size_t i = 0; i < n; i++) {
+        char shown[80]; /* a header is the file's: it may be long, or not UTF-8 */
         if (idm_check_key(NULL, "column", fields[i]) != IDM_OK)
             return IDM_ERR(IDM_ERR_PARSE, "line %zu, column %zu: '%s' is not an attribute key "
                            "(letters, digits, '_', '-', '.'; a letter first)", line, i + 1,
-                           fields[i]);
+                           idm_text_shown(fields[i], shown, sizeof shown));
         if ((im->columns[i] = strdup(fields[i])) == NULL)
             return IDM_ERR(IDM_ERR_NO_MEMORY, "cannot copy the header");
         for (size_t j = 0; j < i; j++) {

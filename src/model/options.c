@@ -606,10 +606,11 @@ static int save_option(idm_ctx_t *ctx, const char *func, const char *actor, cons
     if (value != NULL && d->type != type)
         return idm_error_set(func, IDM_ERR_INVALID_ARG, "option '%s' has type %s, not %s", key,
                              type_name(d->type), type_name(type));
-    char why[160];
+    char why[160], shown[80];
+    /* the value as text fit for a message: it may be long, or not UTF-8 */
     if (value != NULL && !value_valid(d, value, why, sizeof why))
         return idm_error_set(func, IDM_ERR_INVALID_ARG, "'%s' is not a valid value of option "
-                             "'%s': %s", value, key, why);
+                             "'%s': %s", idm_text_shown(value, shown, sizeof shown), key, why);
 
     struct idm_store *s;
     if ((rc = idm_ctx_store(ctx, &s)) != IDM_OK)

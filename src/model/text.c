@@ -92,6 +92,37 @@ int idm_check_actor(const char *func, const char *actor)
     return idm_check_text(func, "actor", actor, IDM_ACTOR_MAX, 0, 1);
 }
 
+size_t idm_utf8_cut(const char *s, size_t len)
+{
+    while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+        len--;
+    return len;
+}
+
+const char *idm_text_shown(const char *text, char *out, size_t size)
+{
+    size_t used = 0;
+    for (size_t i = 0; text[i] != '\0';) {
+        unsigned char c = (unsigned char)text[i];
+        size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        int plain = c >= 0x20 && c != 0x7f && c != '\\' && strnlen(text + i, n) == n &&
+                    idm_utf8_valid(text + i, n, NULL);
+        size_t need = plain ? n : 4;
+        if (used + need + 4 > size) {
+            memcpy(out + used, "...", 4);
+            return out;
+        }
+        if (plain)
+            memcpy(out + used, text + i, n);
+        else
+            snprintf(out + used, 5, "\\x%02x", c);
+        used += need;
+        i += plain ? n : 1;
+    }
+    out[used] = '\0';
+    return out;
+}
+
 static int is_key_char(char c, int first)
 {
     if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))

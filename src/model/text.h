@@ -28,6 +28,16 @@ int idm_check_actor(const char *func, const char *actor);
 int idm_text_acceptable(const char *text, size_t max, int single_line, char *why,
                         size_t why_size);
 int idm_check_key(const char *func, const char *arg, const char *key);
+
+/* text as a message may quote it: its UTF-8 characters as they are; control
+ * characters, backslashes and bytes that are not UTF-8 as \xNN; cut between
+ * characters with "..." when out (size bytes, at least 8) is full.  Returns
+ * out. */
+const char *idm_text_shown(const char *text, char *out, size_t size);
+
+/* Where to cut UTF-8 text s, which holds more than len bytes, to keep at
+ * most len: len, moved back to the start of the character it falls in. */
+size_t idm_utf8_cut(const char *s, size_t len);
 int idm_check_text(const char *func, const char *arg, const char *text, size_t max,
                    int allow_null, int single_line);
 

@@ -31,6 +31,7 @@
 #define CHECK_DESK(x) IDM_CHECK_HANDLE(x, IDM_MAGIC_EXTERNAL, "idm_external_t")
 #define FLUSH_PAGE 256
 #define BODY_MAX 2048
+#define GREETING_NAME_MAX 256
 
 /* The holder's e-mail address (option email_attribute), copied into
  * address; empty when the holder has none. */
@@ -117,7 +118,14 @@ static int compose(idm_external_t *x, struct idm_store *s, const struct idm_noti
         return rc;
     }
     const char *what = idm_card_option_name(card.option);
-    int len = snprintf(m->body, sizeof m->body, "Hello %s,\n\n", cn != NULL ? cn : "");
+    /* A common name may be longer than the body (two attributes of 4096
+     * bytes in the default template) or a mail line: the greeting keeps
+     * GREETING_NAME_MAX bytes of it, cut between two characters. */
+    const char *name = cn != NULL ? cn : "";
+    size_t name_len = strlen(name);
+    if (name_len > GREETING_NAME_MAX)
+        name_len = idm_utf8_cut(name, GREETING_NAME_MAX);
+    int len = snprintf(m->body, sizeof m->body, "Hello %.*s,\n\n", (int)name_len, name);
     size_t used = len > 0 ? (size_t)len : 0;
     switch ((idm_notification_kind)n->kind) {
     case IDM_NOTIFY_CARD_ORDERED:

@@ -3,12 +3,16 @@
  */
 #include "workflow/readiness.h"
 
+#include <openssl/asn1.h>
+#include <openssl/objects.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error_impl.h"
 #include "model/card_impl.h"
 #include "model/identity_impl.h"
+#include "model/subject.h"
 #include "model/text.h"
 #include "store/store.h"
 
@@ -31,6 +35,40 @@ static int missing_attribute(const char *tmpl, const struct idm_attr *attrs, siz
         p = end + 1;
     }
     return 0;
+}
+
+/* Whether every value of the certificate subject the card would get fits
+ * its attribute type (X.520's upper bounds, which OpenSSL enforces when it
+ * issues: a common name takes 64 characters).  A value that does not fit
+ * would fail the card after its keys were made, and the failure would
+ * abort the whole order.  cn is the common name, or NULL to derive it with
+ * cn_template; *fits 0 with the reason in why. */
+static int subject_fits(const char *tmpl, const char *cn, const char *cn_template,
+                        const struct idm_attr *attrs, size_t nattrs, const char *who, int *fits,
+                        char *why, size_t why_size)
+{
+    char *derived = NULL;
+    struct idm_cert_request req;
+    memset(&req, 0, sizeof req);
+    *fits = 1;
+    int rc = cn != NULL ? IDM_OK : idm_template_expand(cn_template, attrs, nattrs, &derived);
+    if (rc == IDM_OK)
+        rc = idm_subject_build(tmpl, cn != NULL ? cn : derived, attrs, nattrs, &req);
+    for (size_t i = 0; rc == IDM_OK && *fits && i < req.nrdns; i++) {
+        const ASN1_STRING_TABLE *t = ASN1_STRING_TABLE_get(req.rdns[i].nid);
+        size_t chars = 0;
+        for (const unsigned char *p = (const unsigned char *)req.rdns[i].value; *p != 0; p++)
+            chars += (*p & 0xc0) != 0x80;
+        if (t != NULL && t->maxsize >= 0 && chars > (size_t)t->maxsize) {
+            *fits = 0;
+            snprintf(why, why_size, "the certificate subject of %s would have a %s of %zu "
+                     "characters; at most %ld fit (cert_subject_template)", who,
+                     OBJ_nid2sn(req.rdns[i].nid), chars, t->maxsize);
+        }
+    }
+    idm_cert_request_clear(&req);
+    free(derived);
+    return rc;
 }
 
 /* Is another card of the holder, of the same type, issued or active? */
@@ -93,14 +131,17 @@ int idm_readiness_check(struct idm_store *s, const struct idm_optset *o,
     int rc = idm_optset_string(o, "cert_subject_template", &subject_template);
     if (rc != IDM_OK)
         return rc;
+    int fits = 1;
     if (!idm_card_type_is_personal(card->type)) {
         if (digital && missing_attribute(subject_template, NULL, 0, "commonName", attr,
                                          sizeof attr))
             snprintf(why, why_size, "%s has no attribute '%s' (cert_subject_template); a "
                      "non-personal card has none", label, attr);
-        else
+        else if (!digital || ((rc = subject_fits(subject_template, card->name, NULL, NULL, 0,
+                                                 label, &fits, why, why_size)) == IDM_OK &&
+                              fits))
             *ready = 1;
-        return IDM_OK;
+        return rc;
     }
 
     const char *cn_template = NULL, *upn_template = NULL;
@@ -140,6 +181,12 @@ int idm_readiness_check(struct idm_store *s, const struct idm_optset *o,
                missing_attribute(upn_template, holder.attrs, holder.nattrs, NULL, attr,
                                  sizeof attr)) {
         snprintf(why, why_size, "attribute '%s' of %s is missing (upn_template)", attr, who);
+    } else if (digital &&
+               ((rc = subject_fits(subject_template, holder.common_name, cn_template,
+                                   holder.attrs, holder.nattrs, who, &fits, why, why_size)) !=
+                    IDM_OK ||
+                !fits)) {
+        /* why names the value that does not fit, or rc the failure */
     } else if (!multiple &&
                (rc = other_card_in_use(s, card, &in_use, other, sizeof other)) == IDM_OK &&
                in_use) {

@@ -24,7 +24,9 @@ struct idm_store;
  *      named by cert_subject_template (other than ${commonName}; a
  *      non-personal card has no attributes) and by upn_template (unless
  *      the holder has an explicit UPN);
- *   4. unless allow_multiple_active_cards, the holder has no other card of
+ *   4. a Digital ID card's certificate subject fits: no value longer than
+ *      its attribute type takes (a common name of at most 64 characters);
+ *   5. unless allow_multiple_active_cards, the holder has no other card of
  *      the same type that is issued or active.
  * *ready is 1, or 0 with the reason in why ("the holder E1001 is 'inactive'",
  * "attribute 'surname' of the holder E1001 is missing (common_name_template)").

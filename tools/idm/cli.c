@@ -272,6 +272,14 @@ int cli_write_pin_letter(const idm_card_t *card, const char *pin, const char *pu
     const char *number = NULL;
     char path[4096];
     idm_card_get_number(card, &number);
+    /* card_number_format allows any printable ASCII: a number with a '/'
+     * would name a file outside the folder (security review, issue 10) */
+    if (number != NULL && strchr(number, '/') != NULL) {
+        fprintf(stderr, "idm: card number '%s' has a '/': a PIN letter in '%s' cannot be "
+                        "named after it\n", number, l->dir != NULL ? l->dir : "");
+        l->error = EINVAL;
+        return -1;
+    }
     if (l->dir == NULL || number == NULL ||
         snprintf(path, sizeof path, "%s/%s.pin", l->dir, number) >= (int)sizeof path) {
         l->error = ENAMETOOLONG;

@@ -222,11 +222,17 @@ int cli_order_each_card(struct cli *cli, const idm_order_t *order,
         if (rc == IDM_OK)
             rc = idm_buffer_get(reason, &text, &len);
         if (rc == IDM_OK) {
-            char *copy = strndup(len > 0 ? (const char *)text : "", len);
-            if (copy == NULL)
+            /* the buffer's bytes have no NUL after them: copied by length,
+             * not with strndup(), which may look past them for one */
+            char *copy = malloc(len + 1);
+            if (copy == NULL) {
                 rc = IDM_ERR_NO_MEMORY;
-            else
+            } else {
+                if (len > 0)
+                    memcpy(copy, text, len);
+                copy[len] = '\0';
                 fn(order_id, outcome, card, attempt, copy, data);
+            }
             free(copy);
         }
         idm_card_free(&card);

@@ -253,11 +253,20 @@ static int delivered(const struct maildir *m, const char *name)
     char rel[256];
     struct stat st;
     snprintf(rel, sizeof rel, "new/%s", name);
-    if (fstatat(m->fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    /* The folders themselves are never followed (as in delivery): a new/
+     * or cur/ swapped for a link would show a message outside the maildir
+     * as delivered, and this one would never be. */
+    int new_fd = openat(m->fd, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (new_fd < 0)
+        return say_io(m, "", "new", errno);
+    int found_new = fstatat(new_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    int err_new = errno;
+    close(new_fd);
+    if (found_new)
         return 1;
-    if (errno != ENOENT)
-        return say_io(m, "", rel, errno);
-    int fd = openat(m->fd, "cur", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (err_new != ENOENT)
+        return say_io(m, "", rel, err_new);
+    int fd = openat(m->fd, "cur", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     DIR *d = fd < 0 ? NULL : fdopendir(fd);
     if (d == NULL) {
         int err = errno;
