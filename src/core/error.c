@@ -148,9 +148,7 @@ void idm_backend_say(const char *message)
     /* A host's words end up in messages, outcome reasons and the audit
      * trail, which are UTF-8: a cut falls between two characters, and
      * bytes that are not UTF-8 (a host writing Latin-1) become '?'. */
-    size_t len = strlen(message), bad;
-    if (len > sizeof backend_message - 1)
-        len = idm_utf8_cut(message, sizeof backend_message - 1);
+    size_t len = idm_utf8_cut(message, sizeof backend_message - 1), bad;
     memcpy(backend_message, message, len);
     backend_message[len] = '\0';
     while (!idm_utf8_valid(backend_message, len, &bad))

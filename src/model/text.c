@@ -92,11 +92,14 @@ int idm_check_actor(const char *func, const char *actor)
     return idm_check_text(func, "actor", actor, IDM_ACTOR_MAX, 0, 1);
 }
 
-size_t idm_utf8_cut(const char *s, size_t len)
+size_t idm_utf8_cut(const char *text, size_t max)
 {
-    while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
-        len--;
-    return len;
+    size_t len = strlen(text);
+    if (len <= max)
+        return len;
+    while (max > 0 && ((unsigned char)text[max] & 0xc0) == 0x80)
+        max--;
+    return max;
 }
 
 const char *idm_text_shown(const char *text, char *out, size_t size)

@@ -35,9 +35,10 @@ int idm_check_key(const char *func, const char *arg, const char *key);
  * out. */
 const char *idm_text_shown(const char *text, char *out, size_t size);
 
-/* Where to cut UTF-8 text s, which holds more than len bytes, to keep at
- * most len: len, moved back to the start of the character it falls in. */
-size_t idm_utf8_cut(const char *s, size_t len);
+/* How many bytes of UTF-8 text (NUL-terminated) to keep, to keep at most
+ * max: all of it when it fits, else max moved back to the start of the
+ * character it falls in, so that no character is cut. */
+size_t idm_utf8_cut(const char *text, size_t max);
 int idm_check_text(const char *func, const char *arg, const char *text, size_t max,
                    int allow_null, int single_line);
 

@@ -122,9 +122,7 @@ static int compose(idm_external_t *x, struct idm_store *s, const struct idm_noti
      * bytes in the default template) or a mail line: the greeting keeps
      * GREETING_NAME_MAX bytes of it, cut between two characters. */
     const char *name = cn != NULL ? cn : "";
-    size_t name_len = strlen(name);
-    if (name_len > GREETING_NAME_MAX)
-        name_len = idm_utf8_cut(name, GREETING_NAME_MAX);
+    size_t name_len = idm_utf8_cut(name, GREETING_NAME_MAX);
     int len = snprintf(m->body, sizeof m->body, "Hello %.*s,\n\n", (int)name_len, name);
     size_t used = len > 0 ? (size_t)len : 0;
     switch ((idm_notification_kind)n->kind) {

@@ -251,21 +251,10 @@ static int load_profile(struct idm_personalization *r)
 
 /* ---- the objects -------------------------------------------------------- */
 
-/* Copies at most max bytes of text, never cutting a UTF-8 character. */
-static size_t utf8_cut(const char *text, size_t max)
-{
-    size_t len = strlen(text);
-    if (len <= max)
-        return len;
-    while (max > 0 && ((unsigned char)text[max] & 0xC0) == 0x80)
-        max--;
-    return max;
-}
-
 static int append_text(unsigned char **buf, size_t *len, unsigned tag, const char *text,
                        size_t max)
 {
-    return idm_tlv_append(buf, len, tag, (const unsigned char *)text, utf8_cut(text, max));
+    return idm_tlv_append(buf, len, tag, (const unsigned char *)text, idm_utf8_cut(text, max));
 }
 
 static void utc_date(int64_t ms, struct tm *tm)
@@ -767,7 +756,7 @@ static void fail_card(struct idm_personalization *r, const char *why)
     (void)revoke_results(r, IDM_REVOKE_CESSATION_OF_OPERATION, problems, sizeof problems);
     char detail[IDM_ATTRIBUTE_VALUE_MAX + 1];
     snprintf(detail, sizeof detail, "%s failed: %s%s", r->goal->what, why, problems);
-    detail[utf8_cut(detail, IDM_ATTRIBUTE_VALUE_MAX)] = '\0';
+    detail[idm_utf8_cut(detail, IDM_ATTRIBUTE_VALUE_MAX)] = '\0';
     struct idm_store *s = NULL;
     int rc;
     if (r->goal->fail_card)
