@@ -13,8 +13,10 @@
 # returns when pcscd has seen the old card leave and the new one arrive.
 #
 # Card options (--no-piv, --full, --vanish-after N, --mgmt-alg, --mgmt-key,
-# --verbose) go to every card.  Each card keeps its content in
-# DIR/cardN.json across stop/start; --fresh deletes those files first.
+# --hopper, --tray TRAY, --verbose) go to every card.  Each card keeps its
+# content in DIR/cardN.json across stop/start; --fresh deletes those files
+# first.  With --hopper --tray TRAY every card a hopper ejects is kept in
+# TRAY as <chip serial>.json (tests/vcard/virtual_piv.py).
 #
 # The pids this script started are written to DIR/stack.pids, and stop kills
 # exactly those (after checking they are still the programs we started), so
@@ -40,7 +42,7 @@ die() { echo "pcsc-stack: $*" >&2; exit 1; }
 say() { echo "pcsc-stack: $*"; }
 
 usage() {
-    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit "${1:-2}"
 }
 

@@ -114,6 +114,11 @@ static int encode(idm_external_t *x, const char *actor, idm_card_t *card, idm_en
                      idm_card_state_name(state), goal->what, idm_card_state_name(goal->from));
     if (rc == IDM_OK)
         rc = next_attempt(x, card, &attempt, &options);
+    /* A produced card has certificates only if an earlier attempt was
+     * interrupted after they were committed; activation would make them
+     * valid next to this attempt's. */
+    if (rc == IDM_OK)
+        rc = idm_personalization_revoke_superseded(x->ctx, idm_card_handle_id(card), ca, actor);
     const char *source = NULL, *delivery = NULL;
     if (rc == IDM_OK && (rc = idm_optset_string(options, "pin_source", &source)) == IDM_OK &&
         (rc = idm_optset_string(options, "pin_delivery", &delivery)) == IDM_OK)

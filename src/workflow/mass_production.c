@@ -399,30 +399,6 @@ int idm_mp_next(struct idm_station *st, const char *actor, int64_t *card_id)
 
 /* ---- the steps ------------------------------------------------------------ */
 
-/* An interrupted attempt may have left certificates of a card that is
- * still approved: they are for keys the card is about to lose. */
-static int revoke_superseded(struct idm_station *st, const char *actor)
-{
-    idm_cert_iter_t *it = NULL;
-    idm_cert_t *cert = NULL;
-    int rc = idm_cert_iter_new(st->ctx, st->card_id, &it);
-    while (rc == IDM_OK && (rc = idm_cert_iter_next(it, &cert)) == IDM_OK && cert != NULL) {
-        idm_cert_state state;
-        rc = idm_cert_get_state(cert, &state);
-        if (rc == IDM_OK && (state == IDM_CERT_VALID || state == IDM_CERT_ON_HOLD)) {
-            if (st->ca == NULL)
-                rc = IDM_ERR(IDM_ERR_STATE, "card %" PRId64 " has certificates from an "
-                             "interrupted attempt and the station has no CA to revoke them",
-                             st->card_id);
-            else
-                rc = idm_cert_revoke(cert, actor, st->ca, IDM_REVOKE_SUPERSEDED);
-        }
-        idm_cert_free(&cert);
-    }
-    idm_cert_iter_free(&it);
-    return rc;
-}
-
 /* After a failed step: the personalization records its side (card failed
  * and certificates revoked, or an audit event), the order records the
  * outcome; a failed card aborts the order. */
@@ -463,10 +439,12 @@ int idm_mp_issue(struct idm_station *st, const char *actor)
     int rc = expect_step(st, STEP_CLAIMED, "issue");
     if (rc != IDM_OK)
         return rc;
-    rc = revoke_superseded(st, actor);
+    rc = idm_personalization_revoke_superseded(st->ctx, st->card_id, st->ca, actor);
     if (rc == IDM_OK)
         rc = idm_personalization_begin(&st->p, st->card, actor, st->enc, st->ca, st->attempt,
                                        st->options, NULL);
+    if (rc == IDM_OK) /* the earlier attempts' certificates are revoked: a new chip may come */
+        idm_personalization_allow_new_chip(st->p);
     if (rc == IDM_OK)
         rc = idm_personalization_issue(st->p, actor);
     if (rc != IDM_OK)

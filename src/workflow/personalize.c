@@ -118,6 +118,7 @@ struct idm_personalization {
     size_t nobjects;
     char pin[SECRET_ROOM];
     char puk[SECRET_ROOM];
+    int new_chip_ok; /* see idm_personalization_allow_new_chip() */
     int session_open;
     int card_written;
     uint64_t call_started;
@@ -683,6 +684,51 @@ static int verify_card(struct idm_personalization *r)
 
 /* ---- the whole run ------------------------------------------------------ */
 
+/* The chip of an interrupted attempt is not the one in the encoder: the
+ * card record takes the new chip (see idm_personalization_allow_new_chip()),
+ * checked again inside the transaction that changes it. */
+static int replace_chip(struct idm_personalization *r, const char *old)
+{
+    struct idm_store *s = NULL;
+    int rc = idm_ctx_store(r->ctx, &s);
+    if (rc == IDM_OK)
+        rc = s->ops->begin(s);
+    if (rc != IDM_OK)
+        return rc;
+    struct idm_card_rec cur;
+    memset(&cur, 0, sizeof cur);
+    rc = s->ops->card_load(s, idm_card_handle_id(r->card), &cur);
+    if (rc == IDM_OK && (cur.state != r->goal->from || cur.chip_serial == NULL ||
+                         strcmp(cur.chip_serial, old) != 0))
+        rc = IDM_ERR(IDM_ERR_STATE, "wrong card: %s belongs to chip %s; the encoder holds "
+                     "chip %s", r->label, cur.chip_serial != NULL ? cur.chip_serial : "(none)",
+                     r->serial);
+    if (rc == IDM_OK) {
+        char *serial = strdup(r->serial);
+        if (serial == NULL) {
+            rc = IDM_ERR(IDM_ERR_NO_MEMORY, "cannot copy a chip serial");
+        } else {
+            free(cur.chip_serial);
+            cur.chip_serial = serial;
+            cur.updated_ms = idm_ctx_clock_ms(r->ctx);
+            rc = s->ops->card_update(s, &cur);
+            if (rc == IDM_ERR_EXISTS)
+                rc = IDM_ERR(IDM_ERR_STATE, "wrong card: chip %s is another card's", r->serial);
+        }
+    }
+    if (rc == IDM_OK)
+        rc = idm_audit_append(r->ctx, s, r->actor, IDM_OBJECT_CARD, cur.id, NULL, NULL,
+                              "chip serial '%s' recorded in place of '%s', the chip of an "
+                              "interrupted attempt (spoiled; its certificates are revoked)",
+                              r->serial, old);
+    idm_card_rec_clear(&cur);
+    if (rc == IDM_OK)
+        rc = s->ops->commit(s);
+    else
+        s->ops->rollback(s);
+    return rc == IDM_OK ? idm_card_handle_reload(r->card) : rc;
+}
+
 static int check_serial(struct idm_personalization *r)
 {
     int rc = ENC_CALL(r, "read the chip serial",
@@ -692,6 +738,8 @@ static int check_serial(struct idm_personalization *r)
     r->serial[sizeof r->serial - 1] = '\0';
     const char *known = NULL;
     (void)idm_card_get_chip_serial(r->card, &known);
+    if (known != NULL && strcmp(known, r->serial) != 0 && r->new_chip_ok)
+        return replace_chip(r, known);
     if (known != NULL && strcmp(known, r->serial) != 0)
         return IDM_ERR(IDM_ERR_STATE, "wrong card: %s belongs to chip %s; the encoder holds "
                        "chip %s", r->label, known, r->serial);
@@ -770,6 +818,28 @@ static void fail_card(struct idm_personalization *r, const char *why)
                       r->goal->what, idm_last_error_message());
 }
 
+int idm_personalization_revoke_superseded(idm_ctx_t *ctx, int64_t card_id, idm_ca_t *ca,
+                                          const char *actor)
+{
+    idm_cert_iter_t *it = NULL;
+    idm_cert_t *cert = NULL;
+    int rc = idm_cert_iter_new(ctx, card_id, &it);
+    while (rc == IDM_OK && (rc = idm_cert_iter_next(it, &cert)) == IDM_OK && cert != NULL) {
+        idm_cert_state state;
+        rc = idm_cert_get_state(cert, &state);
+        if (rc == IDM_OK && (state == IDM_CERT_VALID || state == IDM_CERT_ON_HOLD)) {
+            if (ca == NULL)
+                rc = IDM_ERR(IDM_ERR_STATE, "card %" PRId64 " has certificates from an "
+                             "interrupted attempt and no CA was given to revoke them", card_id);
+            else
+                rc = idm_cert_revoke(cert, actor, ca, IDM_REVOKE_SUPERSEDED);
+        }
+        idm_cert_free(&cert);
+    }
+    idm_cert_iter_free(&it);
+    return rc;
+}
+
 const struct idm_personalization_goal idm_goal_local_issue = {
     IDM_PRODUCTION_LOCAL, IDM_CARD_APPROVED, IDM_CARD_ISSUED, 1, "personalization"};
 
@@ -797,6 +867,11 @@ int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card
     }
     *out = r;
     return IDM_OK;
+}
+
+void idm_personalization_allow_new_chip(struct idm_personalization *r)
+{
+    r->new_chip_ok = 1;
 }
 
 void idm_personalization_set_pin_sink(struct idm_personalization *r,

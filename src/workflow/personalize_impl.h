@@ -39,6 +39,13 @@ struct idm_personalization_goal {
 /* Local production: approved -> issued, or failed. */
 extern const struct idm_personalization_goal idm_goal_local_issue;
 
+/* Before a card is personalized again: the live certificates an interrupted
+ * attempt left (a process killed after they were committed) are for keys
+ * the card is about to lose, and are revoked as superseded with ca (an
+ * error without one).  A card that never got that far has none. */
+int idm_personalization_revoke_superseded(idm_ctx_t *ctx, int64_t card_id, idm_ca_t *ca,
+                                          const char *actor);
+
 /* options: an order's snapshot (not copied; must outlive the run), or NULL
  * for the current option set.  goal: not copied; NULL for
  * idm_goal_local_issue. */
@@ -50,6 +57,13 @@ int idm_personalization_begin(struct idm_personalization **out, idm_card_t *card
  * delivery callback has had it already); the PIN is wiped afterwards. */
 void idm_personalization_set_pin_sink(struct idm_personalization *p,
                                       void (*sink)(const char *pin, void *arg), void *arg);
+/* Lets the issue step put a card whose chip serial an interrupted attempt
+ * recorded onto the chip in the encoder instead (audited), when the card
+ * is still in the goal's from-state: that chip is spoiled and gone (a
+ * feeder ejects the card pcscd resets when the process dies).  Only for a
+ * caller that revoked every certificate of the earlier attempts first, so
+ * that the spoiled chip carries nothing live. */
+void idm_personalization_allow_new_chip(struct idm_personalization *p);
 int idm_personalization_issue(struct idm_personalization *p, const char *actor);
 int idm_personalization_produce(struct idm_personalization *p, const char *actor);
 int idm_personalization_verify(struct idm_personalization *p, const char *actor);

@@ -93,6 +93,11 @@ fi
 run 0 "show the order after Ctrl-C" --json order show 1 &&
   json "some produced, the rest pending, nothing failed" \
     'd["order"]["cards"]["produced"] >= 1 and d["order"]["cards"]["pending"] >= 1 and d["order"]["cards"]["produced"] + d["order"]["cards"]["pending"] == 8 and d["failed"] == []'
+# A letter a killed attempt left for a card (written, then the process died
+# before the card was recorded) is set aside, not in the way of the new one
+# (the crash torture found resumes cancelled by it, their cards failed).
+printf 'card 00000008\nPIN 000000\nPUK 00000000\n' >"$work/pins/00000008.pin"
+chmod 600 "$work/pins/00000008.pin"
 run 0 "the same command resumes" --json order produce 1 --reader "$reader" --ca-dir "$work/ca" \
   --pin-dir "$work/pins" &&
   json "completed, eight produced" \
@@ -149,8 +154,14 @@ run 0 "audit export of card 1" --json audit export --object card:1 &&
 "$idm" audit export >"$work/audit.txt" 2>&1
 
 # ---- PIN letters: one per card, 0600, and the PINs nowhere in the store --------------
-letters=$(ls "$work/pins" | wc -l)
+letters=$(compgen -G "$work/pins/*.pin" | wc -l)
 [ "$letters" -eq 8 ] && ok "eight PIN letters" || not_ok "$letters PIN letters, want 8"
+if [[ $(cat "$work/pins/00000008.pin.1" 2>/dev/null) == *"PIN 000000"* ]] &&
+  ! grep -q "PIN 000000$" "$work/pins/00000008.pin"; then
+  ok "the killed attempt's letter is kept aside as 00000008.pin.1, the new one in its place"
+else
+  not_ok "the letter of a killed attempt" "$(ls "$work/pins")"
+fi
 bad_mode=$(find "$work/pins" -type f ! -perm 600 | wc -l)
 [ "$bad_mode" -eq 0 ] && ok "every PIN letter is mode 0600" || not_ok "$bad_mode letters not 0600"
 leaked=0

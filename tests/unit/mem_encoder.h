@@ -33,9 +33,14 @@ struct mem_card {
     /* faults */
     const char *fail_method;
     int fail_code;
+    const char *die_method; /* the process ends (_exit(0)) in this method: a kill */
     int corrupt_reads;
     int bad_signatures;
 };
+
+/* A feeder takes the card out (as it is) and puts a blank one in, with the
+ * next serial. */
+void mem_card_eject(struct mem_card *card);
 
 /* An encoder over a new mem_card (*card; freed with the encoder).
  * with_keys 0 leaves generate_key and sign out (Physical ID only). */

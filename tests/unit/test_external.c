@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <idm/idm.h>
@@ -1055,6 +1056,65 @@ START_TEST(test_activation_failure_keeps_card_produced)
 }
 END_TEST
 
+/* An activation killed after its certificates were committed (a child
+ * process dies in the encoder's first certificate write) leaves them on
+ * hold; the activation run again revokes them as superseded, so the active
+ * card has only its own.  Found by the crash torture of the idm tool: the
+ * card ended with eight valid certificates, four for keys it no longer
+ * had. */
+START_TEST(test_activation_killed_after_its_certificates_is_resumed_cleanly)
+{
+    struct desk d;
+    desk_open(&d, "ext-activate-killed", 1);
+    desk_encoder(&d, 1);
+    idm_card_t *card = produced_card(&d, "AK1", "HOST-0001");
+    char *cert_pem = NULL, *key_pem = NULL;
+    fixture_export_ca(d.ca, &cert_pem, &key_pem);
+    char db[4200];
+    snprintf(db, sizeof db, "%.*s", (int)strlen(d.root) - 2, d.root); /* root is "<db>.d" */
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        idm_ctx_t *ctx = NULL;
+        idm_external_t *x = NULL;
+        idm_ca_t *ca = NULL;
+        idm_card_t *mine = NULL;
+        struct mem_card *mem = NULL;
+        struct delivered got;
+        idm_encoder_t *enc = mem_encoder_new(&mem, 1);
+        mem->die_method = "write_certificate";
+        if (idm_ctx_new(&ctx) != IDM_OK || idm_ctx_open_store(ctx, db) != IDM_OK ||
+            idm_external_new(&x, ctx, NULL, NULL) != IDM_OK ||
+            idm_ca_new_openssl_pem(&ca, ctx, cert_pem, strlen(cert_pem), key_pem,
+                                   strlen(key_pem), fixture_passphrase, NULL) != IDM_OK ||
+            idm_encoder_set_pin_callbacks(enc, enter_pin, deliver, &got) != IDM_OK ||
+            idm_card_open(ctx, id_of(card), &mine) != IDM_OK)
+            _exit(2);
+        idm_external_activate(x, OPERATOR, mine, enc, ca);
+        _exit(3); /* the encoder should have ended the process */
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the child did not die in write_certificate (status %d)", status);
+    free(cert_pem);
+    free(key_pem);
+    int live = 0, superseded = 0, other = 0;
+    fixture_count_certs(d.ctx, id_of(card), &live, &superseded, &other);
+    ck_assert_int_eq(live, 4); /* on hold, from the killed attempt */
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_PRODUCED);
+    ck_ok(idm_external_activate(d.x, OPERATOR, card, d.enc, d.ca));
+    ck_assert_int_eq(fixture_state_of(card), IDM_CARD_ACTIVE);
+    fixture_count_certs(d.ctx, id_of(card), &live, &superseded, &other);
+    ck_assert_int_eq(live, 4);
+    ck_assert_int_eq(superseded, 4);
+    ck_assert_int_eq(other, 0);
+    idm_card_free(&card);
+    desk_close(&d);
+}
+END_TEST
+
 /* ---- temporary cards ---------------------------------------------------- */
 
 START_TEST(test_temporary_cards_lifecycle)
@@ -1315,6 +1375,7 @@ Suite *idm_test_suite(void)
     tcase_add_test(tc, test_pin_mail_retried_without_the_pin);
     tcase_add_test(tc, test_activation_refuses_another_chip);
     tcase_add_test(tc, test_activation_failure_keeps_card_produced);
+    tcase_add_test(tc, test_activation_killed_after_its_certificates_is_resumed_cleanly);
     tcase_add_test(tc, test_temporary_cards_lifecycle);
     tcase_add_test(tc, test_failing_notifier_never_fails_step);
     suite_add_tcase(s, tc);

@@ -271,6 +271,57 @@ START_TEST(test_interrupted_station_resumes_its_card)
 }
 END_TEST
 
+/* The process died mid-card and the feeder ejected the half-made card (a
+ * printer-encoder does when pcscd resets it): the station that opens again
+ * personalizes the card on the blank chip now in the encoder, the spoiled
+ * chip's certificates revoked, the change audited.  Found by the crash
+ * torture of the idm tool: every resume failed with "wrong card" and the
+ * order stayed running for good. */
+START_TEST(test_interrupted_card_moves_to_the_chip_the_feeder_gives)
+{
+    struct world w;
+    world_open(&w, "mp-new-chip", 1, IDM_CARD_DIGITAL);
+    struct idm_station *st = station(&w, "station-1", LONG_LEASE);
+    int64_t got;
+    ck_ok(idm_mp_next(st, ACTOR, &got));
+    ck_ok(idm_mp_issue(st, ACTOR));
+    ck_ok(idm_mp_produce(st, ACTOR));
+    idm_mp_station_close(st); /* the process is gone */
+    mem_card_eject(w.mem);    /* and so is its card: HOST-0002 is in the encoder */
+
+    st = station(&w, "station-1", LONG_LEASE);
+    ck_ok(idm_mp_next(st, ACTOR, &got));
+    ck_assert_int_eq(got, w.cards[0]);
+    produce_one(st);
+    idm_card_t *card = NULL;
+    const char *chip = NULL;
+    ck_ok(idm_card_open(w.ctx, got, &card));
+    ck_ok(idm_card_get_chip_serial(card, &chip));
+    ck_assert_str_eq(chip, "HOST-0002");
+    idm_card_free(&card);
+    int live, superseded, other;
+    fixture_count_certs(w.ctx, got, &live, &superseded, &other);
+    ck_assert_int_eq(live, 1);
+    ck_assert_int_eq(superseded, 1); /* the spoiled chip's */
+    ck_assert_int_eq(other, 0);
+    ck_assert_int_eq(fixture_card_state(w.ctx, got), IDM_CARD_ISSUED);
+    idm_audit_iter_t *it = NULL;
+    idm_audit_event_t *ev = NULL;
+    int audited = 0;
+    ck_ok(idm_audit_iter_new(w.ctx, &it));
+    while (idm_audit_iter_next(it, &ev) == IDM_OK && ev != NULL) {
+        const char *detail = NULL;
+        ck_ok(idm_audit_event_get_detail(ev, &detail));
+        audited += strstr(detail, "'HOST-0002' recorded in place of 'HOST-0001'") != NULL;
+        idm_audit_event_free(&ev);
+    }
+    idm_audit_iter_free(&it);
+    ck_assert_int_eq(audited, 1);
+    idm_mp_station_close(st);
+    world_close(&w);
+}
+END_TEST
+
 /* Stopped after the card was recorded issued and before the order heard of
  * it: the card is not personalized again. */
 START_TEST(test_card_issued_before_the_stop_is_only_marked_produced)
@@ -360,6 +411,7 @@ Suite *idm_test_suite(void)
     tcase_add_test(tc, test_order_runs_with_skips_and_completes);
     tcase_add_test(tc, test_failed_card_aborts_the_order_and_a_later_order_repeats_it);
     tcase_add_test(tc, test_interrupted_station_resumes_its_card);
+    tcase_add_test(tc, test_interrupted_card_moves_to_the_chip_the_feeder_gives);
     tcase_add_test(tc, test_card_issued_before_the_stop_is_only_marked_produced);
     tcase_add_test(tc, test_two_stations_share_an_order_and_take_over_a_dead_claim);
     tcase_add_test(tc, test_cancelling_readiness_hook_lets_the_card_go);

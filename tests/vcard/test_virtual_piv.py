@@ -620,6 +620,42 @@ class TestHopper(CardTestCase):
             with open(state, encoding="utf-8") as f:
                 self.assertNotIn("5FC107", json.load(f)["objects"])
 
+    def test_a_tray_keeps_every_card_that_went_through(self):
+        with tempfile.TemporaryDirectory() as d:
+            tray = os.path.join(d, "tray")
+            card, host = self.make_card(hopper=True, state_path=os.path.join(d, "card0.json"),
+                                        tray=tray)
+            serials = []
+            for name in (b"Ada", b"Alan"):
+                serials.append(card.chip_serial())
+                host.select()
+                self.assertEqual(host.mgmt_auth_mutual(0x03, vp.DEFAULT_MGMT_KEY), 0x9000)
+                self.assertEqual(host.put_data(bytes.fromhex("5FC107"), b"\x01\x03" + name),
+                                 0x9000)
+                card.reset()
+            card.reset()        # nothing written since: nothing leaves
+            self.assertNotEqual(serials[0], serials[1])
+            self.assertEqual(sorted(os.listdir(tray)), sorted(s + ".json" for s in serials))
+            for serial, name in zip(serials, (b"Ada", b"Alan")):
+                with open(os.path.join(tray, serial + ".json"), encoding="utf-8") as f:
+                    kept = json.load(f)
+                cplc = bytes.fromhex(kept["cplc"])
+                self.assertEqual((cplc[0:2] + cplc[12:18]).hex().upper(), serial)
+                self.assertIn(name.hex().upper(), kept["objects"]["5FC107"].upper())
+            # the same chip back in the feeder and out again: a second file
+            with open(os.path.join(tray, serials[0] + ".json"), encoding="utf-8") as f:
+                again = json.load(f)
+            with open(os.path.join(d, "card0.json"), "w", encoding="utf-8") as f:
+                json.dump(again, f)
+            card, host = self.make_card(hopper=True, state_path=os.path.join(d, "card0.json"),
+                                        tray=tray)
+            self.assertEqual(card.chip_serial(), serials[0])
+            host.select()
+            self.assertEqual(host.mgmt_auth_mutual(0x03, vp.DEFAULT_MGMT_KEY), 0x9000)
+            self.assertEqual(host.put_data(bytes.fromhex("5FC107"), b"\x01\x03Bob"), 0x9000)
+            card.reset()
+            self.assertIn(serials[0] + ".1.json", os.listdir(tray))
+
     def test_reset_without_writes_keeps_the_card(self):
         card, host = self.make_card(hopper=True)
         first = self.serial(host)

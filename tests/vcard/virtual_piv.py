@@ -271,8 +271,9 @@ class VirtualPivCard:
 
     def __init__(self, state_path=None, mgmt_alg=None, mgmt_key=None,
                  no_piv=False, full=False, vanish_after=None, atr=DEFAULT_ATR,
-                 hopper=False, no_cplc=False):
+                 hopper=False, no_cplc=False, tray=None):
         self.state_path = state_path
+        self.tray = tray                # folder that keeps every card the hopper ejects
         self.no_piv = no_piv
         self.full = full
         self.hopper = hopper
@@ -360,6 +361,24 @@ class VirtualPivCard:
             else self.state_path
         return base + ".ejected.json"
 
+    def chip_serial(self):
+        """The chip serial as libidm reads it from the CPLC: IC fabricator,
+        IC serial number and IC batch id, in upper-case hex."""
+        cplc = bytes.fromhex(self.state["cplc"])
+        return (cplc[0:2] + cplc[12:16] + cplc[16:18]).hex().upper()
+
+    def _to_tray(self):
+        """Keeps the card that leaves in the tray folder, as its own file
+        named by its chip serial: <serial>.json, or <serial>.<n>.json when
+        the same chip went through before (put back in the feeder)."""
+        os.makedirs(self.tray, exist_ok=True)
+        serial = self.chip_serial()
+        name, n = serial + ".json", 0
+        while os.path.exists(os.path.join(self.tray, name)):
+            n += 1
+            name = "%s.%d.json" % (serial, n)
+        self._write(os.path.join(self.tray, name), self.state)
+
     def _private_key(self, slot):
         entry = self.state["keys"].get("%02X" % slot)
         if entry is None:
@@ -380,10 +399,13 @@ class VirtualPivCard:
         through, so a benchmark can personalize card after card.  The card
         that leaves goes to the output tray: with a state file, its last
         state is kept in ejected_path() (cardN.ejected.json), replacing the
-        one before, so that a test can look at a card that went through."""
+        one before, so that a test can look at a card that went through;
+        with a tray folder, every card that leaves is kept there too."""
         if self.hopper and self.changed:
             if self.state_path:
                 self._write(self.ejected_path(), self.state)
+            if self.tray:
+                self._to_tray()
             alg, key = self.state["mgmt_alg"], self.state["mgmt_key"]
             self.state = self._blank_state()
             self.state["mgmt_alg"], self.state["mgmt_key"] = alg, key
@@ -880,6 +902,8 @@ def parse_args(argv):
                    help="no GlobalPlatform CPLC (chip serial): CLA 80 answers 6E00")
     p.add_argument("--hopper", action="store_true",
                    help="after a reset that follows writes, become a new blank card")
+    p.add_argument("--tray", metavar="DIR",
+                   help="with --hopper: keep every ejected card in DIR, as <chip serial>.json")
     p.add_argument("--verbose", "-v", action="store_true", help="log every APDU to stderr")
     return p.parse_args(argv)
 
@@ -899,7 +923,7 @@ def main(argv=None):
             mgmt_alg=MGMT_ALG_NAMES[args.mgmt_alg] if args.mgmt_alg else None,
             mgmt_key=bytes.fromhex(args.mgmt_key) if args.mgmt_key else None,
             no_piv=args.no_piv, full=args.full, vanish_after=args.vanish_after,
-            hopper=args.hopper, no_cplc=args.no_cplc)
+            hopper=args.hopper, no_cplc=args.no_cplc, tray=args.tray)
     except (ValueError, OSError) as e:
         print("virtual_piv: %s" % e, file=sys.stderr)
         return 2

@@ -265,12 +265,33 @@ void cli_list_end(const struct cli *cli, struct json *j)
 
 /* ---- PIN letters --------------------------------------------------------------- */
 
+/* A letter an earlier attempt at the card left (a run stopped after the
+ * PIN was delivered and before the card was recorded, or a card produced
+ * again) holds the PIN of a chip that is spoiled or personalized anew: it
+ * is kept as <letter>.<n>, the first n free, never overwritten, and the new
+ * letter takes the name.  0, or -1 with errno. */
+static int set_aside(const char *path)
+{
+    char aside[4200];
+    for (unsigned n = 1; n < 1000; n++) {
+        snprintf(aside, sizeof aside, "%s.%u", path, n);
+        if (link(path, aside) == 0)
+            return unlink(path);
+        if (errno == ENOENT)
+            return 0; /* no letter there */
+        if (errno != EEXIST)
+            return -1;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 int cli_write_pin_letter(const idm_card_t *card, const char *pin, const char *puk,
                          void *user_data)
 {
     struct cli_pin_letters *l = user_data;
     const char *number = NULL;
-    char path[4096];
+    char path[4096], tmp[4200];
     idm_card_get_number(card, &number);
     /* card_number_format allows any printable ASCII: a number with a '/'
      * would name a file outside the folder (security review, issue 10) */
@@ -285,7 +306,11 @@ int cli_write_pin_letter(const idm_card_t *card, const char *pin, const char *pu
         l->error = ENAMETOOLONG;
         return -1;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    /* Written whole under a name of its own, then renamed: a run killed
+     * meanwhile leaves no half letter.  One station works a card at a
+     * time, so the name needs no more than the card's number. */
+    snprintf(tmp, sizeof tmp, "%s/.%s.pin.tmp", l->dir, number);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         l->error = errno;
         return -1;
@@ -293,12 +318,12 @@ int cli_write_pin_letter(const idm_card_t *card, const char *pin, const char *pu
     char letter[128];
     int n = snprintf(letter, sizeof letter, "card %s\nPIN %s\nPUK %s\n", number,
                      pin != NULL ? pin : "(chosen by the cardholder)", puk != NULL ? puk : "");
-    int ok = n > 0 && n < (int)sizeof letter && write(fd, letter, (size_t)n) == n &&
-             fsync(fd) == 0;
+    int ok = fchmod(fd, 0600) == 0 && n > 0 && n < (int)sizeof letter &&
+             write(fd, letter, (size_t)n) == n && fsync(fd) == 0;
     memset(letter, 0, sizeof letter);
-    if (close(fd) != 0 || !ok) {
+    if (close(fd) != 0 || !ok || set_aside(path) != 0 || rename(tmp, path) != 0) {
         l->error = errno != 0 ? errno : EIO;
-        unlink(path);
+        unlink(tmp);
         return -1;
     }
     l->written++;
