@@ -242,11 +242,12 @@ int idm_order_set_state(idm_order_t *order, const char *actor, idm_order_state t
  * @param card_id  a card of the order's type and option that is in no
  *                 other order that is still open or running (a card of a
  *                 completed or aborted order, e.g. one that failed there,
- *                 may join a new order).  Adding it again is a no-op.
+ *                 may join a new order, unless it was produced: issued or
+ *                 later).  Adding it again is a no-op.
  * @return IDM_OK; IDM_ERR_INVALID_ARG if the card does not fit the order;
  *         IDM_ERR_NOT_FOUND; IDM_ERR_STATE if the order is completed or
- *         aborted or the card is in another open or running order;
- *         IDM_ERR_STORE.
+ *         aborted, the card is in another open or running order, or (mass
+ *         production) the card was produced already; IDM_ERR_STORE.
  */
 int idm_order_add_card(idm_order_t *order, const char *actor, int64_t card_id);
 

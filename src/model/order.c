@@ -325,6 +325,13 @@ struct add_card {
     int64_t card_id;
 };
 
+/* The states of the local graph after mass production made the card. */
+static int produced_locally(idm_card_state state)
+{
+    return state == IDM_CARD_ISSUED || state == IDM_CARD_ACTIVE || state == IDM_CARD_INACTIVE ||
+           state == IDM_CARD_LOCKED || state == IDM_CARD_EXPIRED;
+}
+
 /* Is the order completed or aborted? */
 static int order_is_final(struct idm_store *s, int64_t id, int *final)
 {
@@ -361,6 +368,13 @@ static int apply_add_card(idm_order_t *order, struct idm_store *s, struct idm_or
                (rc = order_is_final(s, card.order_id, &final)) == IDM_OK && !final) {
         rc = IDM_ERR(IDM_ERR_STATE, "%s already belongs to order %" PRId64, card_name,
                      card.order_id);
+    } else if (rc == IDM_OK && card.order_id != cur->id &&
+               cur->kind == IDM_ORDER_MASS_PRODUCTION && produced_locally(card.state)) {
+        /* A station would find it issued and count it produced in this
+         * order too, without producing it (the load test found a host
+         * re-adding a card its order had just produced). */
+        rc = IDM_ERR(IDM_ERR_STATE, "%s is '%s': it was produced already and joins no other "
+                     "order", card_name, idm_card_state_name(card.state));
     } else if (rc == IDM_OK && card.order_id != cur->id) {
         /* A card of a completed or aborted order (a failed one, say) may
          * join a new order: "a later order can repeat production". */

@@ -138,6 +138,7 @@ struct outgoing {
     idm_buffer_t *json;
     int result; /* the producer's answer */
     char *words;
+    int recorded; /* the answer moved the card (it was still processing) */
 };
 
 /* "idm-<store>-o<order>-c<card>-a<attempt>" */
@@ -213,10 +214,13 @@ static int record_answer(idm_external_t *x, struct idm_store *s, const char *act
     if (rc != IDM_OK)
         return rc;
     if (card.state != IDM_CARD_PROCESSING) {
-        /* aborted while it was being sent: the abort withdrew the message */
+        /* aborted while it was being sent (the abort withdrew the message),
+         * or another desk syncing at once sent it too and recorded it
+         * first: not this sync's card to count */
         idm_card_rec_clear(&card);
         return IDM_OK;
     }
+    o->recorded = 1;
     char detail[IDM_ATTRIBUTE_VALUE_MAX + 1];
     o->msg.updated_ms = idm_ctx_clock_ms(x->ctx);
     if (o->result == IDM_OK) {
@@ -319,9 +323,9 @@ int idm_ext_send(idm_external_t *x, const char *actor, const int64_t *ids, size_
             s->ops->rollback(s);
     }
     for (size_t i = 0; rc == IDM_OK && i < m; i++) {
-        if (out[i].result == IDM_OK && sent != NULL)
+        if (out[i].recorded && out[i].result == IDM_OK && sent != NULL)
             (*sent)++;
-        if (out[i].result != IDM_OK && failed != NULL)
+        if (out[i].recorded && out[i].result != IDM_OK && failed != NULL)
             (*failed)++;
         if (notifications[i] != 0)
             idm_ext_notify_deliver(x, actor, notifications[i], NULL);

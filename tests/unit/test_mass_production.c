@@ -322,6 +322,37 @@ START_TEST(test_interrupted_card_moves_to_the_chip_the_feeder_gives)
 }
 END_TEST
 
+/* A card its order produced joins no other order: a station would count it
+ * produced there too without producing it.  Found by the load test: a host
+ * read its card as approved, found the order completed meanwhile, and
+ * added the card again. */
+START_TEST(test_a_produced_card_joins_no_other_order)
+{
+    struct world w;
+    world_open(&w, "mp-produced-once", 1, IDM_CARD_DIGITAL);
+    struct idm_station *st = station(&w, "station-1", LONG_LEASE);
+    int64_t got;
+    ck_ok(idm_mp_next(st, ACTOR, &got));
+    produce_one(st);
+    ck_ok(idm_mp_next(st, ACTOR, &got));
+    ck_assert_int_eq(got, 0);
+    ck_ok(idm_mp_complete(st, ACTOR, 0));
+    idm_mp_station_close(st);
+    idm_order_t *again = NULL;
+    ck_ok(idm_order_new(w.ctx, ACTOR, IDM_ORDER_MASS_PRODUCTION, IDM_CARD_EMPLOYEE,
+                        IDM_CARD_DIGITAL, NULL, &again));
+    ck_assert_idm_error(idm_order_add_card(again, ACTOR, w.cards[0]), IDM_ERR_STATE,
+                        "produced already");
+    ck_assert_idm_error(idm_order_add_cards(again, ACTOR, w.cards, 1), IDM_ERR_STATE,
+                        "produced already");
+    int64_t count = -1;
+    ck_ok(idm_order_count_cards(again, IDM_OUTCOME_PENDING, &count));
+    ck_assert_int_eq(count, 0);
+    idm_order_free(&again);
+    world_close(&w);
+}
+END_TEST
+
 /* Stopped after the card was recorded issued and before the order heard of
  * it: the card is not personalized again. */
 START_TEST(test_card_issued_before_the_stop_is_only_marked_produced)
@@ -412,6 +443,7 @@ Suite *idm_test_suite(void)
     tcase_add_test(tc, test_failed_card_aborts_the_order_and_a_later_order_repeats_it);
     tcase_add_test(tc, test_interrupted_station_resumes_its_card);
     tcase_add_test(tc, test_interrupted_card_moves_to_the_chip_the_feeder_gives);
+    tcase_add_test(tc, test_a_produced_card_joins_no_other_order);
     tcase_add_test(tc, test_card_issued_before_the_stop_is_only_marked_produced);
     tcase_add_test(tc, test_two_stations_share_an_order_and_take_over_a_dead_claim);
     tcase_add_test(tc, test_cancelling_readiness_hook_lets_the_card_go);
