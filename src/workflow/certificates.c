@@ -286,10 +286,12 @@ IDM_EXPORT int idm_card_issue_certificate(idm_card_t *card, const char *actor, i
                          idm_key_usage_name(usage), card_id, key);
     }
     idm_cert_request_clear(&req);
-    if (rc == IDM_OK && out != NULL)
-        rc = idm_cert_handle_new(ctx, cert_id, out);
+    /* The card first: a handle made before a reload that fails would be
+     * handed to no one (found by the fault sweep, a leak). */
     if (rc == IDM_OK)
         rc = idm_card_handle_reload(card);
+    if (rc == IDM_OK && out != NULL)
+        rc = idm_cert_handle_new(ctx, cert_id, out);
     return rc == IDM_OK ? IDM_OK : idm_error_prefix(__func__, rc);
 }
 

@@ -9,7 +9,11 @@
  *   2. The spool producer quarantined a good status file when the library
  *      failed to allocate memory reading it, or its report failed for a
  *      reason that was not the report's (hashing the audit event), so its
- *      card never left production. */
+ *      card never left production.
+ *   3. idm_card_issue_certificate() made the certificate's handle before it
+ *      reloaded the card, and when that failed (out of memory) returned an
+ *      error with the handle lost: a leak, which the sanitizer and valgrind
+ *      runs of this test report at exit. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,12 +223,88 @@ static void spool_keeps_good_reports(void)
                                "file is applied, or stays in the inbox for the next run");
 }
 
+/* A store with an active holder, an approved Digital ID card of theirs
+ * and a built-in CA; then idm_card_issue_certificate() swept over every
+ * allocation it makes, a new attempt each time. */
+static void issue_leaves_nothing_behind(void)
+{
+    const char *tmp = getenv("IDM_TEST_TMPDIR");
+    char dir[4096], store[4200];
+    snprintf(dir, sizeof dir, "%s/fault-issue-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+    if (tmp != NULL)
+        (void)mkdir(tmp, 0700);
+    idm_ctx_t *ctx = NULL;
+    idm_ca_t *ca = NULL;
+    idm_identity_t *holder = NULL;
+    idm_card_t *card = NULL;
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    unsigned char *spki = NULL;
+    int spki_len = key != NULL ? i2d_PUBKEY(key, &spki) : -1;
+    int64_t holder_id = 0;
+    long calls = 0, bad = 0, issued = 0;
+    int ready = mkdtemp(dir) != NULL && spki_len > 0 &&
+                snprintf(store, sizeof store, "%s/store.db", dir) > 0 &&
+                idm_ctx_new(&ctx) == IDM_OK && idm_ctx_open_store(ctx, store) == IDM_OK &&
+                idm_ca_new_openssl(&ca, ctx, IDM_KEY_EC_P256, "Fault Issue CA", 365) == IDM_OK &&
+                idm_identity_new(ctx, "test", "F1", &holder) == IDM_OK &&
+                idm_identity_set_attribute(holder, "test", "givenName", "Ada") == IDM_OK &&
+                idm_identity_set_attribute(holder, "test", "surname", "Lovelace") == IDM_OK &&
+                idm_identity_set_state(holder, "test", IDM_IDENTITY_ACTIVE) == IDM_OK &&
+                idm_identity_get_id(holder, &holder_id) == IDM_OK &&
+                idm_card_new(ctx, "test", IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL,
+                             IDM_PRODUCTION_LOCAL, holder_id, NULL, &card) == IDM_OK &&
+                idm_card_set_state(card, "test", IDM_CARD_REQUESTED, NULL) == IDM_OK &&
+                idm_card_set_state(card, "test", IDM_CARD_APPROVED, NULL) == IDM_OK;
+    if (!ready)
+        printf("# set-up failed: %s\n", idm_last_error_message());
+    for (long n = 0; ready && n <= calls; n++) {
+        idm_cert_t *cert = NULL;
+        fault_arm(FAULT_ALLOC, n);
+        int rc = idm_card_issue_certificate(card, "test", ca, IDM_USAGE_AUTHENTICATION, spki,
+                                            (size_t)spki_len, (int)n + 1, &cert);
+        if (n == 0)
+            calls = fault_calls(FAULT_ALLOC);
+        fault_disarm();
+        if (rc == IDM_OK && cert == NULL) {
+            printf("#   N=%ld: success without the certificate\n", n);
+            bad++;
+        } else if (rc != IDM_OK && cert != NULL) {
+            printf("#   N=%ld: an error, and a certificate handle\n", n);
+            bad++;
+        }
+        issued += rc == IDM_OK;
+        idm_cert_free(&cert);
+        if (idm_card_refresh(card) != IDM_OK) { /* the handle must still work */
+            printf("#   N=%ld: the card handle is broken: %s\n", n, idm_last_error_message());
+            bad++;
+        }
+    }
+    printf("# %ld allocations swept, %ld issued\n", calls, issued);
+    tap(ready && bad == 0 && calls > 0,
+        "idm_card_issue_certificate under every allocation failure: a certificate handle "
+        "only with success (a leak would fail the sanitizer and valgrind runs at exit)");
+    idm_card_free(&card);
+    idm_identity_free(&holder);
+    idm_ca_free(&ca);
+    idm_ctx_free(&ctx);
+    OPENSSL_free(spki);
+    EVP_PKEY_free(key);
+    char side[4300];
+    static const char *const files[] = {"store.db", "store.db-wal", "store.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(side, sizeof side, "%s/%s", dir, files[i]);
+        unlink(side);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     if (fault_install() != 0)
         return 99;
     cert_parse_keeps_the_issuer();
     spool_keeps_good_reports();
+    issue_leaves_nothing_behind();
     printf("1..%d\n", tap_n);
     return tap_failed ? 1 : 0;
 }
