@@ -189,14 +189,18 @@ static int record_outcome(struct idm_station *st, const char *actor, int64_t car
 
 static int claim(struct idm_station *st, struct idm_order_card_rec *out)
 {
+    memset(out, 0, sizeof *out);
     struct idm_store *s = st->store;
     int rc = s->ops->begin(s);
     if (rc != IDM_OK)
         return rc;
     rc = s->ops->order_card_claim(s, st->order_id, st->station, st->opened_ms,
                                   idm_ctx_clock_ms(st->ctx), st->lease_ms, out);
-    if (rc == IDM_OK)
-        return s->ops->commit(s);
+    if (rc == IDM_OK && (rc = s->ops->commit(s)) == IDM_OK)
+        return IDM_OK;
+    /* A claim that did not commit is no claim: nothing goes back (found by
+     * the fault sweep: the record leaked when the commit failed). */
+    idm_order_card_rec_clear(out);
     s->ops->rollback(s);
     return rc;
 }

@@ -13,7 +13,9 @@
  *   3. idm_card_issue_certificate() made the certificate's handle before it
  *      reloaded the card, and when that failed (out of memory) returned an
  *      error with the handle lost: a leak, which the sanitizer and valgrind
- *      runs of this test report at exit. */
+ *      runs of this test report at exit.
+ *   4. A station's claim whose commit failed (disk full) kept the claimed
+ *      card's record: a leak. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 #include "backends/producer/producer_impl.h"
 #include "core/error_impl.h"
 #include "model/cert_impl.h"
+#include "workflow/mass_production_impl.h"
 #include "model/records.h"
 
 static int tap_n, tap_failed;
@@ -298,6 +301,87 @@ static void issue_leaves_nothing_behind(void)
     rmdir(dir);
 }
 
+/* A clock a second on at each reading: a station opened again after its
+ * claim opens later than the claim, which it then takes back. */
+static int64_t ticking_clock(void *user_data)
+{
+    int64_t *now = user_data;
+    return *now += 1000;
+}
+
+/* A store with one approved card in an order; a station's claim of it
+ * (idm_mp_next) swept over every SQLite file operation it makes. */
+static void claim_leaves_nothing_behind(void)
+{
+    const char *tmp = getenv("IDM_TEST_TMPDIR");
+    char dir[4096], store[4200];
+    snprintf(dir, sizeof dir, "%s/fault-claim-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+    if (tmp != NULL)
+        (void)mkdir(tmp, 0700);
+    idm_ctx_t *ctx = NULL;
+    idm_identity_t *holder = NULL;
+    idm_card_t *card = NULL;
+    idm_order_t *order = NULL;
+    int64_t holder_id = 0, card_id = 0, order_id = 0, now = INT64_C(1798761600000);
+    long calls = 0, bad = 0, claimed = 0;
+    int ready = mkdtemp(dir) != NULL && snprintf(store, sizeof store, "%s/store.db", dir) > 0 &&
+                idm_ctx_new(&ctx) == IDM_OK &&
+                idm_ctx_set_clock(ctx, ticking_clock, &now) == IDM_OK &&
+                idm_ctx_open_store(ctx, store) == IDM_OK &&
+                idm_identity_new(ctx, "test", "F1", &holder) == IDM_OK &&
+                idm_identity_set_attribute(holder, "test", "givenName", "Ada") == IDM_OK &&
+                idm_identity_set_attribute(holder, "test", "surname", "Lovelace") == IDM_OK &&
+                idm_identity_set_state(holder, "test", IDM_IDENTITY_ACTIVE) == IDM_OK &&
+                idm_identity_get_id(holder, &holder_id) == IDM_OK &&
+                idm_card_new(ctx, "test", IDM_CARD_EMPLOYEE, IDM_CARD_PHYSICAL,
+                             IDM_PRODUCTION_LOCAL, holder_id, NULL, &card) == IDM_OK &&
+                idm_card_set_state(card, "test", IDM_CARD_REQUESTED, NULL) == IDM_OK &&
+                idm_card_set_state(card, "test", IDM_CARD_APPROVED, NULL) == IDM_OK &&
+                idm_card_get_id(card, &card_id) == IDM_OK &&
+                idm_order_new(ctx, "test", IDM_ORDER_MASS_PRODUCTION, IDM_CARD_EMPLOYEE,
+                              IDM_CARD_PHYSICAL, NULL, &order) == IDM_OK &&
+                idm_order_add_card(order, "test", card_id) == IDM_OK &&
+                idm_order_get_id(order, &order_id) == IDM_OK;
+    if (!ready)
+        printf("# set-up failed: %s\n", idm_last_error_message());
+    for (long n = 0; ready && n <= calls; n++) {
+        struct idm_station *st = NULL;
+        int64_t got = -1;
+        if (idm_mp_station_open(&st, ctx, order_id, "fault-station", NULL, NULL,
+                                INT64_C(86400000)) != IDM_OK) {
+            printf("#   N=%ld: cannot open the station: %s\n", n, idm_last_error_message());
+            bad++;
+            break;
+        }
+        fault_arm(FAULT_SQLITE_IO, n);
+        int rc = idm_mp_next(st, "test", &got);
+        if (n == 0)
+            calls = fault_calls(FAULT_SQLITE_IO);
+        fault_disarm();
+        if (rc == IDM_OK && got != card_id) {
+            printf("#   N=%ld: claimed %lld, not the order's card\n", n, (long long)got);
+            bad++;
+        }
+        claimed += rc == IDM_OK;
+        idm_mp_station_close(st);
+    }
+    printf("# %ld SQLite file operations swept, %ld claims\n", calls, claimed);
+    tap(ready && bad == 0 && calls > 0,
+        "a station's claim under every SQLite file failure: the card, or an error and nothing "
+        "kept (a leak would fail the sanitizer and valgrind runs at exit)");
+    idm_order_free(&order);
+    idm_card_free(&card);
+    idm_identity_free(&holder);
+    idm_ctx_free(&ctx);
+    char side[4300];
+    static const char *const files[] = {"store.db", "store.db-wal", "store.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(side, sizeof side, "%s/%s", dir, files[i]);
+        unlink(side);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     if (fault_install() != 0)
@@ -305,6 +389,7 @@ int main(void)
     cert_parse_keeps_the_issuer();
     spool_keeps_good_reports();
     issue_leaves_nothing_behind();
+    claim_leaves_nothing_behind();
     printf("1..%d\n", tap_n);
     return tap_failed ? 1 : 0;
 }
