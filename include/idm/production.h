@@ -23,7 +23,10 @@
  * opened again under the same name (or any station, once the claim's lease
  * ran out) resumes: a half-personalized card is personalized again and the
  * certificates of the interrupted attempt are revoked (superseded); a card
- * recorded as issued is only counted.
+ * recorded as issued is only counted.  When the half-personalized chip is
+ * gone (a feeder ejects the card pcscd resets as the process dies), the
+ * card, still approved, is personalized on the blank chip in the encoder
+ * instead, its chip serial replaced in the store and audited.
  *
  * The ten processes are data: the five mass-produced card types times the
  * two options, each with its Nexus technical reference (idm_process_name()
