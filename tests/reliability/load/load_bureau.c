@@ -208,7 +208,8 @@ static int take_outbox(struct load_bureau *b, int spool)
             strcmp(e->d_name + len - 5, ".json") != 0)
             continue;
         char path[LOAD_PATH_MAX + 200], id[ID_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue; /* no name of ours is that long */
         if (len > 12 && strcmp(e->d_name + len - 12, ".cancel.json") == 0) {
             snprintf(id, sizeof id, "%.*s", (int)(len - 12), e->d_name);
             take_cancel(b, id);
