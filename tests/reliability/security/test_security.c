@@ -1789,9 +1789,8 @@ START_TEST(test_a_csv_field_of_many_megabytes_is_refused_early_naming_line_and_l
             fprintf(stderr, "# a %s field of %zu MiB refused in %.3f s\n",
                     quoted ? "quoted" : "plain", sizes[i] >> 20, took[i]);
         }
-        /* the reader stops at the limit: 64 times the field is not 64 times the work */
-        ck_assert_msg(took[2] < 8 * took[0] + 0.5, "1 MiB: %.3f s, 64 MiB: %.3f s", took[0],
-                      took[2]);
+        /* the times are figures, not checks (speed is bench/'s business):
+         * the reader stops at the limit, so 64 MiB costs about what 1 does */
     }
     /* the same from memory */
     size_t len = (8u << 20) + 64;
