@@ -115,6 +115,19 @@ static void cert_parse_keeps_the_issuer(void)
     OPENSSL_free(der);
 }
 
+/* A new scratch folder "<name>-XXXXXX" under $IDM_TEST_TMPDIR (or /tmp)
+ * into dir; 0, or -1. */
+static int scratch_dir(const char *name, char *dir, size_t size)
+{
+    const char *tmp = getenv("IDM_TEST_TMPDIR");
+    if (tmp != NULL && *tmp != '\0')
+        (void)mkdir(tmp, 0700);
+    else
+        tmp = "/tmp";
+    int n = snprintf(dir, size, "%s/%s-XXXXXX", tmp, name);
+    return n > 0 && (size_t)n < size && mkdtemp(dir) != NULL ? 0 : -1;
+}
+
 /* Entries of dir/sub, "." and ".." left out. */
 static int entries(const char *dir, const char *sub)
 {
@@ -175,12 +188,8 @@ static int status_run(const char *dir, int *reports)
 
 static void spool_keeps_good_reports(void)
 {
-    const char *tmp = getenv("IDM_TEST_TMPDIR");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/fault-spool-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-    if (tmp != NULL)
-        (void)mkdir(tmp, 0700);
-    if (mkdtemp(dir) == NULL) {
+    if (scratch_dir("fault-spool", dir, sizeof dir) != 0) {
         tap(0, "the spool producer under allocation failures: no scratch folder");
         return;
     }
@@ -226,44 +235,85 @@ static void spool_keeps_good_reports(void)
                                "file is applied, or stays in the inbox for the next run");
 }
 
-/* A store with an active holder, an approved Digital ID card of theirs
- * and a built-in CA; then idm_card_issue_certificate() swept over every
- * allocation it makes, a new attempt each time. */
+/* A clock a second on at each reading: a station opened again after its
+ * claim opens later than the claim, which it then takes back. */
+static int64_t ticking_clock(void *user_data)
+{
+    int64_t *now = user_data;
+    return *now += 1000;
+}
+
+/* A store in a scratch folder with an active holder and an approved card
+ * of theirs, on the real clock or on a ticking one. */
+struct world {
+    char dir[4096];
+    idm_ctx_t *ctx;
+    idm_identity_t *holder;
+    idm_card_t *card;
+    int64_t card_id;
+    int64_t now; /* the ticking clock's */
+};
+
+/* 1, or 0 after saying why. */
+static int world_open(struct world *w, const char *name, idm_card_option option, int ticking)
+{
+    memset(w, 0, sizeof *w);
+    w->now = INT64_C(1798761600000);
+    char store[4200];
+    int64_t holder_id = 0;
+    int ready =
+        scratch_dir(name, w->dir, sizeof w->dir) == 0 &&
+        snprintf(store, sizeof store, "%s/store.db", w->dir) > 0 &&
+        idm_ctx_new(&w->ctx) == IDM_OK &&
+        (!ticking || idm_ctx_set_clock(w->ctx, ticking_clock, &w->now) == IDM_OK) &&
+        idm_ctx_open_store(w->ctx, store) == IDM_OK &&
+        idm_identity_new(w->ctx, "test", "F1", &w->holder) == IDM_OK &&
+        idm_identity_set_attribute(w->holder, "test", "givenName", "Ada") == IDM_OK &&
+        idm_identity_set_attribute(w->holder, "test", "surname", "Lovelace") == IDM_OK &&
+        idm_identity_set_state(w->holder, "test", IDM_IDENTITY_ACTIVE) == IDM_OK &&
+        idm_identity_get_id(w->holder, &holder_id) == IDM_OK &&
+        idm_card_new(w->ctx, "test", IDM_CARD_EMPLOYEE, option, IDM_PRODUCTION_LOCAL, holder_id,
+                     NULL, &w->card) == IDM_OK &&
+        idm_card_set_state(w->card, "test", IDM_CARD_REQUESTED, NULL) == IDM_OK &&
+        idm_card_set_state(w->card, "test", IDM_CARD_APPROVED, NULL) == IDM_OK &&
+        idm_card_get_id(w->card, &w->card_id) == IDM_OK;
+    if (!ready)
+        printf("# %s: set-up failed: %s\n", name, idm_last_error_message());
+    return ready;
+}
+
+static void world_close(struct world *w)
+{
+    idm_card_free(&w->card);
+    idm_identity_free(&w->holder);
+    idm_ctx_free(&w->ctx);
+    static const char *const files[] = {"store.db", "store.db-wal", "store.db-shm"};
+    for (size_t i = 0; w->dir[0] != '\0' && i < sizeof files / sizeof files[0]; i++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/%s", w->dir, files[i]);
+        unlink(path);
+    }
+    if (w->dir[0] != '\0')
+        rmdir(w->dir);
+}
+
+/* idm_card_issue_certificate() on an approved Digital ID card with a
+ * built-in CA, swept over every allocation it makes, a new attempt each
+ * time. */
 static void issue_leaves_nothing_behind(void)
 {
-    const char *tmp = getenv("IDM_TEST_TMPDIR");
-    char dir[4096], store[4200];
-    snprintf(dir, sizeof dir, "%s/fault-issue-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-    if (tmp != NULL)
-        (void)mkdir(tmp, 0700);
-    idm_ctx_t *ctx = NULL;
+    struct world w;
     idm_ca_t *ca = NULL;
-    idm_identity_t *holder = NULL;
-    idm_card_t *card = NULL;
     EVP_PKEY *key = EVP_EC_gen("P-256");
     unsigned char *spki = NULL;
     int spki_len = key != NULL ? i2d_PUBKEY(key, &spki) : -1;
-    int64_t holder_id = 0;
     long calls = 0, bad = 0, issued = 0;
-    int ready = mkdtemp(dir) != NULL && spki_len > 0 &&
-                snprintf(store, sizeof store, "%s/store.db", dir) > 0 &&
-                idm_ctx_new(&ctx) == IDM_OK && idm_ctx_open_store(ctx, store) == IDM_OK &&
-                idm_ca_new_openssl(&ca, ctx, IDM_KEY_EC_P256, "Fault Issue CA", 365) == IDM_OK &&
-                idm_identity_new(ctx, "test", "F1", &holder) == IDM_OK &&
-                idm_identity_set_attribute(holder, "test", "givenName", "Ada") == IDM_OK &&
-                idm_identity_set_attribute(holder, "test", "surname", "Lovelace") == IDM_OK &&
-                idm_identity_set_state(holder, "test", IDM_IDENTITY_ACTIVE) == IDM_OK &&
-                idm_identity_get_id(holder, &holder_id) == IDM_OK &&
-                idm_card_new(ctx, "test", IDM_CARD_EMPLOYEE, IDM_CARD_DIGITAL,
-                             IDM_PRODUCTION_LOCAL, holder_id, NULL, &card) == IDM_OK &&
-                idm_card_set_state(card, "test", IDM_CARD_REQUESTED, NULL) == IDM_OK &&
-                idm_card_set_state(card, "test", IDM_CARD_APPROVED, NULL) == IDM_OK;
-    if (!ready)
-        printf("# set-up failed: %s\n", idm_last_error_message());
+    int ready = world_open(&w, "fault-issue", IDM_CARD_DIGITAL, 0) && spki_len > 0 &&
+                idm_ca_new_openssl(&ca, w.ctx, IDM_KEY_EC_P256, "Fault Issue CA", 365) == IDM_OK;
     for (long n = 0; ready && n <= calls; n++) {
         idm_cert_t *cert = NULL;
         fault_arm(FAULT_ALLOC, n);
-        int rc = idm_card_issue_certificate(card, "test", ca, IDM_USAGE_AUTHENTICATION, spki,
+        int rc = idm_card_issue_certificate(w.card, "test", ca, IDM_USAGE_AUTHENTICATION, spki,
                                             (size_t)spki_len, (int)n + 1, &cert);
         if (n == 0)
             calls = fault_calls(FAULT_ALLOC);
@@ -277,7 +327,7 @@ static void issue_leaves_nothing_behind(void)
         }
         issued += rc == IDM_OK;
         idm_cert_free(&cert);
-        if (idm_card_refresh(card) != IDM_OK) { /* the handle must still work */
+        if (idm_card_refresh(w.card) != IDM_OK) { /* the handle must still work */
             printf("#   N=%ld: the card handle is broken: %s\n", n, idm_last_error_message());
             bad++;
         }
@@ -286,68 +336,29 @@ static void issue_leaves_nothing_behind(void)
     tap(ready && bad == 0 && calls > 0,
         "idm_card_issue_certificate under every allocation failure: a certificate handle "
         "only with success (a leak would fail the sanitizer and valgrind runs at exit)");
-    idm_card_free(&card);
-    idm_identity_free(&holder);
     idm_ca_free(&ca);
-    idm_ctx_free(&ctx);
+    world_close(&w);
     OPENSSL_free(spki);
     EVP_PKEY_free(key);
-    char side[4300];
-    static const char *const files[] = {"store.db", "store.db-wal", "store.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(side, sizeof side, "%s/%s", dir, files[i]);
-        unlink(side);
-    }
-    rmdir(dir);
 }
 
-/* A clock a second on at each reading: a station opened again after its
- * claim opens later than the claim, which it then takes back. */
-static int64_t ticking_clock(void *user_data)
-{
-    int64_t *now = user_data;
-    return *now += 1000;
-}
-
-/* A store with one approved card in an order; a station's claim of it
- * (idm_mp_next) swept over every SQLite file operation it makes. */
+/* One approved card in an order; a station's claim of it (idm_mp_next)
+ * swept over every SQLite file operation it makes. */
 static void claim_leaves_nothing_behind(void)
 {
-    const char *tmp = getenv("IDM_TEST_TMPDIR");
-    char dir[4096], store[4200];
-    snprintf(dir, sizeof dir, "%s/fault-claim-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-    if (tmp != NULL)
-        (void)mkdir(tmp, 0700);
-    idm_ctx_t *ctx = NULL;
-    idm_identity_t *holder = NULL;
-    idm_card_t *card = NULL;
+    struct world w;
     idm_order_t *order = NULL;
-    int64_t holder_id = 0, card_id = 0, order_id = 0, now = INT64_C(1798761600000);
+    int64_t order_id = 0;
     long calls = 0, bad = 0, claimed = 0;
-    int ready = mkdtemp(dir) != NULL && snprintf(store, sizeof store, "%s/store.db", dir) > 0 &&
-                idm_ctx_new(&ctx) == IDM_OK &&
-                idm_ctx_set_clock(ctx, ticking_clock, &now) == IDM_OK &&
-                idm_ctx_open_store(ctx, store) == IDM_OK &&
-                idm_identity_new(ctx, "test", "F1", &holder) == IDM_OK &&
-                idm_identity_set_attribute(holder, "test", "givenName", "Ada") == IDM_OK &&
-                idm_identity_set_attribute(holder, "test", "surname", "Lovelace") == IDM_OK &&
-                idm_identity_set_state(holder, "test", IDM_IDENTITY_ACTIVE) == IDM_OK &&
-                idm_identity_get_id(holder, &holder_id) == IDM_OK &&
-                idm_card_new(ctx, "test", IDM_CARD_EMPLOYEE, IDM_CARD_PHYSICAL,
-                             IDM_PRODUCTION_LOCAL, holder_id, NULL, &card) == IDM_OK &&
-                idm_card_set_state(card, "test", IDM_CARD_REQUESTED, NULL) == IDM_OK &&
-                idm_card_set_state(card, "test", IDM_CARD_APPROVED, NULL) == IDM_OK &&
-                idm_card_get_id(card, &card_id) == IDM_OK &&
-                idm_order_new(ctx, "test", IDM_ORDER_MASS_PRODUCTION, IDM_CARD_EMPLOYEE,
+    int ready = world_open(&w, "fault-claim", IDM_CARD_PHYSICAL, 1) &&
+                idm_order_new(w.ctx, "test", IDM_ORDER_MASS_PRODUCTION, IDM_CARD_EMPLOYEE,
                               IDM_CARD_PHYSICAL, NULL, &order) == IDM_OK &&
-                idm_order_add_card(order, "test", card_id) == IDM_OK &&
+                idm_order_add_card(order, "test", w.card_id) == IDM_OK &&
                 idm_order_get_id(order, &order_id) == IDM_OK;
-    if (!ready)
-        printf("# set-up failed: %s\n", idm_last_error_message());
     for (long n = 0; ready && n <= calls; n++) {
         struct idm_station *st = NULL;
         int64_t got = -1;
-        if (idm_mp_station_open(&st, ctx, order_id, "fault-station", NULL, NULL,
+        if (idm_mp_station_open(&st, w.ctx, order_id, "fault-station", NULL, NULL,
                                 INT64_C(86400000)) != IDM_OK) {
             printf("#   N=%ld: cannot open the station: %s\n", n, idm_last_error_message());
             bad++;
@@ -358,7 +369,7 @@ static void claim_leaves_nothing_behind(void)
         if (n == 0)
             calls = fault_calls(FAULT_SQLITE_IO);
         fault_disarm();
-        if (rc == IDM_OK && got != card_id) {
+        if (rc == IDM_OK && got != w.card_id) {
             printf("#   N=%ld: claimed %lld, not the order's card\n", n, (long long)got);
             bad++;
         }
@@ -370,16 +381,7 @@ static void claim_leaves_nothing_behind(void)
         "a station's claim under every SQLite file failure: the card, or an error and nothing "
         "kept (a leak would fail the sanitizer and valgrind runs at exit)");
     idm_order_free(&order);
-    idm_card_free(&card);
-    idm_identity_free(&holder);
-    idm_ctx_free(&ctx);
-    char side[4300];
-    static const char *const files[] = {"store.db", "store.db-wal", "store.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(side, sizeof side, "%s/%s", dir, files[i]);
-        unlink(side);
-    }
-    rmdir(dir);
+    world_close(&w);
 }
 
 int main(void)

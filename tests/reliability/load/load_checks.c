@@ -18,18 +18,26 @@
 
 /* ---- the logs --------------------------------------------------------------- */
 
-static struct load_card_log *card_log(struct load_results *r, int64_t id)
+/* An array by card id (elements of size bytes, *n of them) grown, zeroed,
+ * until index id fits; the array. */
+static void *by_card_id(void *array, int64_t *n, int64_t id, size_t size)
 {
     ck_assert_msg(id > 0 && id < INT64_C(100000000), "a log names card %" PRId64, id);
-    if (id >= r->ncards) {
-        int64_t n = r->ncards != 0 ? r->ncards : 1024;
-        while (n <= id)
-            n *= 2;
-        r->cards = realloc(r->cards, (size_t)n * sizeof *r->cards);
-        ck_assert_ptr_nonnull(r->cards);
-        memset(r->cards + r->ncards, 0, (size_t)(n - r->ncards) * sizeof *r->cards);
-        r->ncards = n;
-    }
+    if (id < *n)
+        return array;
+    int64_t grown = *n != 0 ? *n : 1024;
+    while (grown <= id)
+        grown *= 2;
+    unsigned char *bigger = realloc(array, (size_t)grown * size);
+    ck_assert_ptr_nonnull(bigger);
+    memset(bigger + (size_t)*n * size, 0, (size_t)(grown - *n) * size);
+    *n = grown;
+    return bigger;
+}
+
+static struct load_card_log *card_log(struct load_results *r, int64_t id)
+{
+    r->cards = by_card_id(r->cards, &r->ncards, id, sizeof *r->cards);
     return &r->cards[id];
 }
 
@@ -210,16 +218,7 @@ static void read_result(struct run_result *rr)
             continue;
         } else if (sscanf(line, "M %lld %d %d %d %199s", &card, &ordered, &withdrawn, &produced,
                           id) == 5) {
-            ck_assert(card > 0 && card < INT64_C(100000000));
-            if (card >= rr->ncards) {
-                int64_t n = rr->ncards != 0 ? rr->ncards : 1024;
-                while (n <= card)
-                    n *= 2;
-                rr->cards = realloc(rr->cards, (size_t)n * sizeof *rr->cards);
-                ck_assert_ptr_nonnull(rr->cards);
-                memset(rr->cards + rr->ncards, 0, (size_t)(n - rr->ncards) * sizeof *rr->cards);
-                rr->ncards = n;
-            }
+            rr->cards = by_card_id(rr->cards, &rr->ncards, card, sizeof *rr->cards);
             rr->cards[card].messages += (unsigned char)ordered;
             rr->cards[card].withdrawn += (unsigned char)withdrawn;
             rr->cards[card].produced += (unsigned char)produced;
