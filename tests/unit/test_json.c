@@ -1,4 +1,4 @@
-/* White-box: the strict JSON reader and the string writer (src/core/json.c). */
+/* White-box: the strict JSON readers and the string writer (src/core/json.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +379,300 @@ START_TEST(test_put_string_refuses_invalid_utf8)
 }
 END_TEST
 
+/* ---- documents of any shape (idm_json_parse) --------------------------- */
+
+#define MAX_LEN 4096
+
+static struct idm_json_value *tree_ok(const char *text)
+{
+    struct idm_json_value *v = NULL;
+    int rc = idm_json_parse(text, strlen(text), MAX_LEN, &v);
+    ck_assert_msg(rc == IDM_OK, "%s refused: %s", text, idm_last_error_message());
+    ck_assert_ptr_nonnull(v);
+    return v;
+}
+
+/* Each document must be refused by idm_json_parse() with IDM_ERR_PARSE, a
+ * message that contains the needle, and *out NULL. */
+static void expect_tree_refusals(const struct refusal *rows, size_t count)
+{
+    struct faults f = {0};
+    for (size_t i = 0; i < count; i++) {
+        size_t len = rows[i].len != 0 ? rows[i].len : strlen(rows[i].text);
+        struct idm_json_value *v = (struct idm_json_value *)&f;
+        int rc = idm_json_parse(rows[i].text, len, MAX_LEN, &v);
+        if (rc != IDM_ERR_PARSE)
+            fault(&f, "row %zu: expected IDM_ERR_PARSE, got %s (%s);", i, idm_strerror_name(rc),
+                  idm_last_error_message());
+        else if (strstr(idm_last_error_message(), rows[i].needle) == NULL)
+            fault(&f, "row %zu: message \"%s\" does not mention \"%s\";", i,
+                  idm_last_error_message(), rows[i].needle);
+        if (v != NULL)
+            fault(&f, "row %zu: out is not NULL after a refusal;", i);
+        if (rc == IDM_OK)
+            idm_json_free(v);
+    }
+    ck_assert_no_faults(&f);
+}
+
+START_TEST(test_tree_reads_every_type_with_its_offset)
+{
+    struct idm_json_value *v =
+        tree_ok(" {\"s\":\"a\\u00e9\",\"n\":-12.5e1,\"t\":true,\"f\":false,\"z\":null,"
+                "\"a\":[1,[],{}],\"o\":{\"k\":\"v\"}} ");
+    ck_assert_int_eq(v->type, IDM_JSON_OBJECT);
+    ck_assert_uint_eq(v->offset, 1);
+    ck_assert_uint_eq(v->nmembers, 7);
+    static const char *const keys[] = {"s", "n", "t", "f", "z", "a", "o"};
+    for (size_t i = 0; i < 7; i++)
+        ck_assert_str_eq(v->members[i].key, keys[i]); /* document order */
+    ck_assert_uint_eq(v->members[0].key_offset, 2);
+
+    const struct idm_json_value *s = idm_json_get(v, "s");
+    ck_assert_int_eq(s->type, IDM_JSON_STRING);
+    ck_assert_str_eq(s->string, "a\xc3\xa9");
+    ck_assert_uint_eq(s->length, 3);
+    ck_assert_uint_eq(s->offset, 6);
+    const struct idm_json_value *n = idm_json_get(v, "n");
+    ck_assert_int_eq(n->type, IDM_JSON_NUMBER);
+    ck_assert_double_eq(n->number, -125.0);
+    ck_assert_uint_eq(n->offset, 20);
+    ck_assert_int_eq(idm_json_get(v, "t")->type, IDM_JSON_BOOL);
+    ck_assert_int_eq(idm_json_get(v, "t")->boolean, 1);
+    ck_assert_int_eq(idm_json_get(v, "f")->boolean, 0);
+    ck_assert_int_eq(idm_json_get(v, "z")->type, IDM_JSON_NULL);
+
+    const struct idm_json_value *a = idm_json_get(v, "a");
+    ck_assert_int_eq(a->type, IDM_JSON_ARRAY);
+    ck_assert_uint_eq(a->nitems, 3);
+    ck_assert_double_eq(a->items[0].number, 1);
+    ck_assert_uint_eq(a->items[0].offset, 61);
+    ck_assert_int_eq(a->items[1].type, IDM_JSON_ARRAY);
+    ck_assert_uint_eq(a->items[1].nitems, 0);
+    ck_assert_int_eq(a->items[2].type, IDM_JSON_OBJECT);
+    ck_assert_uint_eq(a->items[2].nmembers, 0);
+
+    const struct idm_json_value *o = idm_json_get(v, "o");
+    ck_assert_str_eq(idm_json_get(o, "k")->string, "v");
+    ck_assert_ptr_null(idm_json_get(v, "missing"));
+    ck_assert_ptr_null(idm_json_get(a, "k")); /* not an object */
+    ck_assert_ptr_null(idm_json_get(NULL, "k"));
+    idm_json_free(v);
+}
+END_TEST
+
+START_TEST(test_tree_takes_any_value_at_the_top)
+{
+    struct idm_json_value *v = tree_ok("42");
+    ck_assert_int_eq(v->type, IDM_JSON_NUMBER);
+    ck_assert_double_eq(v->number, 42);
+    idm_json_free(v);
+    v = tree_ok("\n\"x\"\t");
+    ck_assert_int_eq(v->type, IDM_JSON_STRING);
+    ck_assert_uint_eq(v->offset, 1);
+    idm_json_free(v);
+    v = tree_ok("null");
+    ck_assert_int_eq(v->type, IDM_JSON_NULL);
+    idm_json_free(v);
+    v = tree_ok("[\"a\",\"b\"]");
+    ck_assert_uint_eq(v->nitems, 2);
+    ck_assert_str_eq(v->items[1].string, "b");
+    ck_assert_uint_eq(v->items[1].offset, 5);
+    idm_json_free(v);
+    idm_json_free(NULL);
+}
+END_TEST
+
+START_TEST(test_tree_reads_numbers_by_the_rfc_grammar)
+{
+    static const struct {
+        const char *text;
+        double value;
+    } rows[] = {
+        {"0", 0},          {"-0", -0.0},        {"7", 7},         {"-12", -12},
+        {"1.5", 1.5},      {"0.25", 0.25},      {"1e3", 1000},    {"1E+2", 100},
+        {"25e-2", 0.25},   {"-1.5E-1", -0.15},  {"85.60", 85.6},  {"1e-400", 0},
+        {"123456789012", 123456789012.0},
+    };
+    struct faults f = {0};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct idm_json_value *v = NULL;
+        if (idm_json_parse(rows[i].text, strlen(rows[i].text), MAX_LEN, &v) != IDM_OK)
+            fault(&f, "%s refused: %s;", rows[i].text, idm_last_error_message());
+        else if (v->type != IDM_JSON_NUMBER || v->number != rows[i].value)
+            fault(&f, "%s read as %.17g;", rows[i].text, v->number);
+        idm_json_free(v);
+    }
+    ck_assert_no_faults(&f);
+}
+END_TEST
+
+START_TEST(test_tree_refuses_numbers_outside_the_grammar)
+{
+    char longest[IDM_JSON_MAX_NUMBER + 2];
+    memset(longest, '1', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    const struct refusal rows[] = {
+        {"01", 0, "at byte 0: a number must not start with 0"},
+        {"-01", 0, "at byte 0: a number must not start with 0"},
+        {"-", 0, "at byte 1: a digit must follow '-'"},
+        {"-a", 0, "at byte 1: a digit must follow '-'"},
+        {"1.", 0, "at byte 2: a digit must follow the decimal point"},
+        {"1.e5", 0, "at byte 2: a digit must follow the decimal point"},
+        {"1e", 0, "at byte 2: a digit must follow the exponent"},
+        {"1e+", 0, "at byte 3: a digit must follow the exponent"},
+        {".5", 0, "at byte 0: expected a value, not '.'"},
+        {"+1", 0, "at byte 0: expected a value, not '+'"},
+        {"0x10", 0, "at byte 1: more data after the value"},
+        {"[1.5.2]", 0, "at byte 4: expected ',' or ']' after an array element"},
+        {"NaN", 0, "at byte 0: 'NaN' is not a value"},
+        {"Infinity", 0, "'Infinity' is not a value"},
+        {"1e999", 0, "at byte 0: the number 1e999 is out of range"},
+        {"-1e999", 0, "the number -1e999 is out of range"},
+        {longest, 0, "at byte 0: the number is longer than 256 characters"},
+    };
+    expect_tree_refusals(rows, sizeof rows / sizeof rows[0]);
+    /* 256 characters are a number. */
+    struct idm_json_value *v = NULL;
+    ck_ok(idm_json_parse(longest, IDM_JSON_MAX_NUMBER, MAX_LEN, &v));
+    ck_assert_double_gt(v->number, 1e255);
+    idm_json_free(v);
+}
+END_TEST
+
+START_TEST(test_tree_refuses_broken_structure)
+{
+    static const struct refusal rows[] = {
+        {"", 0, "at byte 0: empty input"},
+        {"  \n", 0, "at byte 3: the input ends where a value should be"},
+        {"tru", 0, "at byte 0: 'tru' is not a value"},
+        {"True", 0, "'True' is not a value"},
+        {"nullx", 0, "'nullx' is not a value"},
+        {"1 2", 0, "at byte 2: more data after the value"},
+        {"{} {}", 0, "at byte 3: more data after the object"},
+        {"[1,]", 0, "at byte 2: trailing comma"},
+        {"[,1]", 0, "at byte 1: expected a value, not ','"},
+        {"[1,,2]", 0, "at byte 3: expected a value, not ','"},
+        {"[1 2]", 0, "at byte 3: expected ',' or ']' after an array element"},
+        {"[1", 0, "at byte 2: the array is not closed"},
+        {"[", 0, "at byte 1: the input ends where a value should be"},
+        {"{\"a\":1,}", 0, "at byte 6: trailing comma"},
+        {"{\"a\":}", 0, "at byte 5: member 'a' has no value"},
+        {"{\"a\" 1}", 0, "at byte 5: expected ':' after member 'a'"},
+        {"{\"a\":[}", 0, "at byte 6: expected a value, not '}'"},
+        {"{\"a\":1", 0, "at byte 6: the object is not closed"},
+        {"{1:2}", 0, "at byte 1: expected a member name in double quotes"},
+        {"[#]", 0, "at byte 1: expected a value, not '#'"},
+        {"[\"\xc3\xa9\", \x01]", 0, "at byte 7: expected a value, not byte 0x01"},
+        {"[\"a\xff\"]", 0, "at byte 3: invalid UTF-8 (byte 0xff)"},
+        {"[\"a\0\"]", 6, "at byte 3: NUL byte"},
+        {"[\"\\u0000\"]", 0, "at byte 2: \\u0000 is not allowed"},
+        {"[\"\\ud800\"]", 0, "at byte 2: high surrogate \\uD800 is not followed"},
+        {"[\"a\nb\"]", 0, "at byte 3: control character 0x0a in a string"},
+    };
+    expect_tree_refusals(rows, sizeof rows / sizeof rows[0]);
+}
+END_TEST
+
+START_TEST(test_tree_refuses_duplicate_members_at_any_depth)
+{
+    static const struct refusal rows[] = {
+        {"{\"a\":1,\"a\":2}", 0, "at byte 7: duplicate member 'a'"},
+        {"{\"o\":{\"b\":1,\"c\":[],\"b\":2}}", 0, "at byte 19: duplicate member 'b'"},
+        {"[{\"x\":null},{\"x\":1,\"\\u0078\":2}]", 0, "at byte 19: duplicate member '\\u0078'"},
+    };
+    expect_tree_refusals(rows, sizeof rows / sizeof rows[0]);
+    /* The same key in different objects is no duplicate. */
+    struct idm_json_value *v = tree_ok("{\"a\":{\"a\":{\"a\":1}},\"b\":[{\"a\":1},{\"a\":2}]}");
+    ck_assert_uint_eq(v->nmembers, 2);
+    idm_json_free(v);
+}
+END_TEST
+
+START_TEST(test_tree_names_the_first_repeated_member_of_a_large_object)
+{
+    /* 600 distinct members, then "k5" and "k3" again: the first repeat in
+     * document order is "k5", though "k3" sorts first. */
+    size_t size = 16384;
+    char *text = malloc(size);
+    ck_assert_ptr_nonnull(text);
+    size_t used = 0;
+    text[used++] = '{';
+    for (int i = 0; i < 600; i++)
+        used += (size_t)snprintf(text + used, size - used, "\"k%d\":%d,", i, i);
+    size_t k5_at = used;
+    used += (size_t)snprintf(text + used, size - used, "\"k5\":0,\"k3\":0}");
+    struct idm_json_value *v = NULL;
+    char want[64];
+    snprintf(want, sizeof want, "at byte %zu: duplicate member 'k5'", k5_at);
+    ck_assert_idm_error(idm_json_parse(text, used, size, &v), IDM_ERR_PARSE, want);
+    ck_assert_ptr_null(v);
+    /* Without the repeats it is read whole. */
+    memcpy(text + k5_at - 1, "}", 2);
+    ck_ok(idm_json_parse(text, k5_at, size, &v));
+    ck_assert_uint_eq(v->nmembers, 600);
+    ck_assert_str_eq(v->members[599].key, "k599");
+    ck_assert_double_eq(idm_json_get(v, "k321")->number, 321);
+    idm_json_free(v);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_tree_limits_nesting_depth)
+{
+    char text[2 * IDM_JSON_MAX_DEPTH + 8];
+    size_t n = IDM_JSON_MAX_DEPTH;
+    memset(text, '[', n);
+    memset(text + n, ']', n);
+    struct idm_json_value *v = NULL;
+    ck_ok(idm_json_parse(text, 2 * n, MAX_LEN, &v));
+    const struct idm_json_value *inner = v;
+    for (size_t i = 1; i < n; i++)
+        inner = &inner->items[0];
+    ck_assert_int_eq(inner->type, IDM_JSON_ARRAY);
+    ck_assert_uint_eq(inner->nitems, 0);
+    idm_json_free(v);
+
+    n = IDM_JSON_MAX_DEPTH + 1;
+    memset(text, '[', n);
+    memset(text + n, ']', n);
+    ck_assert_idm_error(idm_json_parse(text, 2 * n, MAX_LEN, &v), IDM_ERR_PARSE,
+                        "at byte 32: more than 32 nested arrays and objects");
+    ck_assert_ptr_null(v);
+    static const char objects[] = "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
+                                  "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
+                                  "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
+                                  "{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":"
+                                  "{\"a\":1";
+    ck_assert_idm_error(idm_json_parse(objects, strlen(objects), MAX_LEN, &v), IDM_ERR_PARSE,
+                        "at byte 160: more than 32 nested arrays and objects");
+}
+END_TEST
+
+START_TEST(test_tree_refuses_documents_over_the_size_limit)
+{
+    static const char text[] = "[\"0123456789\"]";
+    struct idm_json_value *v = NULL;
+    ck_ok(idm_json_parse(text, strlen(text), strlen(text), &v));
+    idm_json_free(v);
+    ck_assert_idm_error(idm_json_parse(text, strlen(text), strlen(text) - 1, &v), IDM_ERR_PARSE,
+                        "at byte 13: the document is longer than 13 bytes");
+    ck_assert_ptr_null(v);
+    ck_assert_idm_error(idm_json_parse(NULL, 0, 10, &v), IDM_ERR_PARSE, "at byte 0: empty input");
+}
+END_TEST
+
+START_TEST(test_tree_names_types_for_messages)
+{
+    ck_assert_str_eq(idm_json_type_name(IDM_JSON_NULL), "null");
+    ck_assert_str_eq(idm_json_type_name(IDM_JSON_BOOL), "a boolean");
+    ck_assert_str_eq(idm_json_type_name(IDM_JSON_NUMBER), "a number");
+    ck_assert_str_eq(idm_json_type_name(IDM_JSON_STRING), "a string");
+    ck_assert_str_eq(idm_json_type_name(IDM_JSON_ARRAY), "an array");
+    ck_assert_str_eq(idm_json_type_name(IDM_JSON_OBJECT), "an object");
+}
+END_TEST
+
 Suite *idm_test_suite(void)
 {
     Suite *s = suite_create("json");
@@ -398,6 +692,18 @@ Suite *idm_test_suite(void)
     tcase_add_test(tc, test_parse_reads_only_len_bytes);
     tcase_add_test(tc, test_parse_message_quotes_long_names_cut);
     tcase_add_test(tc, test_member_get_finds_values);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tree");
+    tcase_add_test(tc, test_tree_reads_every_type_with_its_offset);
+    tcase_add_test(tc, test_tree_takes_any_value_at_the_top);
+    tcase_add_test(tc, test_tree_reads_numbers_by_the_rfc_grammar);
+    tcase_add_test(tc, test_tree_refuses_numbers_outside_the_grammar);
+    tcase_add_test(tc, test_tree_refuses_broken_structure);
+    tcase_add_test(tc, test_tree_refuses_duplicate_members_at_any_depth);
+    tcase_add_test(tc, test_tree_names_the_first_repeated_member_of_a_large_object);
+    tcase_add_test(tc, test_tree_limits_nesting_depth);
+    tcase_add_test(tc, test_tree_refuses_documents_over_the_size_limit);
+    tcase_add_test(tc, test_tree_names_types_for_messages);
     suite_add_tcase(s, tc);
     tc = tcase_create("put_string");
     tcase_add_test(tc, test_put_string_escapes_quotes_backslashes_and_controls);
