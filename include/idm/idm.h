@@ -23,6 +23,8 @@
 #include <idm/production.h>
 #include <idm/producer.h>
 #include <idm/notifier.h>
+#include <idm/layout.h>
+#include <idm/printer.h>
 #include <idm/external.h>
 
 #endif /* IDM_IDM_H */

@@ -45,7 +45,9 @@
 
 #include <idm/card.h>
 #include <idm/encoder.h>
+#include <idm/layout.h>
 #include <idm/order.h>
+#include <idm/printer.h>
 #include <idm/types.h>
 
 #ifdef __cplusplus
@@ -156,6 +158,30 @@ int idm_station_set_lease(idm_station_t *station, int64_t lease_ms);
 int idm_station_set_readiness(idm_station_t *station, idm_readiness_fn fn, void *user_data);
 
 /**
+ * Gives the station a card printer (<idm/printer.h>): from the next card
+ * on, the produce step first renders the card with layout to a PDF and
+ * prints it as job "idm-<store>-c<card>-a<attempt>", then writes the
+ * chip; the print is audited with the layout and the job.  A print that
+ * fails fails the card and aborts the order, as any failure of the
+ * produce step does, with the printer's words.  A card whose run died
+ * after its print and before it was recorded as issued is printed again
+ * when it is resumed (the job name shows the repeat).  Physical ID
+ * production is print + encode; a Digital ID station may print too.
+ *
+ * @param station  the station, without a card in production.
+ * @param printer  the printer, or NULL to stop printing; not owned; must
+ *                 outlive the station (or the next call).
+ * @param layout   the layout, required with a printer and NULL without
+ *                 one; it must serve the order's card type; not owned;
+ *                 must outlive the station (or the next call).
+ * @return IDM_OK; IDM_ERR_INVALID_ARG (a layout that does not serve the
+ *         order's card type, a layout without a printer or a printer
+ *         without a layout); IDM_ERR_STATE with a card in production.
+ */
+int idm_station_set_printer(idm_station_t *station, idm_printer_t *printer,
+                            const idm_layout_t *layout);
+
+/**
  * Sets the group size: idm_station_next() checks and claims up to this
  * many ready cards in one store transaction and hands them out one by one,
  * which saves a commit per card where commits are dear.  Claimed cards
@@ -210,8 +236,9 @@ int idm_station_next(idm_station_t *station, const char *actor, idm_card_t **car
 int idm_station_issue(idm_station_t *station, const char *actor);
 
 /**
- * Produce: certificates, CHUID, CCC (Digital ID), Printed Information, PIN
- * and PUK go onto the card.  A failure fails the card and aborts the order
+ * Produce: with a printer (idm_station_set_printer()) the card's faces are
+ * printed first; then certificates, CHUID, CCC (Digital ID), Printed
+ * Information, PIN and PUK go onto the card.  A failure fails the card and aborts the order
  * as for idm_station_issue().
  *
  * @param station  a station whose card was issued.

@@ -30,6 +30,10 @@ typedef struct idm_encoder idm_encoder_t;
 typedef struct idm_producer idm_producer_t;
 /** A notifier backend that delivers e-mails such as "card ordered". */
 typedef struct idm_notifier idm_notifier_t;
+/** A card printer backend (built-in CUPS printer or host-supplied; <idm/printer.h>). */
+typedef struct idm_printer idm_printer_t;
+/** A card layout: what is printed on a card's faces (<idm/layout.h>). */
+typedef struct idm_layout idm_layout_t;
 /** A production station working one mass production order (<idm/production.h>). */
 typedef struct idm_station idm_station_t;
 /** A certificate record: DER, serial, validity and state, linked to a card. */

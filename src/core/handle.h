@@ -31,6 +31,8 @@
 #define IDM_MAGIC_PRODUCER 0x69646d50u      /* "idmP" */
 #define IDM_MAGIC_NOTIFIER 0x69646d4eu      /* "idmN" */
 #define IDM_MAGIC_EXTERNAL 0x69646d78u      /* "idmx" */
+#define IDM_MAGIC_PRINTER 0x69646d70u       /* "idmp" */
+#define IDM_MAGIC_LAYOUT 0x69646d4cu        /* "idmL" */
 #define IDM_MAGIC_DEAD 0xdeadbeefu          /* written into a handle as it is freed */
 
 /* The first member of every handle. */

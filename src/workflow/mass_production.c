@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/printer/printer_impl.h"
+#include "core/buffer_impl.h"
 #include "core/context_impl.h"
 #include "core/error_impl.h"
 #include "core/handle.h"
@@ -17,6 +19,7 @@
 #include "model/card_impl.h"
 #include "model/options_impl.h"
 #include "model/records.h"
+#include "print/layout_impl.h"
 #include "store/store.h"
 #include "workflow/personalize_impl.h"
 #include "workflow/readiness.h"
@@ -42,6 +45,9 @@ struct idm_station {
     char station[STATION_MAX + 1];
     idm_encoder_t *enc;
     idm_ca_t *ca;
+    idm_printer_t *printer;        /* NULL: the station does not print */
+    const struct idm_layout *layout; /* with the printer */
+    idm_card_type card_type;       /* the order's */
     int64_t lease_ms;
     int64_t opened_ms; /* its own claims from before are an earlier run's */
     idm_mp_ready_fn ready;
@@ -91,6 +97,7 @@ int idm_mp_station_open(struct idm_station **out, idm_ctx_t *ctx, int64_t order_
     if (rc == IDM_OK && rec.kind != IDM_ORDER_MASS_PRODUCTION)
         rc = IDM_ERR(IDM_ERR_INVALID_ARG, "order %" PRId64 " is an external order, not a mass "
                      "production", order_id);
+    st->card_type = rec.card_type;
     if (rc == IDM_OK && rec.card_option == IDM_CARD_DIGITAL && ca == NULL)
         rc = IDM_ERR(IDM_ERR_INVALID_ARG, "order %" PRId64 " is a Digital ID order; argument "
                      "'ca' is NULL", order_id);
@@ -457,11 +464,58 @@ int idm_mp_issue(struct idm_station *st, const char *actor)
     return IDM_OK;
 }
 
+int idm_mp_station_set_printer(struct idm_station *st, idm_printer_t *printer,
+                               const struct idm_layout *layout)
+{
+    if (st->step != STEP_NONE)
+        return IDM_ERR(IDM_ERR_STATE, "station %s has a card in production; its printer "
+                       "changes between cards", st->station);
+    if (printer != NULL && !(layout->card_types & (1u << st->card_type)))
+        return IDM_ERR(IDM_ERR_INVALID_ARG, "layout '%s' does not serve %s cards, which "
+                       "order %" PRId64 " produces", layout->name,
+                       idm_card_type_name(st->card_type), st->order_id);
+    st->printer = printer;
+    st->layout = printer != NULL ? layout : NULL;
+    return IDM_OK;
+}
+
+/* The card's faces, printed before its chip is written: the job's name
+ * tells a repeat after a crash (same attempt) from a new card. */
+static int print_card(struct idm_station *st, const char *actor)
+{
+    char store_id[40], job[128];
+    int rc = st->store->ops->store_id(st->store, store_id, sizeof store_id);
+    if (rc != IDM_OK)
+        return rc;
+    int n = snprintf(job, sizeof job, "idm-%s-c%" PRId64 "-a%d", store_id, st->card_id,
+                     st->attempt);
+    if (n < 0 || (size_t)n >= sizeof job)
+        return IDM_ERR(IDM_ERR_INTERNAL, "a print job's name is too long");
+    idm_buffer_t *pdf = NULL;
+    rc = idm_buffer_new(&pdf);
+    if (rc != IDM_OK)
+        return IDM_ERR(IDM_ERR_NO_MEMORY, "cannot allocate a buffer for the card's faces");
+    rc = idm_layout_render_card(st->layout, st->card, IDM_RENDER_PDF, IDM_FACE_FRONT, 300, pdf);
+    if (rc == IDM_OK) {
+        const unsigned char *bytes = NULL;
+        size_t len = 0;
+        (void)idm_buffer_get(pdf, &bytes, &len);
+        rc = idm_printer_print(st->printer, job, bytes, len);
+    }
+    idm_buffer_free(&pdf);
+    if (rc == IDM_OK)
+        idm_audit_append_alone(st->ctx, st->store, actor, IDM_OBJECT_CARD, st->card_id,
+                               "printed with layout '%s' as job %s", st->layout->name, job);
+    return rc;
+}
+
 int idm_mp_produce(struct idm_station *st, const char *actor)
 {
     int rc = expect_step(st, STEP_ISSUED, "produce");
     if (rc != IDM_OK)
         return rc;
+    if (st->printer != NULL && (rc = print_card(st, actor)) != IDM_OK)
+        return step_failed(st, actor, rc);
     rc = idm_personalization_produce(st->p, actor);
     if (rc != IDM_OK)
         return step_failed(st, actor, rc);

@@ -37,6 +37,13 @@ int idm_mp_station_open(struct idm_station **out, idm_ctx_t *ctx, int64_t order_
 void idm_mp_station_set_readiness(struct idm_station *st, idm_mp_ready_fn fn,
                                   void *user_data);
 void idm_mp_station_set_lease(struct idm_station *st, int64_t lease_ms);
+/* The printer the produce step prints each card's faces on, with layout,
+ * before the chip is written (NULL: no printing).  IDM_ERR_INVALID_ARG if
+ * the layout does not serve the order's card type; IDM_ERR_STATE with a
+ * card in production. */
+struct idm_layout;
+int idm_mp_station_set_printer(struct idm_station *st, idm_printer_t *printer,
+                               const struct idm_layout *layout);
 
 struct idm_mp_readiness {
     idm_mp_ready_fn fn;

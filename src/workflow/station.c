@@ -71,6 +71,19 @@ IDM_EXPORT int idm_station_set_readiness(idm_station_t *station, idm_readiness_f
     return IDM_OK;
 }
 
+IDM_EXPORT int idm_station_set_printer(idm_station_t *station, idm_printer_t *printer,
+                                       const idm_layout_t *layout)
+{
+    CHECK_STATION(station);
+    if (printer != NULL) {
+        IDM_CHECK_HANDLE(printer, IDM_MAGIC_PRINTER, "idm_printer_t");
+        IDM_CHECK_HANDLE(layout, IDM_MAGIC_LAYOUT, "idm_layout_t");
+    } else if (layout != NULL) {
+        return IDM_FAIL(IDM_ERR_INVALID_ARG, "argument 'layout' is given without a printer");
+    }
+    return idm_error_prefix(__func__, idm_mp_station_set_printer(station, printer, layout));
+}
+
 IDM_EXPORT int idm_station_set_group(idm_station_t *station, size_t cards)
 {
     CHECK_STATION(station);

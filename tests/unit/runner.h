@@ -35,11 +35,14 @@ const char *test_stack_reader0(void);
 
 /* Failures collected without stopping, so that one run of a table-driven
  * test reports every bad row.  Messages are joined with blanks: Check
- * prints a failure as one TAP line. */
+ * prints a failure as one TAP line.  Check carries at most 4 KiB of a
+ * failure's message from a forked test (longer ones are lost: "Message
+ * string too long", and the test dies without saying why), so the text is
+ * cut below that. */
 struct faults {
     int count;
     size_t used;
-    char text[16384];
+    char text[3900];
 };
 
 void fault(struct faults *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -248,7 +248,10 @@ END_TEST
  * no card: no step gets as far as the encoder.  The world's producer is the
  * built-in spool producer and its notifier the built-in maildir notifier,
  * each on a folder of its own; its external production desk uses both, on
- * a store where external production is off (the default). */
+ * a store where external production is off (the default).  The world's
+ * layout is parsed, never rendered here but once (rendering loads fonts);
+ * its printer is a host printer whose print method must never run: no
+ * card reaches a produce step, so nothing is printed. */
 enum handle_kind {
     K_NONE,
     K_CTX,
@@ -265,6 +268,8 @@ enum handle_kind {
     K_BUFFER,
     K_CA,
     K_ENCODER,
+    K_PRINTER, /* before the station, which borrows it: freed after it */
+    K_LAYOUT,
     K_STATION,
     K_PRODUCER,
     K_NOTIFIER,
@@ -362,6 +367,18 @@ static void *free_encoder(void *h, int null_address)
     idm_encoder_free(null_address ? NULL : &p);
     return p;
 }
+static void *free_printer(void *h, int null_address)
+{
+    idm_printer_t *p = h;
+    idm_printer_free(null_address ? NULL : &p);
+    return p;
+}
+static void *free_layout(void *h, int null_address)
+{
+    idm_layout_t *p = h;
+    idm_layout_free(null_address ? NULL : &p);
+    return p;
+}
 static void *free_station(void *h, int null_address)
 {
     idm_station_t *p = h;
@@ -410,6 +427,8 @@ static const struct kind_info kinds[N_KINDS] = {
     [K_BUFFER] = {"idm_buffer_t", "buffer", "idm_buffer_free", free_buffer},
     [K_CA] = {"idm_ca_t", "ca", "idm_ca_free", free_ca},
     [K_ENCODER] = {"idm_encoder_t", "encoder", "idm_encoder_free", free_encoder},
+    [K_PRINTER] = {"idm_printer_t", "printer", "idm_printer_free", free_printer},
+    [K_LAYOUT] = {"idm_layout_t", "layout", "idm_layout_free", free_layout},
     [K_STATION] = {"idm_station_t", "station", "idm_station_free", free_station},
     [K_PRODUCER] = {"idm_producer_t", "producer", "idm_producer_free", free_producer},
     [K_NOTIFIER] = {"idm_notifier_t", "notifier", "idm_notifier_free", free_notifier},
@@ -574,6 +593,35 @@ static const idm_encoder_ops host_encoder_ops = {
     .close = enc_close,
 };
 
+/* A host printer whose method only counts its calls: nothing here may
+ * print (no CUPS runs either).  world_close() checks the count. */
+static int host_printer_calls;
+static int host_print(const char *job_name, const unsigned char *pdf, size_t pdf_len,
+                      void *user_data)
+{
+    (void)job_name;
+    (void)pdf;
+    (void)pdf_len;
+    (void)user_data;
+    host_printer_calls++;
+    return 0;
+}
+static const idm_printer_ops host_printer_ops = {
+    .version = IDM_PRINTER_OPS_VERSION,
+    .size = sizeof(idm_printer_ops),
+    .print = host_print,
+};
+
+/* A minimal layout named name serving the card types types (a JSON list's
+ * members): one text element on the front, no back. */
+#define LAYOUT_JSON(name, types)                                                         \
+    "{\"format\":\"libidm-card-layout\",\"version\":1,\"name\":\"" name "\","             \
+    "\"card_types\":[" types "],\"front\":{\"elements\":[{\"type\":\"text\","               \
+    "\"text\":\"${givenName}\",\"box\":{\"x\":5,\"y\":5,\"width\":70,\"height\":10}}]}}"
+/* The world's layout serves the world's order's card type. */
+#define WORLD_LAYOUT_NAME "t"
+#define WORLD_LAYOUT LAYOUT_JSON(WORLD_LAYOUT_NAME, "\"employee\"")
+
 /* PIN callbacks that would accept anything; never reached here. */
 static int enter_pin(const idm_card_t *card, char *pin, size_t size, void *user_data)
 {
@@ -689,6 +737,14 @@ static void world_open(struct world *w)
     idm_station_t *station = NULL;
     ck_assert_idm_ok(idm_station_open(&station, order, "Station 1", encoder, ca));
     w->live[K_STATION] = station;
+    idm_layout_t *layout = NULL;
+    ck_assert_idm_ok(idm_layout_new(&layout, WORLD_LAYOUT, strlen(WORLD_LAYOUT), NULL));
+    w->live[K_LAYOUT] = layout;
+    idm_printer_t *printer = NULL;
+    ck_assert_idm_ok(idm_printer_new(&printer, &host_printer_ops, sizeof host_printer_ops, NULL,
+                                     NULL));
+    w->live[K_PRINTER] = printer;
+    host_printer_calls = 0;
 
     fixture_scratch_dir("api-args-spool", w->spool_dir, sizeof w->spool_dir);
     fixture_scratch_dir("api-args-maildir", w->maildir, sizeof w->maildir);
@@ -719,10 +775,13 @@ static void world_open(struct world *w)
     w->live[K_CERT] = cert;
 }
 
-/* Objects first (the desk before the producer and notifier it borrows),
- * their context last, then the folders. */
+/* Objects first (the desk before the producer and notifier it borrows, the
+ * station before its printer and layout), their context last, then the
+ * folders. */
 static void world_close(struct world *w)
 {
+    ck_assert_msg(host_printer_calls == 0, "the world's printer was asked to print %d time(s)",
+                  host_printer_calls);
     for (int k = N_KINDS - 1; k > K_CTX; k--) {
         if (w->live[k] != NULL)
             kinds[k].free(w->live[k], 0);
@@ -1377,6 +1436,31 @@ static int api_production_run(const struct call_args *a)
     const idm_production_hooks hooks = IDM_PRODUCTION_HOOKS_INIT;
     return idm_production_run(a->h, a->actor, &hooks, sizeof hooks, NULL);
 }
+static int api_station_set_printer(const struct call_args *a)
+{
+    /* The world's layout serves the order's card type. */
+    return idm_station_set_printer(handle(a, K_STATION), handle(a, K_PRINTER),
+                                   handle(a, K_LAYOUT));
+}
+static int api_layout_get_name(const struct call_args *a)
+{
+    return idm_layout_get_name(a->h, a->out);
+}
+static int api_layout_serves(const struct call_args *a)
+{
+    return idm_layout_serves(a->h, IDM_CARD_CONTRACTOR, a->out);
+}
+static int api_layout_has_face(const struct call_args *a)
+{
+    return idm_layout_has_face(a->h, IDM_FACE_BACK, a->out);
+}
+/* The world's card's front at the lowest resolution, into the world's
+ * buffer: the only rendering in this file (see RUNS_ELSEWHERE). */
+static int api_layout_render(const struct call_args *a)
+{
+    return idm_layout_render(handle(a, K_LAYOUT), handle(a, K_CARD), IDM_RENDER_PNG,
+                             IDM_FACE_FRONT, 72, handle(a, K_BUFFER));
+}
 static int api_card_get_shipment(const struct call_args *a)
 {
     return idm_card_get_shipment(a->h, a->out);
@@ -1464,6 +1548,8 @@ enum {
     CHECKED_LATER = 1 << 3, /* another handle argument is checked before this one */
     ASKS_PCSCD = 1 << 4,    /* with valid arguments it asks pcscd, so it may also
                              * answer IDM_ERR_CARD (no pcscd on this machine) */
+    RUNS_ELSEWHERE = 1 << 5, /* not run with valid arguments here: its thunk is
+                              * slow (it renders), and one test runs it once */
 };
 
 struct api_call {
@@ -1598,6 +1684,8 @@ static const struct api_call api_calls[] = {
      api_external_assign},
     {"idm_external_withdraw", K_CARD, CHECKED_LATER, NULL, K_NONE, IDM_ERR_STATE,
      api_external_withdraw},
+    {"idm_layout_render", K_CARD, CHECKED_LATER | RUNS_ELSEWHERE, NULL, K_NONE, IDM_OK,
+     api_layout_render},
 
     {"idm_cert_get_id", K_CERT, 0, "out", K_NONE, IDM_OK, api_cert_get_id},
     {"idm_cert_get_card_id", K_CERT, 0, "out", K_NONE, IDM_OK, api_cert_get_card_id},
@@ -1670,6 +1758,8 @@ static const struct api_call api_calls[] = {
      * answer is IDM_OK, or IDM_ERR_CARD where no pcscd runs. */
     {"idm_encoder_pcsc_list_readers", K_BUFFER, OPTIONAL_OUT | ASKS_PCSCD, NULL, K_NONE, IDM_OK,
      api_encoder_pcsc_list_readers, "names"},
+    {"idm_layout_render", K_BUFFER, CHECKED_LATER | RUNS_ELSEWHERE, NULL, K_NONE, IDM_OK,
+     api_layout_render, "out"},
 
     {"idm_ca_get_certificate", K_CA, 0, NULL, K_NONE, IDM_OK, api_ca_get_certificate},
     {"idm_ca_export_key", K_CA, 0, NULL, K_NONE, IDM_OK, api_ca_export_key},
@@ -1725,6 +1815,17 @@ static const struct api_call api_calls[] = {
     {"idm_station_complete", K_STATION, TAKES_ACTOR, NULL, K_NONE, IDM_OK,
      api_station_complete},
     {"idm_production_run", K_STATION, TAKES_ACTOR, NULL, K_NONE, IDM_OK, api_production_run},
+    {"idm_station_set_printer", K_STATION, 0, NULL, K_NONE, IDM_OK, api_station_set_printer},
+    /* The layout is required with a printer; a NULL printer is valid (no
+     * printing): a garbage or wrongly typed one is tried in bad_calls. */
+    {"idm_station_set_printer", K_LAYOUT, CHECKED_LATER, NULL, K_NONE, IDM_OK,
+     api_station_set_printer},
+
+    {"idm_layout_get_name", K_LAYOUT, 0, "out", K_NONE, IDM_OK, api_layout_get_name},
+    {"idm_layout_serves", K_LAYOUT, 0, "out", K_NONE, IDM_OK, api_layout_serves},
+    {"idm_layout_has_face", K_LAYOUT, 0, "out", K_NONE, IDM_OK, api_layout_has_face},
+    {"idm_layout_render", K_LAYOUT, RUNS_ELSEWHERE, NULL, K_NONE, IDM_OK, api_layout_render},
+    /* No function takes a printer but idm_station_set_printer() (above). */
 
     /* No function takes a producer or a notifier but idm_external_new(),
      * where both may be NULL (see above). */
@@ -1829,7 +1930,7 @@ static int takes_actor(const struct api_call *c)
 }
 static int can_run_live(const struct api_call *c)
 {
-    return has_live_handle(c->kind);
+    return has_live_handle(c->kind) && (c->flags & RUNS_ELSEWHERE) == 0;
 }
 
 static struct selection out_calls, optional_out_calls, store_calls, actor_calls, live_calls;
@@ -2167,6 +2268,14 @@ static int enum_external_order_temporary_option(struct world *w, int v, void *ou
     return idm_external_order_temporary(w->live[K_EXTERNAL], ACTOR, (idm_card_option)v, 1,
                                         "Temporary card", out);
 }
+static int enum_layout_serves_type(struct world *w, int v, void *out)
+{
+    return idm_layout_serves(w->live[K_LAYOUT], (idm_card_type)v, out);
+}
+static int enum_layout_has_face_face(struct world *w, int v, void *out)
+{
+    return idm_layout_has_face(w->live[K_LAYOUT], (idm_card_face)v, out);
+}
 
 static const struct enum_call enum_calls[] = {
     {"idm_identity_set_state", "to", IDM_IDENTITY_TERMINATED, K_NONE, enum_identity_set_state},
@@ -2223,6 +2332,10 @@ static const struct enum_call enum_calls[] = {
      enum_external_order_batch_option},
     {"idm_external_order_temporary", "option", IDM_CARD_DIGITAL, K_ORDER,
      enum_external_order_temporary_option},
+    {"idm_layout_serves", "type", IDM_CARD_TEMPORARY, K_NONE, enum_layout_serves_type},
+    {"idm_layout_has_face", "face", IDM_FACE_BACK, K_NONE, enum_layout_has_face_face},
+    /* idm_layout_render()'s format and face are tried in bad_calls: a value
+     * accepted here would be rendered. */
 };
 #define N_ENUM_CALLS (sizeof enum_calls / sizeof enum_calls[0])
 
@@ -3749,6 +3862,297 @@ static int bad_external_reject_own_request(struct world *w)
     return rc;
 }
 
+/* ---- layouts and printers ------------------------------------------------ */
+
+/* idm_layout_new() on len bytes of json; the layout it makes, if any, is
+ * freed. */
+static int new_layout(const char *json, size_t len)
+{
+    idm_layout_t *layout = NULL;
+    int rc = idm_layout_new(&layout, json, len, NULL);
+    idm_layout_free(&layout);
+    return rc;
+}
+static int bad_layout_new_out(struct world *w)
+{
+    (void)w;
+    return idm_layout_new(NULL, WORLD_LAYOUT, strlen(WORLD_LAYOUT), NULL);
+}
+static int bad_layout_new_json(struct world *w)
+{
+    (void)w;
+    /* Not even an empty document: NULL is refused whatever the length. */
+    return new_layout(NULL, 0);
+}
+static int bad_layout_new_too_long(struct world *w)
+{
+    (void)w;
+    /* The length is refused before the bytes are read. */
+    return new_layout(WORLD_LAYOUT, ((size_t)1 << 20) + 1);
+}
+static int bad_layout_new_font_size(struct world *w)
+{
+    /* The header's own example of a valid document that is not a layout. */
+    static const char json[] =
+        "{\"format\":\"libidm-card-layout\",\"version\":1,\"name\":\"t\","
+        "\"card_types\":[\"employee\"],\"front\":{\"elements\":[{\"type\":\"text\","
+        "\"text\":\"x\",\"font\":{\"size\":200},"
+        "\"box\":{\"x\":5,\"y\":5,\"width\":70,\"height\":10}}]}}";
+    (void)w;
+    return new_layout(json, strlen(json));
+}
+static int bad_layout_load_out(struct world *w)
+{
+    (void)w;
+    return idm_layout_load(NULL, "/nonexistent/layout.json");
+}
+static int bad_layout_load_path(struct world *w)
+{
+    idm_layout_t *layout = NULL;
+    (void)w;
+    int rc = idm_layout_load(&layout, NULL);
+    idm_layout_free(&layout);
+    return rc;
+}
+/* idm_layout_render() of the world's card with the world's layout into
+ * the world's buffer; each refused before anything is drawn. */
+static int render(struct world *w, int format, int face, unsigned dpi)
+{
+    return idm_layout_render(w->live[K_LAYOUT], w->live[K_CARD], (idm_render_format)format,
+                             (idm_card_face)face, dpi, w->live[K_BUFFER]);
+}
+static int bad_layout_render_format_negative(struct world *w)
+{
+    return render(w, -1, IDM_FACE_FRONT, 72);
+}
+static int bad_layout_render_format_past_the_last(struct world *w)
+{
+    return render(w, IDM_RENDER_PDF + 1, IDM_FACE_FRONT, 72);
+}
+static int bad_layout_render_face_negative(struct world *w)
+{
+    return render(w, IDM_RENDER_PNG, -1, 72);
+}
+static int bad_layout_render_face_past_the_last(struct world *w)
+{
+    return render(w, IDM_RENDER_PNG, IDM_FACE_BACK + 1, 72);
+}
+static int bad_layout_render_missing_back(struct world *w)
+{
+    /* The world's layout has a front only. */
+    return render(w, IDM_RENDER_PNG, IDM_FACE_BACK, 72);
+}
+static int bad_layout_render_dpi_too_low(struct world *w)
+{
+    return render(w, IDM_RENDER_PNG, IDM_FACE_FRONT, 71);
+}
+static int bad_layout_render_dpi_too_high(struct world *w)
+{
+    return render(w, IDM_RENDER_PNG, IDM_FACE_FRONT, 1201);
+}
+static int bad_layout_render_dpi_zero(struct world *w)
+{
+    return render(w, IDM_RENDER_PNG, IDM_FACE_FRONT, 0);
+}
+static int bad_layout_render_dpi_max(struct world *w)
+{
+    return render(w, IDM_RENDER_PNG, IDM_FACE_FRONT, UINT_MAX);
+}
+static int bad_layout_get_name_out(struct world *w)
+{
+    return idm_layout_get_name(w->live[K_LAYOUT], NULL);
+}
+
+/* idm_printer_new(); the printer it makes, if any, is freed. */
+static int new_host_printer(const idm_printer_ops *ops, size_t ops_size, int null_out)
+{
+    idm_printer_t *printer = NULL;
+    int rc = idm_printer_new(null_out ? NULL : &printer, ops, ops_size, NULL, NULL);
+    idm_printer_free(&printer);
+    return rc;
+}
+static int bad_printer_new_out(struct world *w)
+{
+    (void)w;
+    return new_host_printer(&host_printer_ops, sizeof host_printer_ops, 1);
+}
+static int bad_printer_new_ops(struct world *w)
+{
+    (void)w;
+    return new_host_printer(NULL, sizeof host_printer_ops, 0);
+}
+static int bad_printer_new_ops_size(struct world *w)
+{
+    (void)w;
+    /* Version and size, but no room for print. */
+    return new_host_printer(&host_printer_ops, 8, 0);
+}
+static int bad_printer_new_no_ops_size(struct world *w)
+{
+    (void)w;
+    return new_host_printer(&host_printer_ops, 0, 0);
+}
+static int bad_printer_new_without_print(struct world *w)
+{
+    idm_printer_ops ops = host_printer_ops;
+    (void)w;
+    ops.print = NULL;
+    return new_host_printer(&ops, sizeof ops, 0);
+}
+static int bad_printer_backend_error_message(struct world *w)
+{
+    (void)w;
+    return idm_printer_backend_error(NULL);
+}
+/* idm_printer_new_cups(); the printer it makes, if any, is freed.  None
+ * prints, so no CUPS server is needed. */
+static int new_cups(const char *queue, const char *server, int64_t timeout_ms, int null_out)
+{
+    idm_printer_t *printer = NULL;
+    int rc = idm_printer_new_cups(null_out ? NULL : &printer, queue, server, timeout_ms);
+    idm_printer_free(&printer);
+    return rc;
+}
+#define CUPS_QUEUE "Card_Printer-1"
+/* What the refusal of a queue name says. */
+#define QUEUE_RULE "a CUPS queue name is 1..127 printable ASCII characters"
+#define CUPS_TIMEOUT 60000
+static int bad_printer_new_cups_out(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, NULL, CUPS_TIMEOUT, 1);
+}
+static int bad_printer_new_cups_null_queue(struct world *w)
+{
+    (void)w;
+    return new_cups(NULL, NULL, CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_empty_queue(struct world *w)
+{
+    (void)w;
+    return new_cups("", NULL, CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_queue_slash(struct world *w)
+{
+    (void)w;
+    return new_cups("a/b", NULL, CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_queue_hash(struct world *w)
+{
+    (void)w;
+    return new_cups("a#b", NULL, CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_queue_blank(struct world *w)
+{
+    (void)w;
+    return new_cups("a b", NULL, CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_queue_tab(struct world *w)
+{
+    (void)w;
+    return new_cups("a\tb", NULL, CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_queue_utf8(struct world *w)
+{
+    (void)w;
+    return new_cups("K\xc3\xa4rten", NULL, CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_long_queue(struct world *w)
+{
+    (void)w;
+    return new_cups(text_of_length(128), NULL, CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_empty_server(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, "", CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_port_zero(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, "cups:0", CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_port_too_high(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, "cups:65536", CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_port_missing(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, "cups:", CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_no_host(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, ":631", CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_unclosed_ipv6(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, "[::1", CUPS_TIMEOUT, 0);
+}
+static int bad_printer_new_cups_short_timeout(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, NULL, 999, 0);
+}
+static int bad_printer_new_cups_long_timeout(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, NULL, 3600001, 0);
+}
+static int bad_printer_new_cups_negative_timeout(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, NULL, INT64_MIN, 0);
+}
+static int bad_printer_new_cups_huge_timeout(struct world *w)
+{
+    (void)w;
+    return new_cups(CUPS_QUEUE, NULL, INT64_MAX, 0);
+}
+
+static int set_printer(struct world *w, void *printer, void *layout)
+{
+    return idm_station_set_printer(w->live[K_STATION], printer, layout);
+}
+static int bad_station_set_printer_layout_without_printer(struct world *w)
+{
+    return set_printer(w, NULL, w->live[K_LAYOUT]);
+}
+static int bad_station_set_printer_printer_without_layout(struct world *w)
+{
+    return set_printer(w, w->live[K_PRINTER], NULL);
+}
+static int bad_station_set_printer_zeroed_printer(struct world *w)
+{
+    return set_printer(w, garbage(0), w->live[K_LAYOUT]);
+}
+static int bad_station_set_printer_patterned_printer(struct world *w)
+{
+    return set_printer(w, garbage(1), w->live[K_LAYOUT]);
+}
+static int bad_station_set_printer_layout_as_printer(struct world *w)
+{
+    return set_printer(w, w->live[K_LAYOUT], w->live[K_LAYOUT]);
+}
+static int bad_station_set_printer_encoder_as_printer(struct world *w)
+{
+    return set_printer(w, w->live[K_ENCODER], w->live[K_LAYOUT]);
+}
+/* The world's order is of employee cards. */
+#define CONTRACTOR_LAYOUT LAYOUT_JSON("contractors", "\"contractor\",\"visitor\"")
+static int bad_station_set_printer_layout_for_another_type(struct world *w)
+{
+    idm_layout_t *layout = NULL;
+    ck_assert_idm_ok(idm_layout_new(&layout, CONTRACTOR_LAYOUT, strlen(CONTRACTOR_LAYOUT),
+                                    NULL));
+    int rc = set_printer(w, w->live[K_PRINTER], layout);
+    idm_layout_free(&layout);
+    return rc;
+}
+
 static const struct bad_call bad_calls[] = {
     {"idm_option_count", "'out' is NULL", bad_option_count_out},
     {"idm_option_key_at", "'index' is", bad_option_key_at_index},
@@ -4019,6 +4423,68 @@ static const struct bad_call bad_calls[] = {
      bad_external_initialize_producer_as_ca},
     {"idm_external_approve", "another actor must decide", bad_external_approve_own_request},
     {"idm_external_reject", "another actor must decide", bad_external_reject_own_request},
+    {"idm_layout_new", "'out' is NULL", bad_layout_new_out},
+    {"idm_layout_new", "'json' is NULL", bad_layout_new_json},
+    {"idm_layout_new", "'len' is 1048577", bad_layout_new_too_long},
+    {"idm_layout_new", "front.elements[0].font.size: 200 is above 72 pt",
+     bad_layout_new_font_size},
+    {"idm_layout_load", "'out' is NULL", bad_layout_load_out},
+    {"idm_layout_load", "'path' is NULL", bad_layout_load_path},
+    {"idm_layout_get_name", "'out' is NULL", bad_layout_get_name_out},
+    {"idm_layout_render", "'format' is -1", bad_layout_render_format_negative},
+    {"idm_layout_render", "'format' is 2", bad_layout_render_format_past_the_last},
+    {"idm_layout_render", "'face' is -1", bad_layout_render_face_negative},
+    {"idm_layout_render", "'face' is 2", bad_layout_render_face_past_the_last},
+    {"idm_layout_render", "the layout 't' has no back", bad_layout_render_missing_back},
+    {"idm_layout_render", "71 dpi is outside 72..1200", bad_layout_render_dpi_too_low},
+    {"idm_layout_render", "1201 dpi is outside 72..1200", bad_layout_render_dpi_too_high},
+    {"idm_layout_render", "0 dpi is outside", bad_layout_render_dpi_zero},
+    {"idm_layout_render", "4294967295 dpi is outside", bad_layout_render_dpi_max},
+    {"idm_printer_new", "'out' is NULL", bad_printer_new_out},
+    {"idm_printer_new", "'ops' is NULL", bad_printer_new_ops},
+    {"idm_printer_new", "'ops_size' is 8", bad_printer_new_ops_size},
+    {"idm_printer_new", "'ops_size' is 0", bad_printer_new_no_ops_size},
+    {"idm_printer_new", "ops->print is NULL", bad_printer_new_without_print},
+    {"idm_printer_backend_error", "'message' is NULL", bad_printer_backend_error_message},
+    {"idm_printer_new_cups", "'out' is NULL", bad_printer_new_cups_out},
+    {"idm_printer_new_cups", "'queue' is NULL", bad_printer_new_cups_null_queue},
+    {"idm_printer_new_cups", QUEUE_RULE, bad_printer_new_cups_empty_queue},
+    {"idm_printer_new_cups", QUEUE_RULE, bad_printer_new_cups_queue_slash},
+    {"idm_printer_new_cups", QUEUE_RULE, bad_printer_new_cups_queue_hash},
+    {"idm_printer_new_cups", QUEUE_RULE, bad_printer_new_cups_queue_blank},
+    {"idm_printer_new_cups", QUEUE_RULE, bad_printer_new_cups_queue_tab},
+    {"idm_printer_new_cups", QUEUE_RULE, bad_printer_new_cups_queue_utf8},
+    {"idm_printer_new_cups", QUEUE_RULE, bad_printer_new_cups_long_queue},
+    {"idm_printer_new_cups", "'server' must be NULL or 1..", bad_printer_new_cups_empty_server},
+    {"idm_printer_new_cups", "'server' is 'cups:0': the port is not 1..65535",
+     bad_printer_new_cups_port_zero},
+    {"idm_printer_new_cups", "'server' is 'cups:65536': the port is not 1..65535",
+     bad_printer_new_cups_port_too_high},
+    {"idm_printer_new_cups", "'server' is 'cups:': the port is not 1..65535",
+     bad_printer_new_cups_port_missing},
+    {"idm_printer_new_cups", "'server' is ':631': no host name", bad_printer_new_cups_no_host},
+    {"idm_printer_new_cups", "'server' is '[::1': an IPv6 address goes as",
+     bad_printer_new_cups_unclosed_ipv6},
+    {"idm_printer_new_cups", "'timeout_ms' is 999", bad_printer_new_cups_short_timeout},
+    {"idm_printer_new_cups", "'timeout_ms' is 3600001", bad_printer_new_cups_long_timeout},
+    {"idm_printer_new_cups", "'timeout_ms' is -9223372036854775808",
+     bad_printer_new_cups_negative_timeout},
+    {"idm_printer_new_cups", "'timeout_ms' is 9223372036854775807",
+     bad_printer_new_cups_huge_timeout},
+    {"idm_station_set_printer", "'layout' is given without a printer",
+     bad_station_set_printer_layout_without_printer},
+    {"idm_station_set_printer", "'layout' is NULL",
+     bad_station_set_printer_printer_without_layout},
+    {"idm_station_set_printer", "'printer' does not point to a live idm_printer_t",
+     bad_station_set_printer_zeroed_printer},
+    {"idm_station_set_printer", "'printer' does not point to a live idm_printer_t",
+     bad_station_set_printer_patterned_printer},
+    {"idm_station_set_printer", "'printer' does not point to a live idm_printer_t",
+     bad_station_set_printer_layout_as_printer},
+    {"idm_station_set_printer", "'printer' does not point to a live idm_printer_t",
+     bad_station_set_printer_encoder_as_printer},
+    {"idm_station_set_printer", "layout 'contractors' does not serve employee cards",
+     bad_station_set_printer_layout_for_another_type},
 };
 #define N_BAD_CALLS (sizeof bad_calls / sizeof bad_calls[0])
 
@@ -4643,6 +5109,294 @@ START_TEST(test_production_run_takes_older_and_newer_hooks_tables)
     ck_assert_idm_ok(idm_production_run(w.live[K_STATION], ACTOR, &newer.hooks, sizeof newer,
                                         &calls));
     ck_assert_int_eq(calls, 1);
+    world_close(&w);
+}
+END_TEST
+
+/* ---- layouts, printers and stations that print ------------------------------ */
+
+/* The message of a refusal, kept across the calls that follow it; empty
+ * when the refusal's own message is still the thread's. */
+static char print_refusal_message[1024];
+
+static int unparsable_layout(struct world *w)
+{
+    (void)w;
+    return new_layout("{\"format\":", strlen("{\"format\":"));
+}
+static int empty_layout(struct world *w)
+{
+    (void)w;
+    return new_layout("", 0);
+}
+static int layout_cut_short_by_len(struct world *w)
+{
+    (void)w;
+    /* Everything but the closing brace: the bytes past len are not read. */
+    return new_layout(WORLD_LAYOUT, strlen(WORLD_LAYOUT) - 1);
+}
+#define MISSING_LAYOUT "/nonexistent/libidm-test/layout.json"
+static int missing_layout_file(struct world *w)
+{
+    idm_layout_t *layout = NULL;
+    (void)w;
+    int rc = idm_layout_load(&layout, MISSING_LAYOUT);
+    ck_assert_ptr_null(layout);
+    return rc;
+}
+static int layout_file_is_a_folder(struct world *w)
+{
+    idm_layout_t *layout = NULL;
+    int rc = idm_layout_load(&layout, w->spool_dir);
+    ck_assert_ptr_null(layout);
+    return rc;
+}
+static int unsupported_printer_new_version(struct world *w)
+{
+    idm_printer_ops ops = host_printer_ops;
+    (void)w;
+    ops.version = 99;
+    return new_host_printer(&ops, sizeof ops, 0);
+}
+/* The world's card, approved for its holder, made ready, and added to the
+ * world's order, claimed by the world's station: the station has a card in
+ * production. */
+static int station_set_printer_with_a_card_in_production(struct world *w)
+{
+    idm_card_t *claimed = NULL;
+    /* The common name template takes the surname. */
+    ck_assert_idm_ok(idm_identity_set_attribute(w->live[K_IDENTITY], ACTOR, "surname",
+                                                "Lovelace"));
+    activate_holder(w);
+    ck_assert_idm_ok(idm_card_set_state(w->live[K_CARD], ACTOR, IDM_CARD_REQUESTED, NULL));
+    ck_assert_idm_ok(idm_card_set_state(w->live[K_CARD], ACTOR, IDM_CARD_APPROVED, NULL));
+    ck_assert_idm_ok(idm_order_add_card(w->live[K_ORDER], ACTOR, w->card_id));
+    ck_assert_idm_ok(idm_station_next(w->live[K_STATION], ACTOR, &claimed));
+    ck_assert_ptr_nonnull(claimed);
+    idm_card_free(&claimed);
+    int rc = set_printer(w, w->live[K_PRINTER], w->live[K_LAYOUT]);
+    char message[1024];
+    snprintf(message, sizeof message, "%s", idm_last_error_message());
+    /* Stopping the printing is refused too; the card goes back. */
+    ck_assert_int_eq(set_printer(w, NULL, NULL), IDM_ERR_STATE);
+    ck_assert_idm_ok(idm_station_cancel(w->live[K_STATION], ACTOR, NULL));
+    ck_assert_idm_ok(set_printer(w, w->live[K_PRINTER], w->live[K_LAYOUT]));
+    ck_assert_idm_ok(set_printer(w, NULL, NULL));
+    snprintf(print_refusal_message, sizeof print_refusal_message, "%s", message);
+    return rc;
+}
+
+static const struct coded_call print_refusals[] = {
+    {"idm_layout_new", IDM_ERR_PARSE, "at byte", unparsable_layout},
+    {"idm_layout_new", IDM_ERR_PARSE, "at byte", empty_layout},
+    {"idm_layout_new", IDM_ERR_PARSE, "at byte", layout_cut_short_by_len},
+    {"idm_layout_load", IDM_ERR_IO, MISSING_LAYOUT, missing_layout_file},
+    {"idm_layout_load", IDM_ERR_IO, "api-args-spool", layout_file_is_a_folder},
+    {"idm_printer_new", IDM_ERR_UNSUPPORTED, "ops->version is 99",
+     unsupported_printer_new_version},
+    {"idm_station_set_printer", IDM_ERR_STATE, "has a card in production",
+     station_set_printer_with_a_card_in_production},
+};
+#define N_PRINT_REFUSALS (sizeof print_refusals / sizeof print_refusals[0])
+
+START_TEST(test_layouts_printers_and_stations_refuse_with_their_documented_codes)
+{
+    const struct coded_call *c = &print_refusals[_i];
+    struct world w;
+    world_open(&w);
+    print_refusal_message[0] = '\0';
+    int rc = c->call(&w);
+    const char *message =
+        print_refusal_message[0] != '\0' ? print_refusal_message : idm_last_error_message();
+    ck_assert_msg(rc == c->code, "expected %s, got %s: %s", idm_strerror_name(c->code),
+                  idm_strerror_name(rc), message);
+    ck_assert_msg(strstr(message, c->name) != NULL && strstr(message, c->needle) != NULL,
+                  "error message \"%s\" does not mention \"%s\" and \"%s\"", message, c->name,
+                  c->needle);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_layout_getters_answer_for_the_world_layout)
+{
+    const char *name = NULL;
+    int yes = -1;
+    struct world w;
+    world_open(&w);
+    const idm_layout_t *layout = w.live[K_LAYOUT];
+    ck_assert_idm_ok(idm_layout_get_name(layout, &name));
+    ck_assert_str_eq(name, WORLD_LAYOUT_NAME);
+    for (int type = IDM_CARD_EMPLOYEE; type <= IDM_CARD_TEMPORARY; type++) {
+        yes = -1;
+        ck_assert_idm_ok(idm_layout_serves(layout, (idm_card_type)type, &yes));
+        ck_assert_int_eq(yes, type == IDM_CARD_EMPLOYEE);
+    }
+    ck_assert_idm_ok(idm_layout_has_face(layout, IDM_FACE_FRONT, &yes));
+    ck_assert_int_eq(yes, 1);
+    ck_assert_idm_ok(idm_layout_has_face(layout, IDM_FACE_BACK, &yes));
+    ck_assert_int_eq(yes, 0);
+    /* Refused, the outs are left alone. */
+    yes = 7;
+    ck_assert_idm_error(idm_layout_serves(layout, (idm_card_type)-1, &yes), IDM_ERR_INVALID_ARG,
+                        "idm_layout_serves");
+    ck_assert_idm_error(idm_layout_has_face(layout, (idm_card_face)2, &yes),
+                        IDM_ERR_INVALID_ARG, "idm_layout_has_face");
+    ck_assert_int_eq(yes, 7);
+    world_close(&w);
+}
+END_TEST
+
+/* A layout document of up to 1 MiB and one byte. */
+static char long_layout[((size_t)1 << 20) + 1];
+
+START_TEST(test_layout_new_reads_len_bytes_up_to_a_mebibyte)
+{
+    const size_t most = (size_t)1 << 20;
+    char *json = long_layout;
+    /* The longest document: the layout, then blanks. */
+    memset(json, ' ', most + 1);
+    memcpy(json, WORLD_LAYOUT, strlen(WORLD_LAYOUT));
+    ck_assert_idm_ok(new_layout(json, most));
+    ck_assert_idm_error(new_layout(json, most + 1), IDM_ERR_INVALID_ARG, "idm_layout_new");
+    snprintf(json + strlen(WORLD_LAYOUT), 16, "%s", "not JSON");
+    /* Neither the bytes past len nor a terminating NUL are looked for. */
+    ck_assert_idm_ok(new_layout(json, strlen(WORLD_LAYOUT)));
+
+    char dir[512];
+    idm_layout_t *layout = NULL;
+    fixture_scratch_dir("api-args-layout", dir, sizeof dir);
+    ck_assert_idm_ok(idm_layout_new(&layout, WORLD_LAYOUT, strlen(WORLD_LAYOUT), dir));
+    ck_assert_ptr_nonnull(layout);
+    idm_layout_free(&layout);
+    ck_assert_ptr_null(layout);
+    idm_layout_free(&layout);
+    fixture_remove_tree(dir);
+}
+END_TEST
+
+START_TEST(test_layout_load_reads_a_file)
+{
+    char dir[512], path[600];
+    const char *name = NULL;
+    idm_layout_t *layout = NULL;
+    fixture_scratch_dir("api-args-layout", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/world.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(WORLD_LAYOUT, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_idm_ok(idm_layout_load(&layout, path));
+    ck_assert_idm_ok(idm_layout_get_name(layout, &name));
+    ck_assert_str_eq(name, WORLD_LAYOUT_NAME);
+    idm_layout_free(&layout);
+    ck_assert_ptr_null(layout);
+    fixture_remove_tree(dir);
+}
+END_TEST
+
+static uint32_t big_endian_32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The one rendering of this file, through the thunk the table's
+ * RUNS_ELSEWHERE rows share: their arguments are valid. */
+START_TEST(test_layout_render_draws_the_front_into_the_buffer)
+{
+    static const unsigned char png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    const unsigned char *data = NULL;
+    size_t len = 0;
+    struct world w;
+    world_open(&w);
+    const struct call_args a = {&w, w.live[K_LAYOUT], K_LAYOUT, ACTOR, NULL};
+    ck_assert_idm_ok(api_layout_render(&a));
+    /* The buffer's "abc" is replaced by a PNG of the landscape card at
+     * 72 dpi: 85.60 x 53.98 mm is 242.6 x 153.0 pixels, rounded as the
+     * header's 1011 x 638 at 300 dpi are. */
+    ck_assert_idm_ok(idm_buffer_get(w.live[K_BUFFER], &data, &len));
+    ck_assert_uint_gt(len, 24);
+    ck_assert_int_eq(memcmp(data, png_signature, sizeof png_signature), 0);
+    ck_assert_int_eq(memcmp(data + 12, "IHDR", 4), 0);
+    ck_assert_uint_eq(big_endian_32(data + 16), 243);
+    ck_assert_uint_eq(big_endian_32(data + 20), 153);
+    world_close(&w);
+}
+END_TEST
+
+START_TEST(test_printer_new_takes_the_whole_table_and_free_destroys_once)
+{
+    /* print is the only method, and the last. */
+    const size_t smallest = offsetof(idm_printer_ops, print) + sizeof host_printer_ops.print;
+    idm_printer_t *printer = NULL;
+    char needle[96];
+    snprintf(needle, sizeof needle, "'ops_size' is %zu", smallest - 1);
+    ck_assert_idm_error(new_host_printer(&host_printer_ops, smallest - 1, 0), IDM_ERR_INVALID_ARG,
+                        "idm_printer_new");
+    ck_assert_message_mentions(needle);
+    destroyed = 0;
+    ck_assert_idm_ok(idm_printer_new(&printer, &host_printer_ops, smallest, &destroyed,
+                                     count_destroy));
+    ck_assert_ptr_nonnull(printer);
+    ck_assert_int_eq(destroyed, 0);
+    idm_printer_free(&printer);
+    ck_assert_ptr_null(printer);
+    ck_assert_int_eq(destroyed, 1);
+    idm_printer_free(&printer);
+    idm_printer_free(NULL);
+    ck_assert_int_eq(destroyed, 1);
+    ck_assert_idm_ok(idm_printer_backend_error("outside a method: kept for the next one"));
+
+    /* A host compiled against newer headers, with a longer table. */
+    struct {
+        idm_printer_ops ops;
+        void (*later[4])(void);
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.ops = host_printer_ops;
+    newer.ops.size = (uint32_t)sizeof newer;
+    ck_assert_idm_ok(idm_printer_new(&printer, &newer.ops, sizeof newer, NULL, NULL));
+    idm_printer_free(&printer);
+    ck_assert_ptr_null(printer);
+    ck_assert_int_eq(host_printer_calls, 0);
+}
+END_TEST
+
+START_TEST(test_cups_printer_takes_the_ends_of_its_ranges)
+{
+    char longest[128];
+    memset(longest, 'q', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    /* Nothing is printed, so no CUPS server is contacted. */
+    ck_assert_idm_ok(new_cups("q", NULL, 1000, 0));
+    ck_assert_idm_ok(new_cups(longest, NULL, 3600000, 0));
+    ck_assert_idm_ok(new_cups("Card_Printer-1.~!$%&*+=@", NULL, CUPS_TIMEOUT, 0));
+    ck_assert_idm_ok(new_cups(CUPS_QUEUE, "localhost", CUPS_TIMEOUT, 0));
+    ck_assert_idm_ok(new_cups(CUPS_QUEUE, "cups.corp.example:631", CUPS_TIMEOUT, 0));
+    ck_assert_idm_ok(new_cups(CUPS_QUEUE, "cups:1", CUPS_TIMEOUT, 0));
+    ck_assert_idm_ok(new_cups(CUPS_QUEUE, "cups:65535", CUPS_TIMEOUT, 0));
+    ck_assert_idm_ok(new_cups(CUPS_QUEUE, "[::1]", CUPS_TIMEOUT, 0));
+    ck_assert_idm_ok(new_cups(CUPS_QUEUE, "[::1]:631", CUPS_TIMEOUT, 0));
+    ck_assert_idm_ok(new_cups(CUPS_QUEUE, "/run/cups/cups.sock", CUPS_TIMEOUT, 0));
+}
+END_TEST
+
+START_TEST(test_station_takes_and_drops_a_printer)
+{
+    static const char all_types[] = LAYOUT_JSON("all", "\"visitor\",\"employee\"");
+    idm_layout_t *layout = NULL;
+    struct world w;
+    world_open(&w);
+    ck_assert_idm_ok(set_printer(&w, NULL, NULL));
+    ck_assert_idm_ok(set_printer(&w, w.live[K_PRINTER], w.live[K_LAYOUT]));
+    ck_assert_idm_ok(set_printer(&w, w.live[K_PRINTER], w.live[K_LAYOUT]));
+    /* A layout serving the order's type among others. */
+    ck_assert_idm_ok(idm_layout_new(&layout, all_types, strlen(all_types), NULL));
+    ck_assert_idm_ok(set_printer(&w, w.live[K_PRINTER], layout));
+    ck_assert_idm_ok(set_printer(&w, NULL, NULL));
+    idm_layout_free(&layout);
+    /* A run without cards prints nothing (world_close() checks). */
+    ck_assert_idm_ok(set_printer(&w, w.live[K_PRINTER], w.live[K_LAYOUT]));
+    ck_assert_idm_ok(idm_production_run(w.live[K_STATION], ACTOR, NULL, 0, NULL));
     world_close(&w);
 }
 END_TEST
@@ -5646,6 +6400,19 @@ Suite *idm_test_suite(void)
     tcase_add_test(stations, test_station_settings_take_the_ends_of_their_ranges);
     tcase_add_test(stations, test_production_run_takes_older_and_newer_hooks_tables);
     suite_add_tcase(s, stations);
+
+    TCase *printing = tcase_create("printing");
+    tcase_add_loop_test(printing,
+                        test_layouts_printers_and_stations_refuse_with_their_documented_codes, 0,
+                        (int)N_PRINT_REFUSALS);
+    tcase_add_test(printing, test_layout_getters_answer_for_the_world_layout);
+    tcase_add_test(printing, test_layout_new_reads_len_bytes_up_to_a_mebibyte);
+    tcase_add_test(printing, test_layout_load_reads_a_file);
+    tcase_add_test(printing, test_layout_render_draws_the_front_into_the_buffer);
+    tcase_add_test(printing, test_printer_new_takes_the_whole_table_and_free_destroys_once);
+    tcase_add_test(printing, test_cups_printer_takes_the_ends_of_its_ranges);
+    tcase_add_test(printing, test_station_takes_and_drops_a_printer);
+    suite_add_tcase(s, printing);
 
     TCase *external = tcase_create("external");
     tcase_add_loop_test(external, test_external_desk_refuses_what_the_state_forbids, 0,

@@ -99,6 +99,7 @@ ENCODER_OPS_VERSION = 1
 PRODUCTION_HOOKS_VERSION = 1
 PRODUCER_OPS_VERSION = 1
 NOTIFIER_OPS_VERSION = 1
+PRINTER_OPS_VERSION = 1
 
 #: the integer #defines of the headers, by their C name
 CONSTANTS = {
@@ -108,6 +109,7 @@ CONSTANTS = {
     "IDM_PRODUCTION_HOOKS_VERSION": PRODUCTION_HOOKS_VERSION,
     "IDM_PRODUCER_OPS_VERSION": PRODUCER_OPS_VERSION,
     "IDM_NOTIFIER_OPS_VERSION": NOTIFIER_OPS_VERSION,
+    "IDM_PRINTER_OPS_VERSION": PRINTER_OPS_VERSION,
 }
 
 # ---- callback types ----------------------------------------------------------
@@ -203,6 +205,9 @@ ProducerCancelFn = _callback(c_int, c_char_p, c_void_p)
 # idm_notifier_ops
 NotifierSendFn = _callback(c_int, c_char_p, C_ENUM, c_char_p, c_char_p, c_char_p, c_void_p)
 
+# idm_printer_ops
+PrinterPrintFn = _callback(c_int, c_char_p, CBYTES, c_size_t, c_void_p)
+
 # idm_production_hooks
 HookReadyFn = _callback(c_int, HANDLE, WRITABLE, c_size_t, c_void_p)   # same as ReadinessFn
 HookCardFn = _callback(c_int, HANDLE, c_void_p)      # before_issue, after_issue, produce, verify
@@ -275,6 +280,16 @@ class NotifierOps(_Table):
     ]
 
 
+class PrinterOps(_Table):
+    """struct idm_printer_ops (<idm/printer.h>)."""
+    VERSION = PRINTER_OPS_VERSION
+    _fields_ = [
+        ("version", c_uint32),
+        ("size", c_uint32),
+        ("print", PrinterPrintFn),
+    ]
+
+
 class ProductionHooks(_Table):
     """struct idm_production_hooks (<idm/production.h>)."""
     VERSION = PRODUCTION_HOOKS_VERSION
@@ -311,6 +326,11 @@ def notifier_ops_init():
     return NotifierOps.init()
 
 
+def printer_ops_init():
+    """IDM_PRINTER_OPS_INIT."""
+    return PrinterOps.init()
+
+
 def production_hooks_init():
     """IDM_PRODUCTION_HOOKS_INIT."""
     return ProductionHooks.init()
@@ -322,6 +342,7 @@ STRUCTS = {
     "idm_encoder_ops": EncoderOps,
     "idm_producer_ops": ProducerOps,
     "idm_notifier_ops": NotifierOps,
+    "idm_printer_ops": PrinterOps,
     "idm_production_hooks": ProductionHooks,
 }
 
@@ -604,6 +625,20 @@ FUNCTIONS = {
     "idm_external_flush_notifications": _int(HANDLE, c_char_p, OUT_SIZE, OUT_SIZE),
     "idm_card_get_shipment": _int(HANDLE, OUT_STR),
     "idm_card_get_requester": _int(HANDLE, OUT_STR),
+    # <idm/layout.h>
+    "idm_layout_new": _int(OUT_HANDLE, c_char_p, c_size_t, c_char_p),
+    "idm_layout_load": _int(OUT_HANDLE, c_char_p),
+    "idm_layout_get_name": _int(HANDLE, OUT_STR),
+    "idm_layout_serves": _int(HANDLE, C_ENUM, OUT_INT),
+    "idm_layout_has_face": _int(HANDLE, C_ENUM, OUT_INT),
+    "idm_layout_render": _int(HANDLE, HANDLE, C_ENUM, C_ENUM, c_uint, BUFFER),
+    "idm_layout_free": _void(OUT_HANDLE),
+    # <idm/printer.h>, <idm/production.h>
+    "idm_printer_new": _int(OUT_HANDLE, _P(PrinterOps), c_size_t, c_void_p, DestroyFn),
+    "idm_printer_backend_error": _int(c_char_p),
+    "idm_printer_new_cups": _int(OUT_HANDLE, c_char_p, c_char_p, c_int64),
+    "idm_printer_free": _void(OUT_HANDLE),
+    "idm_station_set_printer": _int(HANDLE, HANDLE, HANDLE),
 }
 
 

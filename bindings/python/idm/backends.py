@@ -1,11 +1,12 @@
-"""The backends as classes: CA, Encoder, Producer and Notifier.
+"""The backends as classes: CA, Encoder, Producer, Notifier and Printer.
 
 Each is an idm._handle.Handle (close(), with, guarded __del__) and comes in
 two kinds: the library's built-in one (CA.openssl(), CA.from_pem(),
-Encoder.pcsc(), Producer.spool(), Notifier.maildir(); an encoder made by C
-code, Encoder.adopt(), is handled as one) and one written in Python:
-CA(impl), Encoder(impl), Producer(impl), Notifier(impl), where impl is a
-plain object with the methods of the C ops table (see each class).
+Encoder.pcsc(), Producer.spool(), Notifier.maildir(), Printer.cups(); an
+encoder made by C code, Encoder.adopt(), is handled as one) and one written
+in Python: CA(impl), Encoder(impl), Producer(impl), Notifier(impl),
+Printer(impl), where impl is a plain object with the methods of the C ops
+table (see each class).
 
 A backend written in Python keeps impl and its ctypes trampolines alive as
 long as its C handle; the C user data is an integer key (idm._callbacks).
@@ -30,13 +31,14 @@ from ._capi import (CaCrlFn, CaHoldFn, CaIssueFn, CaOps, CaReleaseFn, CaRevokeFn
                     EncoderOps, EncoderReadObjectFn, EncoderSetPinFn, EncoderSignFn,
                     EncoderVerifyPinFn, EncoderWriteCertificateFn, EncoderWriteObjectFn,
                     NotifierOps, NotifierSendFn, PassphraseFn, PinDeliveryFn, PinEntryFn,
-                    ProducerCancelFn, ProducerOps, ProducerStatusFn, ProducerSubmitFn, lib)
+                    PrinterOps, PrinterPrintFn, ProducerCancelFn, ProducerOps, ProducerStatusFn,
+                    ProducerSubmitFn, lib)
 from ._handle import Handle
 from .enums import (BureauStatus, CardKeyAlg, CardType, KeyType, KeyUsage, NotificationKind,
                     PivObject, PivSlot, RevocationReason)
 from .model import Card, Certificate, Order, _Buffer, _dec, _enc, _enum
 
-__all__ = ["CA", "CertRequest", "Encoder", "Producer", "Notifier"]
+__all__ = ["CA", "CertRequest", "Encoder", "Producer", "Notifier", "Printer"]
 
 byref = ctypes.byref
 c_void_p = ctypes.c_void_p
@@ -707,4 +709,56 @@ class Notifier(_Backend):
     def _m_send(self, message_id, kind, to, subject, body):
         self._impl.send(_dec(message_id), _enum(NotificationKind, kind), _dec(to),
                         _dec(subject), _dec(body))
+        return 0
+
+
+# ---- printer -----------------------------------------------------------------------
+
+
+class Printer(_Backend):
+    """The card printer of Physical ID production (idm_printer_t): a
+    Station with a printer (Station.set_printer()) prints each card's faces
+    in its produce step, before the chip is written.
+
+    Printer.cups(queue) is the built-in CUPS printer; Printer(impl) plugs in
+    one written in Python (a card printer's SDK), where impl has
+
+      print(job_name: str, pdf: bytes)    required
+
+    job_name ("idm-<store>-c<card>-a<attempt>", at most 128 characters of
+    [A-Za-z0-9._-]) tells a repeat after a crash from a new card; pdf has
+    one page per face, front first, at card size.  print() returns once the
+    card is printed.  An exception fails the print, and with it the card
+    (the order is aborted): the exception's words reach the library's
+    message and the audit trail (idm_printer_backend_error()), an idm.Error
+    keeps its code, and the exception is re-raised to the caller of the
+    production step.
+    """
+
+    __slots__ = ()
+    _release = staticmethod(lib.idm_printer_free)
+    _OPS = PrinterOps
+    _NEW = staticmethod(lib.idm_printer_new)
+    _BACKEND_ERROR = staticmethod(lib.idm_printer_backend_error)
+    _METHODS = (("print", PrinterPrintFn, "print", "_m_print"),)
+
+    def __init__(self, impl):
+        self._init_python(impl)
+
+    @classmethod
+    def cups(cls, queue, server=None, timeout_ms=120_000):
+        """The built-in CUPS printer: each card is one PDF job on the CUPS
+        queue (1..127 printable ASCII characters without '/', '#' or
+        blanks), followed until it is done.  server is "host",
+        "host:port" or a domain socket path (None: the default CUPS
+        server); timeout_ms (1,000 .. 3,600,000) is how long one job may
+        take.  The server is first contacted by the first print."""
+        if isinstance(server, os.PathLike):
+            server = os.fsencode(server)
+        out = c_void_p()
+        lib.idm_printer_new_cups(byref(out), _enc(queue), _enc(server), timeout_ms)
+        return cls._builtin(out, None)
+
+    def _m_print(self, job_name, pdf, size):
+        self._impl.print(_dec(job_name), ctypes.string_at(pdf, size))
         return 0

@@ -14,6 +14,7 @@ __all__ = [
     "Production", "CardState", "CertState", "OrderKind", "OrderState", "OrderCardOutcome",
     "ObjectType", "KeyType", "KeyUsage", "RevocationReason", "PivSlot", "CardKeyAlg",
     "MgmtKeyAlg", "PivObject", "ProductionStep", "BureauStatus", "NotificationKind",
+    "CardFace", "RenderFormat",
 ]
 
 
@@ -230,6 +231,18 @@ class NotificationKind(enum.IntEnum):
     CARD_ACTIVATED = 2
 
 
+class CardFace(enum.IntEnum):
+    """idm_card_face (<idm/layout.h>): a face of a card."""
+    FRONT = 0
+    BACK = 1
+
+
+class RenderFormat(enum.IntEnum):
+    """idm_render_format (<idm/layout.h>): what Layout.render() produces."""
+    PNG = 0
+    PDF = 1
+
+
 # C enum name -> (class, prefix its enumerators drop)
 C_ENUMS = {
     "idm_err": (ErrorCode, "IDM_ERR_"),
@@ -255,6 +268,8 @@ C_ENUMS = {
     "idm_production_step": (ProductionStep, "IDM_STEP_"),
     "idm_bureau_status": (BureauStatus, "IDM_BUREAU_"),
     "idm_notification_kind": (NotificationKind, "IDM_NOTIFY_"),
+    "idm_card_face": (CardFace, "IDM_FACE_"),
+    "idm_render_format": (RenderFormat, "IDM_RENDER_"),
 }
 
 # C enumerator -> member name, where dropping the prefix does not give one

@@ -17,8 +17,9 @@ from . import _callbacks, errors
 from ._capi import (ExternalResultFn, HookCardFn, HookCompleteOrMoreFn, HookProgressFn,
                     HookReadyFn, ProductionHooks, ReadinessFn, lib)
 from ._handle import Handle
-from .backends import CANCEL, _borrow, _BorrowedCard, _BorrowedOrder
+from .backends import CANCEL, Printer, _borrow, _BorrowedCard, _BorrowedOrder
 from .enums import CardState, OrderCardOutcome, Production
+from .layouts import Layout
 from .model import Card, Order, _dec, _enc, _enum, _id
 
 __all__ = ["Station", "run_production", "External", "BatchResult", "BatchResults"]
@@ -55,10 +56,12 @@ class _Child(Handle):
 
 class Station(_Child):
     """A mass production station (idm_station_t) on an Order: one encoder,
-    one CA (Digital ID), one name.  It keeps the order, encoder and CA
+    one CA (Digital ID), one name, and optionally a Printer with its Layout
+    (set_printer()).  It keeps the order, encoder, CA, printer and layout
     alive, and is closed before them when its context closes."""
 
-    __slots__ = ("_order", "_encoder", "_ca", "_key", "_readiness", "_hooks", "_trampolines")
+    __slots__ = ("_order", "_encoder", "_ca", "_printer", "_layout", "_key", "_readiness",
+                 "_hooks", "_trampolines")
     _release = staticmethod(lib.idm_station_free)
     _unregister = staticmethod(_callbacks.unregister)
 
@@ -73,6 +76,8 @@ class Station(_Child):
         self._order = order
         self._encoder = encoder
         self._ca = ca
+        self._printer = None
+        self._layout = None
         for used in (order, encoder, ca):
             if used is not None:
                 used._use()
@@ -99,7 +104,8 @@ class Station(_Child):
             key, self._key = self._key, None
             self._unregister(key)
             self._trampolines = None
-            for used in (self._order, self._encoder, self._ca):
+            printing, self._printer, self._layout = (self._printer, self._layout), None, None
+            for used in (self._order, self._encoder, self._ca) + printing:
                 if used is not None:
                     used._unuse()
 
@@ -108,6 +114,45 @@ class Station(_Child):
         """The Order this station works on."""
         self._handle()
         return self._order
+
+    @property
+    def printer(self):
+        """The Printer the station prints with, or None (set_printer())."""
+        self._handle()
+        return self._printer
+
+    @property
+    def layout(self):
+        """The Layout the station prints with, or None (set_printer())."""
+        self._handle()
+        return self._layout
+
+    def set_printer(self, printer, layout):
+        """From the next card on, the produce step first renders the card
+        with layout to a PDF and prints it on printer (job
+        "idm-<store>-c<card>-a<attempt>"), then writes the chip.  A print
+        that fails fails the card and aborts the order, with the printer's
+        words.  The layout must serve the order's card type.  (None, None)
+        stops printing.  The station keeps both alive while it uses them.
+        InvalidArgumentError for a layout without a printer or a printer
+        without a layout, StateError with a card in production."""
+        handle = self._handle()
+        if printer is not None and not isinstance(printer, Printer):
+            raise TypeError(f"the printer must be an idm.Printer or None, "
+                            f"not {type(printer).__name__}")
+        if layout is not None and not isinstance(layout, Layout):
+            raise TypeError(f"the layout must be an idm.Layout or None, "
+                            f"not {type(layout).__name__}")
+        lib.idm_station_set_printer(handle, None if printer is None else printer._handle(),
+                                    None if layout is None else layout._handle())
+        # the new ones first: giving the same printer again must not free it
+        for used in (printer, layout):
+            if used is not None:
+                used._use()
+        old, self._printer, self._layout = (self._printer, self._layout), printer, layout
+        for used in old:
+            if used is not None:
+                used._unuse()
 
     def set_lease(self, lease_ms):
         """How long (1 .. 86,400,000 ms; default ten minutes) this station's
@@ -152,9 +197,10 @@ class Station(_Child):
         lib.idm_station_issue(self._handle(), _enc(actor))
 
     def produce(self, actor):
-        """Produce: certificates, CHUID, CCC (Digital ID), Printed Information,
-        PIN and PUK go onto the card; a failure fails the card and aborts the
-        order."""
+        """Produce: with a printer (set_printer()) the card's faces are
+        printed first; then certificates, CHUID, CCC (Digital ID), Printed
+        Information, PIN and PUK go onto the card; a failure fails the card
+        and aborts the order."""
         lib.idm_station_produce(self._handle(), _enc(actor))
 
     def verify(self, actor):

@@ -46,6 +46,16 @@ class Mailbox:
         pass
 
 
+class Sink:
+    def print(self, job_name, pdf):
+        pass
+
+
+LAYOUT = ('{"format": "libidm-card-layout", "version": 1, "name": "churn", '
+          '"card_types": ["employee"], "front": {"elements": [{"type": "text", '
+          '"text": "${givenName}", "box": {"x": 5, "y": 5, "width": 70, "height": 10}}]}}')
+
+
 def peak_rss_kib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -109,6 +119,9 @@ class HandleChurnTest(StoreTest):
             "Producer (Python)": lambda: idm.Producer(Outbox()),
             "Notifier (maildir)": lambda: idm.Notifier.maildir(self.maildir, "a@example.org"),
             "Notifier (Python)": lambda: idm.Notifier(Mailbox()),
+            "Printer (CUPS)": lambda: idm.Printer.cups("churn"),
+            "Printer (Python)": lambda: idm.Printer(Sink()),
+            "Layout": lambda: idm.Layout.from_json(LAYOUT),
             "Station": lambda: idm.Station(self.order, "churn", self.encoder, self.ca),
             "External": lambda: idm.External(ctx),
         }
