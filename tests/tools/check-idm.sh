@@ -10,6 +10,7 @@ set -uo pipefail
 idm=$(readlink -f "$1")
 people=$(readlink -f "$2")
 manpage=$(readlink -f "$3")
+layouts=$(dirname "$people")/layouts # the example layouts beside the example people
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
@@ -62,6 +63,7 @@ store_commands=(
   "ca crl --ca-dir $work/ca0"
   "cert list" "cert show 0A" "cert export 0A" "cert revoke --ca-dir $work/ca0 0A"
   "order create" "order list" "order show 1" "order produce 1"
+  "layout preview $layouts/employee.json 1"
   "external order ${desk0[*]} E1001" "external approve ${desk0[*]} 1"
   "external reject ${desk0[*]} 1" "external abort ${desk0[*]} 1" "external sync ${desk0[*]}"
   "external update ${desk0[*]}" "external activate ${desk0[*]} 1"
@@ -71,7 +73,7 @@ store_commands=(
 )
 # the table names every subcommand of idm --help but those that make a store
 # or need none
-listed=" init version ca create "
+listed=" init version ca create layout check "
 for cmd in "${store_commands[@]}"; do
   read -r group sub _ <<<"$cmd"
   [[ $sub == -* || -z $sub ]] && listed+=" $group " || listed+=" $group $sub "
@@ -206,6 +208,35 @@ run 2 "order produce wants an order" order produce
 run 2 "order produce with both readers" order produce 1 --reader x --reader-index 0
 run 2 "order produce with a bad --group" order produce 1 --group 0
 run 2 "order produce with a missing --pin-dir" order produce 1 --pin-dir "$work/nowhere"
+run 2 "order produce with --printer alone" order produce 1 --printer cards &&
+  expect "says they go together" "$err" "--printer and --layout go together"
+run 2 "order produce with --cups-server alone" order produce 1 --cups-server 127.0.0.1:1 &&
+  expect "says it needs --printer" "$err" "--cups-server needs --printer"
+run 2 "order produce with a bad --print-timeout" order produce 1 --printer q \
+  --layout "$layouts/employee.json" --print-timeout 0
+
+# ---- card layouts: check and preview ----------------------------------------------------
+run 0 "layout check of the example layout" layout check "$layouts/employee.json" &&
+  expect "says what it serves" "$out" "layout employee: valid; serves employee" "faces front back"
+run 0 "layout check --json" --json layout check "$layouts/employee.json" &&
+  json "name, types, faces" 'd["name"] == "employee" and "employee" in d["card_types"] and d["faces"] == ["front", "back"]'
+sed 's/"size": *[0-9.]*/"size": 200/' "$layouts/employee.json" >"$work/big-font.json"
+cp "$layouts"/*.png "$work/" 2>/dev/null
+run 1 "layout check of a layout with a 200 pt font" layout check "$work/big-font.json" &&
+  expect "names the member and the reason" "$err" "font.size" "200"
+run 2 "layout check wants one file" layout check
+run 1 "layout check of a missing file" layout check "$work/nowhere.json" &&
+  expect "names the file" "$err" "nowhere.json"
+run 0 "layout preview of a card" layout preview "$layouts/employee.json" 1 --out "$work/card1" --dpi 150 &&
+  expect "lists the files" "$out" "$work/card1-front.png" "$work/card1-back.png" "$work/card1.pdf"
+[ "$(head -c 8 "$work/card1-front.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] &&
+  ok "the front is a PNG" || not_ok "the front is not a PNG"
+[ "$(head -c 5 "$work/card1.pdf")" = "%PDF-" ] && ok "the PDF is a PDF" || not_ok "no PDF"
+run 1 "layout preview keeps existing files" layout preview "$layouts/employee.json" 1 --out "$work/card1"
+run 0 "layout preview --force replaces them" layout preview "$layouts/employee.json" 1 --out "$work/card1" --force
+run 1 "layout preview of a card that does not exist" layout preview "$layouts/employee.json" 999 &&
+  expect "names the card" "$err" "no card '999'"
+run 2 "layout preview with a bad --dpi" layout preview "$layouts/employee.json" 1 --dpi 71
 
 # ---- external production through the spool and the maildir ------------------------------
 desk=(--spool "$work/spool" --maildir "$work/mail" --mail-from cards@example.org)

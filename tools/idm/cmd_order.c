@@ -403,6 +403,8 @@ static const char PRODUCE_USAGE[] =
     "usage: idm order produce ORDER [--reader NAME | --reader-index N] [--ca-dir DIR]\n"
     "                         [--passphrase-file FILE] [--pin-dir DIR] [--station NAME]\n"
     "                         [--group N] [--timeout SECONDS]\n"
+    "                         [--printer QUEUE --layout FILE [--cups-server HOST[:PORT]]\n"
+    "                          [--print-timeout SECONDS]]\n"
     "\n"
     "Runs mass production of an order on the built-in PC/SC encoder: each\n"
     "ready card is issued (Digital ID: keys made on the card, certificates from\n"
@@ -414,7 +416,13 @@ static const char PRODUCE_USAGE[] =
     "On a terminal a progress line shows cards done, rate, ETA, skipped and\n"
     "failed.  Ctrl-C stops between two cards (exit 130); run the same command\n"
     "again to resume.  A failed card aborts the order (exit 1).  A summary with\n"
-    "the skipped and failed cards and their reasons ends the run.\n";
+    "the skipped and failed cards and their reasons ends the run.\n"
+    "\n"
+    "With --printer each card is first printed: rendered with the layout in\n"
+    "FILE (doc/layouts.md; it must serve the order's card type) and sent to\n"
+    "the CUPS queue QUEUE (on the default CUPS server, or HOST:PORT), which\n"
+    "must finish the job within --print-timeout seconds (default 120); a\n"
+    "print that fails fails the card and aborts the order with CUPS's words.\n";
 
 static int order_produce(struct cli *cli, int argc, char **argv)
 {
@@ -423,7 +431,12 @@ static int order_produce(struct cli *cli, int argc, char **argv)
         {"ca-dir", required_argument, NULL, 'c'},  {"passphrase-file", required_argument, NULL, 'p'},
         {"pin-dir", required_argument, NULL, 'P'}, {"station", required_argument, NULL, 's'},
         {"group", required_argument, NULL, 'g'},   {"timeout", required_argument, NULL, 't'},
+        {"printer", required_argument, NULL, 'Q'}, {"layout", required_argument, NULL, 'L'},
+        {"cups-server", required_argument, NULL, 'S'},
+        {"print-timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    const char *queue = NULL, *layout_path = NULL, *cups_server = NULL;
+    int64_t print_timeout_s = 120;
     const char *reader = NULL, *ca_dir = NULL, *passphrase_file = NULL, *station_name = NULL;
     struct run r;
     memset(&r, 0, sizeof r);
@@ -452,6 +465,14 @@ static int order_produce(struct cli *cli, int argc, char **argv)
             if ((timeout_s = cli_parse_id(optarg)) == 0 || timeout_s > 3600)
                 rc = cli_usage_error(cli, "--timeout: '%s' is not 1..3600 seconds", optarg);
             break;
+        case 'Q': queue = optarg; break;
+        case 'L': layout_path = optarg; break;
+        case 'S': cups_server = optarg; break;
+        case 'T':
+            if ((print_timeout_s = cli_parse_id(optarg)) == 0 || print_timeout_s > 3600)
+                rc = cli_usage_error(cli, "--print-timeout: '%s' is not 1..3600 seconds",
+                                     optarg);
+            break;
         case 'h': fputs(PRODUCE_USAGE, stdout); return EXIT_OK;
         default: return EXIT_USAGE;
         }
@@ -460,6 +481,10 @@ static int order_produce(struct cli *cli, int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage_error(cli, "name one order; see 'idm order produce --help'");
+    if ((queue == NULL) != (layout_path == NULL))
+        return cli_usage_error(cli, "--printer and --layout go together");
+    if (queue == NULL && cups_server != NULL)
+        return cli_usage_error(cli, "--cups-server needs --printer");
     if (reader != NULL && reader_index >= 0)
         return cli_usage_error(cli, "--reader and --reader-index exclude each other");
     struct stat st;
@@ -476,6 +501,8 @@ static int order_produce(struct cli *cli, int argc, char **argv)
     idm_ca_t *ca = NULL;
     idm_encoder_t *encoder = NULL;
     idm_station_t *station = NULL;
+    idm_printer_t *printer = NULL;
+    idm_layout_t *layout = NULL;
     char default_station[300];
     if (station_name == NULL) {
         char host[256] = "localhost";
@@ -501,6 +528,16 @@ static int order_produce(struct cli *cli, int argc, char **argv)
     } else if (idm_station_open(&station, order, station_name, encoder, ca) != IDM_OK ||
                idm_station_set_group(station, (size_t)group) != IDM_OK) {
         rc = cli_fail(cli, "cannot open the station");
+    } else if (queue != NULL) {
+        if (idm_layout_load(&layout, layout_path) != IDM_OK) {
+            char what[300];
+            snprintf(what, sizeof what, "layout '%s' is refused", layout_path);
+            rc = cli_fail(cli, what);
+        } else if (idm_printer_new_cups(&printer, queue, cups_server,
+                                        print_timeout_s * 1000) != IDM_OK ||
+                   idm_station_set_printer(station, printer, layout) != IDM_OK) {
+            rc = cli_fail(cli, "cannot set up the printer");
+        }
     }
     if (rc != EXIT_OK)
         goto done;
@@ -562,6 +599,8 @@ static int order_produce(struct cli *cli, int argc, char **argv)
     }
 done:
     idm_station_free(&station);
+    idm_printer_free(&printer);
+    idm_layout_free(&layout);
     idm_encoder_free(&encoder);
     idm_ca_free(&ca);
     idm_order_free(&order);

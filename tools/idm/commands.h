@@ -16,6 +16,7 @@ int cmd_option(struct cli *cli, int argc, char **argv);
 int cmd_order(struct cli *cli, int argc, char **argv);
 int cmd_external(struct cli *cli, int argc, char **argv);
 int cmd_cert(struct cli *cli, int argc, char **argv);
+int cmd_layout(struct cli *cli, int argc, char **argv);
 
 /* idm ca crl and idm audit export (cmd_cert.c), in the ca and audit groups. */
 int cli_ca_crl(struct cli *cli, int argc, char **argv);

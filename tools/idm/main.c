@@ -26,6 +26,7 @@ static const struct cli_command commands[] = {
     {"ca", "make the issuing CA and its CRLs", cmd_ca},
     {"cert", "show, export and revoke certificates", cmd_cert},
     {"order", "open, list, show and produce mass production orders", cmd_order},
+    {"layout", "check card layouts and preview cards before printing", cmd_layout},
     {"external", "order cards from a production bureau, and what follows", cmd_external},
     {"report", "report on production across orders", cmd_report},
     {"audit", "verify and export the audit trail", cmd_audit},
