@@ -109,6 +109,22 @@ static struct bytes card_pdf(const char *name, const char *number)
     return b;
 }
 
+/* One page of a portrait layout: the card standing up. */
+static struct bytes portrait_pdf(const char *number)
+{
+    struct bytes b = {NULL, 0};
+    cairo_surface_t *s = cairo_pdf_surface_create_for_stream(append, &b, CARD_H_PT, CARD_W_PT);
+    cairo_t *cr = cairo_create(s);
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+    show_text(cr, 16, 50, 14, number);
+    cairo_show_page(cr);
+    cairo_destroy(cr);
+    cairo_surface_finish(s);
+    ck_assert_int_eq(cairo_surface_status(s), CAIRO_STATUS_SUCCESS);
+    cairo_surface_destroy(s);
+    return b;
+}
+
 /* cairo and fontconfig keep the fonts they loaded until told otherwise;
  * each test lets go of them, so that LeakSanitizer sees only leaks. */
 static void release_fonts(void)
@@ -240,6 +256,31 @@ START_TEST(test_two_page_card_prints_at_card_size_and_returns_when_done)
     ck_assert_msg(strstr(text, "BACK") != NULL, "the back reads: %s", text);
     ck_assert_int_eq(job_state_by_title(stack_env("IDM_TEST_CUPS_QUEUE"), job),
                      IPP_JSTATE_COMPLETED);
+    free(pdf.p);
+    idm_printer_free(&printer);
+}
+END_TEST
+
+/* A portrait layout's card prints standing up, at the card's size. */
+START_TEST(test_portrait_card_prints_standing_up)
+{
+    idm_printer_t *printer = stack_printer(stack_env("IDM_TEST_CUPS_QUEUE"), JOB_TIMEOUT_MS);
+    struct bytes pdf = portrait_pdf("IDM-000099");
+    const char *job = job_name("portrait");
+    ck_ok(idm_printer_print(printer, job, pdf.p, pdf.len));
+    char info[8192];
+    char *argv[] = {"pdfinfo", (char *)output_of(job), NULL};
+    run_capture(argv, info, sizeof info);
+    const char *size = strstr(info, "Page size:");
+    double w = 0, h = 0;
+    ck_assert_msg(size != NULL && sscanf(size, "Page size: %lf x %lf pts", &w, &h) == 2,
+                  "pdfinfo says: %s", info);
+    ck_assert_msg(w > CARD_H_PT - 1 && w < CARD_H_PT + 1 && h > CARD_W_PT - 1 &&
+                  h < CARD_W_PT + 1, "the portrait page printed %.2f x %.2f pt, not the "
+                  "card's %.2f x %.2f", w, h, CARD_H_PT, CARD_W_PT);
+    char text[8192];
+    pdf_text(output_of(job), "1", "1", text, sizeof text);
+    ck_assert_msg(strstr(text, "IDM-000099") != NULL, "the portrait card reads: %s", text);
     free(pdf.p);
     idm_printer_free(&printer);
 }
@@ -548,6 +589,7 @@ Suite *idm_test_suite(void)
      * through ghostscript take a while on a slow machine. */
     tcase_set_timeout(stack, 300);
     tcase_add_test(stack, test_two_page_card_prints_at_card_size_and_returns_when_done);
+    tcase_add_test(stack, test_portrait_card_prints_standing_up);
     tcase_add_test(stack, test_batch_of_ten_jobs_each_output_is_its_own_card);
     tcase_add_test(stack, test_server_given_as_a_socket_path_is_reached_through_it);
     tcase_add_test(stack, test_no_server_means_the_one_libcups_names);

@@ -48,6 +48,9 @@
 #define CARD_SLACK 100
 #define CARD_MEDIA "custom_card_85.6x53.98mm"
 #define CARD_PAGE_SIZE "Custom.242.65x153.01"
+/* A portrait layout's pages stand up: the same card, asked for that way. */
+#define CARD_MEDIA_PORTRAIT "custom_card_53.98x85.6mm"
+#define CARD_PAGE_SIZE_PORTRAIT "Custom.153.01x242.65"
 
 struct cups_printer {
     char queue[128];
@@ -376,7 +379,54 @@ static void cancel_job(const struct cups_printer *p, http_t *http, int job_id, c
         why[0] = '\0';
 }
 
-static int add_options(const struct queue_state *q, cups_option_t **options)
+/* One number of a PDF array, in the C locale's form whatever the host's
+ * (digits, at most one '.'); advances *at.  -1 when there is none. */
+static double pdf_number(const unsigned char **at, const unsigned char *end)
+{
+    const unsigned char *c = *at;
+    while (c < end && (*c == ' ' || *c == '\n' || *c == '\r' || *c == '\t'))
+        c++;
+    double value = 0, scale = 0;
+    int digits = 0;
+    for (; c < end && ((*c >= '0' && *c <= '9') || (*c == '.' && scale == 0)); c++) {
+        if (*c == '.') {
+            scale = 1;
+            continue;
+        }
+        digits++;
+        if (scale > 0)
+            value += (*c - '0') * (scale /= 10);
+        else
+            value = value * 10 + (*c - '0');
+    }
+    *at = c;
+    return digits > 0 ? value : -1;
+}
+
+/* Whether the document's first page is taller than wide: its first
+ * /MediaBox [x0 y0 x1 y1] (the renderer writes page dictionaries as
+ * text).  0 when it cannot tell: the card then goes landscape, as most
+ * cards are. */
+static int pdf_is_portrait(const unsigned char *pdf, size_t len)
+{
+    static const char key[] = "/MediaBox";
+    const unsigned char *end = pdf + len;
+    for (const unsigned char *c = pdf; c + sizeof key < end; c++) {
+        if (memcmp(c, key, sizeof key - 1) != 0)
+            continue;
+        const unsigned char *at = c + sizeof key - 1;
+        while (at < end && (*at == ' ' || *at == '['))
+            at++;
+        double box[4];
+        for (int i = 0; i < 4; i++)
+            if ((box[i] = pdf_number(&at, end)) < 0)
+                return 0;
+        return box[3] - box[1] > box[2] - box[0];
+    }
+    return 0;
+}
+
+static int add_options(const struct queue_state *q, int portrait, cups_option_t **options)
 {
     int n = 0;
     /* One card, whatever the queue's defaults: a second copy or a banner
@@ -384,12 +434,15 @@ static int add_options(const struct queue_state *q, cups_option_t **options)
     n = cupsAddOption("copies", "1", n, options);
     n = cupsAddOption("job-sheets", "none", n, options);
     if (q->media[0] != '\0')
-        n = cupsAddOption("media", q->media, n, options);
+        n = cupsAddOption("media", q->custom && portrait ? CARD_MEDIA_PORTRAIT : q->media, n,
+                          options);
     /* The PWG custom size reaches a PPD queue in whole points (242x153);
      * the PPD's own custom size keeps the card's exact size, and a CUPS
-     * queue takes it before media. */
+     * queue takes it before media.  A named card size (a card printer's
+     * CR80) is left to the queue to turn a portrait page onto. */
     if (q->custom)
-        n = cupsAddOption("PageSize", CARD_PAGE_SIZE, n, options);
+        n = cupsAddOption("PageSize", portrait ? CARD_PAGE_SIZE_PORTRAIT : CARD_PAGE_SIZE, n,
+                          options);
     return n;
 }
 
@@ -407,7 +460,7 @@ static int submit(const struct cups_printer *p, http_t *http, const struct queue
         return say(IDM_ERR_NO_MEMORY, "%s: cannot allocate an IPP request", w);
     ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "job-name", NULL, job_name);
     cups_option_t *options = NULL;
-    int num_options = add_options(q, &options);
+    int num_options = add_options(q, pdf_is_portrait(pdf, pdf_len), &options);
     cupsEncodeOptions2(req, num_options, options, IPP_TAG_OPERATION);
     cupsEncodeOptions2(req, num_options, options, IPP_TAG_JOB);
     cupsFreeOptions(num_options, options);
