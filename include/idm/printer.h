@@ -85,7 +85,8 @@ int idm_printer_backend_error(const char *message);
 
 /**
  * Creates the built-in CUPS printer: each card is one job on a CUPS queue
- * (document format application/pdf, page size the card's, one copy),
+ * (document format application/pdf, page size the card's, standing up
+ * when the PDF's pages do (a portrait layout), one copy),
  * followed until it is completed.  A job that CUPS stops, cancels or
  * aborts, a queue that does not exist or refuses jobs, and a job still
  * not done after timeout_ms fail the print with CUPS's own message (the
