@@ -683,10 +683,29 @@ struct station_job {
     int64_t order_id;
     char name[16];
     int group;
+    /* Called once the station is open, before it runs: the stations start
+     * their runs together, so that one whose set-up was slow (the CA's
+     * key, a busy machine) still finds cards to produce. */
+    void (*ready)(struct station_job *job);
+    pthread_barrier_t *barrier; /* threads */
+    int ready_fd, go_fd;        /* processes */
     int rc;
     char error[512];
     struct seen seen;
 };
+
+static void wait_at_barrier(struct station_job *j)
+{
+    pthread_barrier_wait(j->barrier);
+}
+
+/* A process says it is ready, then waits for the parent's word. */
+static void wait_for_go(struct station_job *j)
+{
+    char byte = 'r';
+    ck_assert_int_eq(write(j->ready_fd, &byte, 1), 1);
+    ck_assert_int_eq(read(j->go_fd, &byte, 1), 1);
+}
 
 /* One station in its own context, as another process or thread would run
  * it; its encoder's serials carry the station's name. */
@@ -716,6 +735,8 @@ static void *station_main(void *arg)
         rc = idm_station_open(&st, order, j->name, enc, ca);
     if (rc == IDM_OK)
         rc = idm_station_set_group(st, (size_t)j->group);
+    if (j->ready != NULL)
+        j->ready(j); /* also after a failed set-up: the others must not wait for ever */
     if (rc == IDM_OK) {
         idm_production_hooks h = IDM_PRODUCTION_HOOKS_INIT;
         h.progress = h_progress;
@@ -773,16 +794,21 @@ START_TEST(test_stations_in_threads_claim_each_card_once)
     ck_ok(idm_order_get_id(w.order, &order_id));
     static struct station_job jobs[STATIONS];
     pthread_t threads[STATIONS];
+    pthread_barrier_t barrier;
+    ck_assert_int_eq(pthread_barrier_init(&barrier, NULL, STATIONS), 0);
     for (int k = 0; k < STATIONS; k++) {
         memset(&jobs[k], 0, sizeof jobs[k]);
         jobs[k].path = w.path;
         jobs[k].order_id = order_id;
+        jobs[k].ready = wait_at_barrier;
+        jobs[k].barrier = &barrier;
         jobs[k].group = k == 0 ? 1 : 4 * k;
         snprintf(jobs[k].name, sizeof jobs[k].name, "T%d", k + 1);
         ck_assert_int_eq(pthread_create(&threads[k], NULL, station_main, &jobs[k]), 0);
     }
     for (int k = 0; k < STATIONS; k++)
         ck_assert_int_eq(pthread_join(threads[k], NULL), 0);
+    pthread_barrier_destroy(&barrier);
     assert_each_card_once(&w, jobs, STATIONS);
     free(ca_cert_pem);
     free(ca_key_pem);
@@ -799,11 +825,16 @@ START_TEST(test_stations_in_processes_claim_each_card_once)
     ck_ok(idm_order_get_id(w.order, &order_id));
     static struct station_job jobs[STATIONS];
     pid_t pids[STATIONS];
-    int fds[STATIONS][2];
+    int fds[STATIONS][2], ready[2], go[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(go), 0);
     for (int k = 0; k < STATIONS; k++) {
         memset(&jobs[k], 0, sizeof jobs[k]);
         jobs[k].path = w.path;
         jobs[k].order_id = order_id;
+        jobs[k].ready = wait_for_go;
+        jobs[k].ready_fd = ready[1];
+        jobs[k].go_fd = go[0];
         jobs[k].group = 1 + 3 * k;
         snprintf(jobs[k].name, sizeof jobs[k].name, "P%d", k + 1);
         ck_assert_int_eq(pipe(fds[k]), 0);
@@ -817,6 +848,17 @@ START_TEST(test_stations_in_processes_claim_each_card_once)
         }
         close(fds[k][1]);
     }
+    /* Every station open: all go at once. */
+    for (int k = 0; k < STATIONS; k++) {
+        char byte;
+        ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+    }
+    for (int k = 0; k < STATIONS; k++)
+        ck_assert_int_eq(write(go[1], "g", 1), 1);
+    close(ready[0]);
+    close(ready[1]);
+    close(go[0]);
+    close(go[1]);
     for (int k = 0; k < STATIONS; k++) {
         size_t got = 0;
         ssize_t n;
