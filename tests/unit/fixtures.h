@@ -78,4 +78,12 @@ int fixture_passphrase(char *buf, size_t size, void *user_data);
  * caller frees both strings with free(). */
 void fixture_export_ca(idm_ca_t *ca, char **cert_pem, char **key_pem);
 
+/* Writes len bytes to a new or truncated file at path; fails the test
+ * when it cannot. */
+void fixture_write_file(const char *path, const void *data, size_t len);
+
+/* The whole file (caller frees) and its length, or NULL when it cannot be
+ * opened. */
+unsigned char *fixture_read_file(const char *path, size_t *len);
+
 #endif /* IDM_TESTS_FIXTURES_H */

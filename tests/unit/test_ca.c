@@ -268,38 +268,6 @@ static size_t count_audit(idm_ctx_t *ctx, idm_object_type type, int64_t id, cons
 
 /* ---- files and the command line -------------------------------------------- */
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s", path);
-    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-/* The whole file, or NULL if it does not exist; free() it. */
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 1 << 16, used = 0;
-    unsigned char *buf = malloc(cap);
-    ck_assert_ptr_nonnull(buf);
-    size_t n;
-    while ((n = fread(buf + used, 1, cap - used, f)) > 0) {
-        used += n;
-        if (used == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
-        }
-    }
-    fclose(f);
-    *len = used;
-    return buf;
-}
-
 static void write_pem_cert(const char *path, const unsigned char *der, size_t len)
 {
     const unsigned char *p = der;
@@ -329,7 +297,7 @@ static void write_ca_cert(const idm_ca_t *ca, const char *dir, const char *stem)
     buffer_bytes(b, &der, &len);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.der", dir, stem);
-    write_file(path, der, len);
+    fixture_write_file(path, der, len);
     snprintf(path, sizeof path, "%s/%s.pem", dir, stem);
     write_pem_cert(path, der, len);
     idm_buffer_free(&b);
@@ -618,7 +586,7 @@ START_TEST(test_every_profile_verifies_with_openssl_and_the_checker)
                 size_t len;
                 ck_ok(idm_cert_get_der(cert, &der, &len));
                 snprintf(path, sizeof path, "%s/%s", dir, e->file);
-                write_file(path, der, len);
+                fixture_write_file(path, der, len);
                 snprintf(path, sizeof path, "%s/cert-%03zu.pem", dir, n);
                 write_pem_cert(path, der, len);
 
@@ -711,7 +679,7 @@ START_TEST(test_checker_rejects_a_wrong_expectation)
     size_t len;
     ck_ok(idm_cert_get_der(cert, &der, &len));
     snprintf(path, sizeof path, "%s/cert-000.der", dir);
-    write_file(path, der, len);
+    fixture_write_file(path, der, len);
 
     struct expected e = {.file = "cert-000.der", .ca_file = "ca0.der",
                          .type = IDM_CARD_EMPLOYEE, .usage = IDM_USAGE_AUTHENTICATION,
@@ -814,7 +782,7 @@ static int64_t make_crl(struct crl_world *w, const char *stem)
     buffer_bytes(b, &der, &len);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.der", w->dir, stem);
-    write_file(path, der, len);
+    fixture_write_file(path, der, len);
 
     const unsigned char *p = der;
     X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
@@ -2411,7 +2379,7 @@ static void search_store(struct faults *f, const char *store, const unsigned cha
         char path[4096];
         snprintf(path, sizeof path, "%s%s", store, suffixes[s]);
         size_t len;
-        unsigned char *bytes = read_file(path, &len);
+        unsigned char *bytes = fixture_read_file(path, &len);
         if (bytes == NULL)
             continue;
         if (contains(bytes, len, scalar, scalar_len))

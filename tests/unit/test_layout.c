@@ -745,14 +745,6 @@ END_TEST
 
 /* ---- images ------------------------------------------------------------ */
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 START_TEST(test_image_that_cannot_be_read_is_an_io_error)
 {
     char dir[1024], want[1400];
@@ -818,7 +810,7 @@ START_TEST(test_image_over_8_mib_is_refused)
     ck_assert_uint_eq(fread(png, 1, pixel_len, f), pixel_len);
     fclose(f);
     snprintf(path, sizeof path, "%s/big.png", dir);
-    write_file(path, png, pixel_len);
+    fixture_write_file(path, png, pixel_len);
     free(png);
     ck_assert_int_eq(truncate(path, IDM_LAYOUT_MAX_IMAGE), 0);
     static const char json[] = "{" HEAD ",\"front\":{\"background\":{\"image\":\"big.png\"}}}";
@@ -842,7 +834,7 @@ START_TEST(test_image_that_cannot_be_decoded_is_refused)
     char dir[1024], path[1200], want[1400];
     fixture_scratch_dir("layout-damaged", dir, sizeof dir);
     snprintf(path, sizeof path, "%s/damaged.png", dir);
-    write_file(path, "\x89PNG\r\n\x1a\n\0\0\0\0garbage", 20);
+    fixture_write_file(path, "\x89PNG\r\n\x1a\n\0\0\0\0garbage", 20);
     static const char json[] = "{" HEAD ",\"front\":{\"background\":{\"image\":\"damaged.png\"}}}";
     idm_layout_t *l = NULL;
     snprintf(want, sizeof want, "idm_layout_new: front.background.image: '%s' cannot be "
@@ -940,11 +932,11 @@ START_TEST(test_load_resolves_images_beside_the_file)
     size_t n = fread(png, 1, sizeof png, in);
     fclose(in);
     snprintf(path, sizeof path, "%s/logo.png", dir);
-    write_file(path, png, n);
+    fixture_write_file(path, png, n);
     static const char good[] = "{" HEAD ",\"front\":{\"elements\":[{\"type\":\"image\"," BOX
                                ",\"path\":\"logo.png\"}]}}";
     snprintf(path, sizeof path, "%s/card.json", dir);
-    write_file(path, good, strlen(good));
+    fixture_write_file(path, good, strlen(good));
     idm_layout_t *l = NULL;
     ck_ok(idm_layout_load(&l, path));
     ck_assert_uint_eq(l->faces[0].elements[0].image.len, n);
@@ -954,12 +946,12 @@ START_TEST(test_load_resolves_images_beside_the_file)
     static const char bad[] = "{" HEAD ",\"front\":{\"elements\":[" TEXT_EL(1, 1, 5, 5) ","
                               "{\"type\":\"text\"," BOX ",\"text\":\"x\",\"font\":{\"size\":200}}"
                               "]}}";
-    write_file(path, bad, strlen(bad));
+    fixture_write_file(path, bad, strlen(bad));
     snprintf(want, sizeof want, "idm_layout_load: %s: front.elements[1].font.size: 200 is above "
              "72 pt", path);
     ck_assert_idm_error(idm_layout_load(&l, path), IDM_ERR_INVALID_ARG, want);
     ck_assert_ptr_null(l);
-    write_file(path, "{\n  \"format\": x", 15);
+    fixture_write_file(path, "{\n  \"format\": x", 15);
     snprintf(want, sizeof want, "idm_layout_load: %s: at byte 14: 'x' is not a value", path);
     ck_assert_idm_error(idm_layout_load(&l, path), IDM_ERR_PARSE, want);
     fixture_remove_tree(dir);

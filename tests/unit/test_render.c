@@ -49,6 +49,7 @@
 #include "print/barcode.h"
 #include "print/image.h"
 #include "print/layout_impl.h"
+#include "fixtures.h"
 #include "runner.h"
 
 #define REF_DPI 150u
@@ -88,37 +89,6 @@ static const char *scratch_dir(void)
 static void scratch_path(const char *name, char *out, size_t size)
 {
     FORMAT(out, size, "%s/%s", scratch_dir(), name);
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
-    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-/* The file's bytes (caller frees), or NULL when it cannot be read. */
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *data = malloc(cap);
-    ck_assert_ptr_nonnull(data);
-    size_t got;
-    while ((got = fread(data + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            data = realloc(data, cap);
-            ck_assert_ptr_nonnull(data);
-        }
-    }
-    fclose(f);
-    *len = n;
-    return data;
 }
 
 /* tests/data/render, found as the comment at the top says. */
@@ -318,7 +288,7 @@ static void photo_file(const char *kind, char *path, size_t size)
         bytes = (unsigned char *)strdup(text);
         len = strlen(text);
     }
-    write_file(path, bytes, len);
+    fixture_write_file(path, bytes, len);
     free(bytes);
     cairo_surface_destroy(s);
 }
@@ -486,12 +456,12 @@ static void check_reference(const char *name, const idm_buffer_t *png)
     reference_path(name, path, sizeof path);
     const char *update = getenv("IDM_RENDER_UPDATE_REFERENCES");
     if (update != NULL && strcmp(update, "1") == 0) {
-        write_file(path, png->data, png->len);
+        fixture_write_file(path, png->data, png->len);
         printf("# rewrote %s\n", path);
         return;
     }
     size_t len = 0;
-    unsigned char *ref_bytes = read_file(path, &len);
+    unsigned char *ref_bytes = fixture_read_file(path, &len);
     ck_assert_msg(ref_bytes != NULL, "cannot read the reference %s: %s", path, strerror(errno));
     cairo_surface_t *want = png_pixels(ref_bytes, len);
     cairo_surface_t *got = png_pixels(png->data, png->len);
@@ -514,7 +484,7 @@ static void check_reference(const char *name, const idm_buffer_t *png)
     strcat(actual, ".actual.png");
     int same = mean < 2.0 && missing <= allowed && added <= allowed;
     if (!same)
-        write_file(actual, png->data, png->len);
+        fixture_write_file(actual, png->data, png->len);
     ck_assert_msg(same,
                   "%s differs from its reference: mean difference %.3f; %ld pixels of the "
                   "reference and %ld of the rendering have no match nearby (%ld allowed); "
@@ -678,7 +648,7 @@ static int command_line(const char *cmd, const char *prefix, char *out, size_t s
 static void write_scratch(const char *name, const idm_buffer_t *b, char *path, size_t size)
 {
     scratch_path(name, path, size);
-    write_file(path, b->data, b->len);
+    fixture_write_file(path, b->data, b->len);
 }
 
 START_TEST(test_pdf_has_a_card_sized_page_per_face)
